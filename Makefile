@@ -1,0 +1,101 @@
+# vgpu top-level Makefile. `make help` lists the targets.
+#
+# Everything builds into $(BUILD) (default build/); sanitizer builds use
+# build-asan/ and build-tsan/ so the three never mix objects.
+
+BUILD    ?= build
+CC       ?= gcc
+CUDA_HOME ?= /usr/local/cuda
+SAN      ?=
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
+            -fno-strict-aliasing -I.
+LDLIBS   += -pthread
+ifneq ($(SAN),)
+CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SAN)
+endif
+
+RING_SRC  := $(wildcard ring/*.c)
+GUEST_SRC := guest/transport.c guest/conn.c
+RING_OBJ  := $(RING_SRC:%.c=$(BUILD)/%.o)
+GUEST_OBJ := $(GUEST_SRC:%.c=$(BUILD)/%.o)
+LIBRING   := $(BUILD)/libvgpuring.a
+
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
+BENCH_BIN := $(BUILD)/bench/ring
+
+.PHONY: all test asan tsan fuzz fuzz-long bench vmtest deps clean help
+all: $(LIBRING) $(TOOLS) $(BENCH_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBRING): $(RING_OBJ) $(GUEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ \
+		-lcriterion $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ $(LDLIBS)
+
+# Criterion runs each test in its own process; --jobs 1 keeps the
+# multi-process stress tests from fighting each other for the 2 cores.
+test: $(UNIT_BIN) $(TOOLS)
+	@set -e; for t in $(UNIT_BIN); do \
+	  echo "== $$t"; $$t --jobs 1 $(TESTFLAGS); done
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 \
+		CFLAGS_EXTRA= test
+tsan:
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 test
+
+# libFuzzer harness of the daemon-side decoder. FUZZ_SECONDS bounds a run.
+FUZZ_SECONDS ?= 60
+fuzz: $(BUILD)/fuzz/fuzz_host
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus
+$(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined $< $(RING_SRC) -o $@ -pthread
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN)
+
+# Real-VM test: QEMU (TCG) boots a Linux guest with an ivshmem-plain device.
+vmtest: $(BUILD)/tests/ringpeer
+	tests/vm/run.sh $(BUILD)
+
+deps:
+	packaging/deps.sh
+
+clean:
+	rm -rf build build-asan build-tsan
+
+help:
+	@echo "make            build the ring library, tools and benchmarks"
+	@echo "make test       Criterion unit, integration and stress tests"
+	@echo "make asan       the tests under AddressSanitizer + UBSan"
+	@echo "make tsan       the tests under ThreadSanitizer"
+	@echo "make fuzz       libFuzzer on the daemon's decoder (FUZZ_SECONDS=60)"
+	@echo "make vmtest     a real QEMU VM talks to a host peer over ivshmem"
+	@echo "make bench      ring latency/throughput/idle-CPU figures (JSON)"
+	@echo "make deps       install the Debian build dependencies (root)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
