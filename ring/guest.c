@@ -61,6 +61,8 @@ static uint32_t gettid_u32(void)
 	return (uint32_t)syscall(SYS_gettid);
 }
 
+static void ring_doorbell(struct vgpu_gchan *c);
+
 static int try_claim_one(struct vgpu_gchan *c, uint32_t i, uint32_t pid)
 {
 	struct vgpu_chan_ctl *ctl = vgpu_ctl(c->r, i);
@@ -84,6 +86,7 @@ static int try_claim_one(struct vgpu_gchan *c, uint32_t i, uint32_t pid)
 	c->idx = i;
 	c->gen = gen;
 	c->pid = pid;
+	ring_doorbell(c); /* a sleeping daemon must see the claim */
 	return VGPU_OK;
 }
 
@@ -195,6 +198,7 @@ int vgpu_gchan_release(struct vgpu_gchan *c)
 	uint64_t mine = VGPU_CLAIM(c->gen, c->pid);
 	bool ok = atomic_compare_exchange_strong(&c->ctl->claim, &mine,
 						 VGPU_CLAIM(c->gen, 0));
+	ring_doorbell(c); /* let the daemon tear down promptly */
 	c->ctl = NULL;
 	return ok ? VGPU_OK : VGPU_E_LOST;
 }

@@ -65,6 +65,7 @@ void vgpu_waiter_init(struct vgpu_waiter *w, const struct vgpu_waitpolicy *p)
 	w->t0_ns = vgpu_now_ns();
 	w->sleep_us = p->sleep_min_us ? p->sleep_min_us : 1;
 	w->iter = 0;
+	w->phase = 0;
 }
 
 uint64_t vgpu_waiter_elapsed_ns(const struct vgpu_waiter *w)
@@ -74,8 +75,7 @@ uint64_t vgpu_waiter_elapsed_ns(const struct vgpu_waiter *w)
 
 bool vgpu_waiter_sleeping(const struct vgpu_waiter *w)
 {
-	return vgpu_waiter_elapsed_ns(w) >= w->p->yield_ns &&
-	       vgpu_waiter_elapsed_ns(w) >= w->p->spin_ns;
+	return w->phase == 2;
 }
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t seen, uint32_t us)
@@ -99,20 +99,26 @@ void vgpu_wait_step(struct vgpu_waiter *w, _Atomic uint32_t *word,
 {
 	const struct vgpu_waitpolicy *p = w->p;
 	/* Reading the clock costs ~20 ns; do it every 64 pauses only. */
-	if ((++w->iter & 63) != 0) {
+	if (w->phase == 0 && (++w->iter & 63) != 0) {
 		vgpu_cpu_relax();
 		return;
 	}
-	uint64_t el = vgpu_waiter_elapsed_ns(w);
-	if (el < p->spin_ns) {
-		vgpu_cpu_relax();
+	if (w->phase < 2) {
+		uint64_t el = vgpu_waiter_elapsed_ns(w);
+		if (el < p->spin_ns) {
+			vgpu_cpu_relax();
+			return;
+		}
+		if (el < p->yield_ns) {
+			w->phase = 1;
+			sched_yield();
+			return;
+		}
+		/* Entering the sleep phase: return once so the caller can do
+		 * its wake-up handshake before the first sleep. */
+		w->phase = 2;
 		return;
 	}
-	if (el < p->yield_ns) {
-		sched_yield();
-		return;
-	}
-	w->iter = 63; /* in the sleep phase every step sleeps */
 	if (p->futex && word) {
 		futex_wait(word, seen, p->sleep_max_us ? w->sleep_us : 0);
 	} else {

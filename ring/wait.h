@@ -48,10 +48,12 @@ struct vgpu_waiter {
 	uint64_t t0_ns;
 	uint32_t sleep_us;
 	uint32_t iter;
+	uint32_t phase; /* 0 spin, 1 yield, 2 sleep: updated by wait_step */
 };
 
 void vgpu_waiter_init(struct vgpu_waiter *w, const struct vgpu_waitpolicy *p);
-/* Returns true once in the sleep phase (callers do the handshake there). */
+/* True once vgpu_wait_step() has entered the sleep phase (callers do the
+ * handshake there); reads no clock. */
 bool vgpu_waiter_sleeping(const struct vgpu_waiter *w);
 void vgpu_wait_step(struct vgpu_waiter *w, _Atomic uint32_t *word,
 		    uint32_t seen);

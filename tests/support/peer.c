@@ -3,11 +3,13 @@
 #include "peer.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -217,12 +219,29 @@ static void on_term(int sig)
 		atomic_store(&g_serve->stop, 1);
 }
 
+/* Benchmarks pin the peer away from the client so that round trips cross
+ * cores, as they do between a VM's vCPU and the daemon. */
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
 int peer_serve(void *base, uint64_t len, const struct vgpu_geom *g,
 	       const struct peer_opts *o)
 {
 	struct vgpu_region r;
 	struct vgpu_serve s;
 	struct peerctx px = {0};
+	if (o->cpu > 0 && pin_self(o->cpu - 1) != 0) {
+		fprintf(stderr, "peer: cannot pin to CPU %d: %s\n", o->cpu - 1,
+			strerror(errno));
+		return 2;
+	}
 	if (vgpu_region_format(&r, base, len, g, VGPU_F_DOORBELL_FUTEX))
 		return 2;
 	px.ch = calloc(g->nchannels, sizeof(*px.ch));
@@ -237,8 +256,10 @@ int peer_serve(void *base, uint64_t len, const struct vgpu_geom *g,
 	}
 	if (o->sleep_max_us)
 		s.wait.sleep_max_us = o->sleep_max_us;
-	if (o->infinite_sleep)
+	if (o->infinite_sleep) { /* every idle moment is a futex sleep */
+		s.wait.spin_ns = s.wait.yield_ns = 0;
 		s.wait.sleep_max_us = 0;
+	}
 	g_serve = &s;
 	struct sigaction sa = {.sa_handler = on_term};
 	sigaction(SIGTERM, &sa, NULL);
@@ -271,17 +292,30 @@ int peer_start(struct peer *p, const struct vgpu_geom *gin,
 	close(fd);
 	if (m == MAP_FAILED)
 		return -1;
+	pid_t parent = getpid();
 	p->pid = fork();
-	if (p->pid < 0)
+	if (p->pid < 0) {
+		p->pid = 0;
+		munmap(m, g.size);
 		return -1;
-	if (p->pid == 0)
+	}
+	if (p->pid == 0) {
+		/* never outlive the test that started us */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(3);
 		_exit(peer_serve(m, g.size, &g, o));
+	}
 	/* Wait for READY so clients never race the format. */
 	struct vgpu_region_hdr *h = m;
 	for (int i = 0; i < 10000; i++) {
 		if (atomic_load(&h->state) == VGPU_REGION_READY &&
 		    h->magic == VGPU_REGION_MAGIC)
 			break;
+		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+			p->pid = 0; /* it died during setup */
+			break;
+		}
 		usleep(1000);
 	}
 	int ok = atomic_load(&h->state) == VGPU_REGION_READY;
@@ -292,6 +326,10 @@ int peer_start(struct peer *p, const struct vgpu_geom *gin,
 int peer_stop(struct peer *p)
 {
 	int st = 0;
+	if (p->pid <= 0) {
+		unlink(p->path);
+		return -1;
+	}
 	kill(p->pid, SIGTERM);
 	waitpid(p->pid, &st, 0);
 	unlink(p->path);

@@ -47,10 +47,13 @@ struct peer_stats {
 struct peer_opts {
 	uint64_t lease_ms;   /* 0: no lease */
 	uint32_t start;      /* first ring position (0: default near wrap) */
-	bool infinite_sleep; /* futex sleeps without timeout (lost wake-up) */
+	bool infinite_sleep; /* no spin, no yield, futex sleeps without timeout */
 	uint32_t spin_ns;    /* override the host wait policy if non-zero */
 	uint32_t yield_ns;
 	uint32_t sleep_max_us;
+	/* Pin the peer to CPU cpu - 1. One-based so that a zeroed
+	 * struct peer_opts (every existing caller) means "not pinned". */
+	int cpu;
 };
 
 struct peer {
