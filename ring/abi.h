@@ -14,15 +14,18 @@
  *
  *   0                 struct vgpu_region_hdr        (VGPU_HDR_SIZE)
  *   chans_off         struct vgpu_chan_ctl[nchannels] (VGPU_CTL_SIZE each)
- *   slots_off         nchannels * nslots slots of slot_size bytes
+ *   slots_off         nchannels * nslots request slots of slot_size bytes
+ *   replies_off       nchannels * nslots reply entries of slot_size bytes
  *   arena_off         nchannels * arena_per_chan bytes, 2 MiB aligned
  *   pool_off          reserved for the pinned-host pool (0 = absent)
  *
  * Who writes what: the daemon writes the region header and line 2 of each
- * channel control block; guests write lines 0 and 1. Slots alternate: the
- * guest writes a request and publishes seq = pos+1, the daemon writes the
- * response and publishes seq = pos+2, the guest frees the slot with
- * seq = pos+nslots (see struct vgpu_slot).
+ * channel control block; guests write lines 0 and 1. A request slot is
+ * the guest's until it publishes seq = pos+1 and the daemon's until it has
+ * copied the request out and freed it with seq = pos+nslots, so producers
+ * wait only for the daemon, which never waits for anyone. A reply goes to
+ * the reply entry the request names, which the guest reserved beforehand;
+ * the daemon publishes it with seq = pos+2 (see struct vgpu_slot).
  */
 #ifndef VGPU_RING_ABI_H
 #define VGPU_RING_ABI_H
@@ -81,7 +84,8 @@ struct vgpu_region_hdr {
 	uint64_t arena_per_chan; /*  72 bytes, multiple of 4096 */
 	uint64_t pool_off;       /*  80 reserved: 0 */
 	uint64_t pool_size;      /*  88 reserved: 0 */
-	uint8_t pad1[128 - 96];
+	uint64_t replies_off;    /*  96 */
+	uint8_t pad1[128 - 104];
 	/* line 2: liveness, written by the daemon while it runs */
 	_Atomic uint32_t state;     /* 128 enum vgpu_region_state */
 	_Atomic uint32_t epoch;     /* 132 bumped at every daemon start */
@@ -143,18 +147,17 @@ struct vgpu_chan_ctl {
  * implements is its dispatcher's business (it answers unknown ones). */
 #define VGPU_OP_LIMIT 4096u
 
-/* A slot: one cache line of header, then inline payload.
+/* A request slot or a reply entry: one cache line of header, then inline
+ * payload.
  *
- * seq is the slot's state for ring position pos (free-running u32):
- *   pos             free, a producer holding ticket pos may write it
+ * Request slot for ring position pos (free-running u32), seq is:
+ *   pos             free: the producer holding ticket pos may write it
  *   pos + 1         request published (guest release store)
- *   pos + 2         response published (daemon release store)
- *   pos + nslots    freed for the next lap (guest, or daemon for NOREPLY)
+ *   pos + nslots    copied out by the daemon, free for the next lap
+ * Reply entry named by a request's reply field: the daemon writes result,
+ * len, arena_len and payload, then publishes seq = pos + 2 where pos is the
+ * request's position, a value no earlier use of the entry had.
  * nslots >= 8, so the states never alias.
- *
- * The same header carries the request and, overwritten by the daemon, the
- * response: result holds the server's status code, len the response payload
- * length, arena_len the bytes it produced in the arena.
  */
 struct vgpu_slot {
 	_Atomic uint32_t seq; /*  0 */
@@ -164,8 +167,8 @@ struct vgpu_slot {
 	uint16_t flags;       /* 14 VGPU_MSG_* */
 	uint32_t tid;         /* 16 guest thread id */
 	uint32_t len;         /* 20 inline payload bytes */
-	int32_t result;       /* 24 response: status code */
-	uint32_t reserved;    /* 28 */
+	int32_t result;       /* 24 reply: status code */
+	uint32_t reply;       /* 28 request: reply entry index (< nslots) */
 	uint64_t arena_off;   /* 32 offset in the channel's arena slice */
 	uint64_t arena_len;   /* 40 */
 	uint64_t tag;         /* 48 caller cookie (stream: logical offset) */
@@ -180,6 +183,7 @@ _Static_assert(sizeof(struct vgpu_chan_ctl) == VGPU_CTL_SIZE, "ctl size");
 _Static_assert(offsetof(struct vgpu_chan_ctl, prod) == 64, "ctl prod");
 _Static_assert(offsetof(struct vgpu_chan_ctl, ready_gen) == 128, "ctl line2");
 _Static_assert(sizeof(struct vgpu_slot) == VGPU_MSG_HDR_SIZE, "slot hdr");
+_Static_assert(offsetof(struct vgpu_region_hdr, replies_off) == 96, "replies");
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics");
 
 #endif

@@ -58,6 +58,7 @@ static const struct errdesc errs[] = {
 	 "vgpud refused this process (VM's process limit or quota reached)"},
 	{VGPU_E_TRUNC, "VGPU_E_TRUNC", "response larger than the buffer"},
 	{VGPU_E_REMOTE, "VGPU_E_REMOTE", "the server returned an error"},
+	{VGPU_E_REPLY, "VGPU_E_REPLY", "reply entry index out of range"},
 };
 
 static const struct errdesc *find(int err)

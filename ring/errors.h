@@ -33,6 +33,7 @@ enum vgpu_err {
 	VGPU_E_REFUSED = -22,   /* daemon refused the channel */
 	VGPU_E_TRUNC = -23,     /* response larger than the caller's buffer */
 	VGPU_E_REMOTE = -24,    /* server answered with an error status */
+	VGPU_E_REPLY = -25,     /* reply entry index out of range */
 };
 
 const char *vgpu_strerror(int err);

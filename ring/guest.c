@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "guest.h"
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,6 +56,65 @@ bool vgpu_owner_dead(uint32_t pid, uint64_t pidns, uint64_t start)
 	/* pid reused by a newer process? start 0 = owner not yet written */
 	uint64_t now = vgpu_proc_start(pid);
 	return start != 0 && now != 0 && now != start;
+}
+
+/* Reply entries are process-local bookkeeping: a bitmap of free entries
+ * under a mutex; an operation takes all it needs in one go. */
+struct vgpu_replies {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint32_t n, nfree;
+	uint64_t free[VGPU_MAX_SLOTS / 64]; /* bit set = free */
+};
+
+static struct vgpu_replies *replies_new(uint32_t n)
+{
+	struct vgpu_replies *rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return NULL;
+	pthread_mutex_init(&rp->mu, NULL);
+	pthread_cond_init(&rp->cv, NULL);
+	rp->n = rp->nfree = n;
+	for (uint32_t i = 0; i < n; i++)
+		rp->free[i / 64] |= 1ull << (i % 64);
+	return rp;
+}
+
+static void replies_free(struct vgpu_replies *rp)
+{
+	if (!rp)
+		return;
+	pthread_mutex_destroy(&rp->mu);
+	pthread_cond_destroy(&rp->cv);
+	free(rp);
+}
+
+void vgpu_replies_get(struct vgpu_gchan *c, uint32_t n, uint32_t *idx)
+{
+	struct vgpu_replies *rp = c->rp;
+	pthread_mutex_lock(&rp->mu);
+	while (rp->nfree < n)
+		pthread_cond_wait(&rp->cv, &rp->mu);
+	for (uint32_t k = 0, w = 0; k < n; w++) {
+		while (rp->free[w] && k < n) {
+			uint32_t b = (uint32_t)__builtin_ctzll(rp->free[w]);
+			rp->free[w] &= ~(1ull << b);
+			idx[k++] = w * 64 + b;
+		}
+	}
+	rp->nfree -= n;
+	pthread_mutex_unlock(&rp->mu);
+}
+
+void vgpu_replies_put(struct vgpu_gchan *c, uint32_t n, const uint32_t *idx)
+{
+	struct vgpu_replies *rp = c->rp;
+	pthread_mutex_lock(&rp->mu);
+	for (uint32_t k = 0; k < n; k++)
+		rp->free[idx[k] / 64] |= 1ull << (idx[k] % 64);
+	rp->nfree += n;
+	pthread_cond_broadcast(&rp->cv);
+	pthread_mutex_unlock(&rp->mu);
 }
 
 static uint32_t gettid_u32(void)
@@ -177,17 +238,21 @@ int vgpu_gchan_claim(struct vgpu_gchan *c, struct vgpu_region *r,
 	int rc = region_alive(r);
 	if (rc)
 		return rc;
+	/* entries we cannot ask for (r->g.nslots is trusted geometry) */
+	c->rp = replies_new(r->g.nslots);
+	if (!c->rp)
+		return VGPU_E_INVAL;
 	uint32_t pid = (uint32_t)getpid();
 	for (uint32_t i = 0; i < r->g.nchannels; i++) {
 		if (try_claim_one(c, i, pid) != VGPU_OK)
 			continue;
 		rc = wait_ready(c);
-		if (rc) {
+		if (rc)
 			vgpu_gchan_release(c);
-			return rc;
-		}
-		return VGPU_OK;
+		return rc;
 	}
+	replies_free(c->rp);
+	c->rp = NULL;
 	return VGPU_E_NOCHAN;
 }
 
@@ -200,6 +265,8 @@ int vgpu_gchan_release(struct vgpu_gchan *c)
 						 VGPU_CLAIM(c->gen, 0));
 	ring_doorbell(c); /* let the daemon tear down promptly */
 	c->ctl = NULL;
+	replies_free(c->rp);
+	c->rp = NULL;
 	return ok ? VGPU_OK : VGPU_E_LOST;
 }
 
@@ -244,7 +311,7 @@ static int wait_slot_free(struct vgpu_gchan *c, struct vgpu_slot *s,
 	struct vgpu_waiter w;
 	struct stallwatch sw;
 	struct vgpu_waitpolicy p = c->wait;
-	p.futex = false; /* frees by sibling threads ring no futex */
+	p.futex = false; /* the daemon frees slots without a wake-up */
 	vgpu_waiter_init(&w, &p);
 	stall_init(&sw, c->r);
 	while (atomic_load_explicit(&s->seq, memory_order_acquire) != pos) {
@@ -257,7 +324,7 @@ static int wait_slot_free(struct vgpu_gchan *c, struct vgpu_slot *s,
 }
 
 int vgpu_gchan_submit(struct vgpu_gchan *c, const struct vgpu_req *q,
-		      uint32_t *pos_out)
+		      uint32_t reply, uint32_t *pos_out)
 {
 	if (c->pid != (uint32_t)getpid())
 		return VGPU_E_FORKED;
@@ -280,7 +347,7 @@ int vgpu_gchan_submit(struct vgpu_gchan *c, const struct vgpu_req *q,
 	s->tid = q->tid ? q->tid : gettid_u32();
 	s->len = q->len;
 	s->result = 0;
-	s->reserved = 0;
+	s->reply = (q->flags & VGPU_MSG_NOREPLY) ? 0 : reply;
 	s->arena_off = q->arena_off;
 	s->arena_len = q->arena_len;
 	s->tag = q->tag;
@@ -308,9 +375,12 @@ static void futex_sleep(struct vgpu_gchan *c, struct vgpu_waiter *w,
 	atomic_fetch_sub(&c->ctl->resp_waiters, 1);
 }
 
-int vgpu_gchan_wait(struct vgpu_gchan *c, uint32_t pos, struct vgpu_resp *p)
+int vgpu_gchan_wait(struct vgpu_gchan *c, uint32_t pos, uint32_t reply,
+		    struct vgpu_resp *p)
 {
-	struct vgpu_slot *s = vgpu_slot_at(c->r, c->idx, pos);
+	if (c->pid != (uint32_t)getpid())
+		return VGPU_E_FORKED;
+	struct vgpu_slot *s = vgpu_reply_at(c->r, c->idx, reply);
 	uint32_t want = pos + 2;
 	struct vgpu_waiter w;
 	struct stallwatch sw;
@@ -342,19 +412,23 @@ int vgpu_gchan_wait(struct vgpu_gchan *c, uint32_t pos, struct vgpu_resp *p)
 		if (n)
 			memcpy(p->data, (uint8_t *)s + VGPU_MSG_HDR_SIZE, n);
 	}
-	atomic_store_explicit(&s->seq, pos + c->r->g.nslots,
-			      memory_order_release);
 	return rc;
 }
 
 int vgpu_gchan_call(struct vgpu_gchan *c, const struct vgpu_req *q,
 		    struct vgpu_resp *p)
 {
-	uint32_t pos;
-	int rc = vgpu_gchan_submit(c, q, &pos);
-	if (rc)
-		return rc;
+	uint32_t pos, reply = 0;
 	if (q->flags & VGPU_MSG_NOREPLY)
-		return VGPU_OK;
-	return vgpu_gchan_wait(c, pos, p);
+		return vgpu_gchan_submit(c, q, 0, &pos);
+	if (c->pid != (uint32_t)getpid())
+		return VGPU_E_FORKED;
+	if (!c->rp)
+		return VGPU_E_LOST;
+	vgpu_replies_get(c, 1, &reply);
+	int rc = vgpu_gchan_submit(c, q, reply, &pos);
+	if (rc == VGPU_OK)
+		rc = vgpu_gchan_wait(c, pos, reply, p);
+	vgpu_replies_put(c, 1, &reply);
+	return rc;
 }

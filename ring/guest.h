@@ -2,10 +2,13 @@
  *
  * Contract: a channel belongs to one guest process and is shared by all its
  * threads. Each request takes a ticket from ctl.prod (fetch-add), waits for
- * its slot to be free, writes it, and publishes seq = pos+1; each thread then
- * waits on its own slot for seq = pos+2, so replies may come back in any
- * order and no thread's wait blocks another's. Requests flagged NOREPLY need
- * no wait: the daemon frees their slot when it has copied them out.
+ * its slot to be free (the daemon frees slots as it copies requests out, and
+ * never waits for a guest, so this wait always ends), writes it and
+ * publishes seq = pos+1. A request that wants an answer names a reply entry
+ * its thread reserved with vgpu_replies_get(); the thread waits on that
+ * entry, so replies come back in any order and no thread's wait blocks
+ * another's. An operation reserves all the entries it will hold at once
+ * (a stream: two), so reservations cannot deadlock.
  *
  * Claiming: CAS ctl.claim from (gen, 0) - or (gen, dead pid) - to
  * (gen+1, our pid), write identity and ABI, publish req_gen = gen+1, and wait
@@ -19,8 +22,11 @@
 #include "wait.h"
 #include <stdbool.h>
 
+struct vgpu_replies;
+
 struct vgpu_gchan {
 	struct vgpu_region *r;
+	struct vgpu_replies *rp; /* process-local reply-entry allocator */
 	struct vgpu_chan_ctl *ctl;
 	uint32_t idx;   /* channel index */
 	uint32_t gen;   /* our generation */
@@ -67,10 +73,17 @@ int vgpu_gchan_check(const struct vgpu_gchan *c);
 /* Liveness for the daemon's lease: call about once a second. */
 void vgpu_gchan_beat(struct vgpu_gchan *c);
 
+/* Reserve n reply entries at once (waits until n are free). */
+void vgpu_replies_get(struct vgpu_gchan *c, uint32_t n, uint32_t *idx);
+void vgpu_replies_put(struct vgpu_gchan *c, uint32_t n, const uint32_t *idx);
+
+/* Publish a request; reply is the reserved entry (ignored for NOREPLY). */
 int vgpu_gchan_submit(struct vgpu_gchan *c, const struct vgpu_req *q,
-		      uint32_t *pos);
-int vgpu_gchan_wait(struct vgpu_gchan *c, uint32_t pos, struct vgpu_resp *p);
-/* submit + wait. */
+		      uint32_t reply, uint32_t *pos);
+/* Wait for the answer to the request at pos in entry reply. */
+int vgpu_gchan_wait(struct vgpu_gchan *c, uint32_t pos, uint32_t reply,
+		    struct vgpu_resp *p);
+/* reserve + submit + wait + release (submit alone for NOREPLY). */
 int vgpu_gchan_call(struct vgpu_gchan *c, const struct vgpu_req *q,
 		    struct vgpu_resp *p);
 

@@ -22,6 +22,8 @@ int vgpu_msg_validate(const struct vgpu_region *r, const struct vgpu_hchan *h,
 		return VGPU_E_FLAGS;
 	if (s->len > vgpu_inline_max(r))
 		return VGPU_E_LEN;
+	if (!(s->flags & VGPU_MSG_NOREPLY) && s->reply >= r->g.nslots)
+		return VGPU_E_REPLY;
 	if (s->flags & VGPU_MSG_ARENA) {
 		uint64_t cap = r->g.arena_per_chan;
 		if (s->arena_off > cap || s->arena_len > cap - s->arena_off)
@@ -47,21 +49,15 @@ static void detach_corrupt(struct vgpu_region *r, struct vgpu_hchan *h,
 			      memory_order_release);
 }
 
-/* A slot seq that is not "ready" must be one of the states a well-behaved
- * guest can leave at position cons; anything else is a jump. */
-static bool seq_idle(uint32_t seq, uint32_t cons, uint32_t nslots)
-{
-	return seq == cons || seq == cons - nslots + 1 ||
-	       seq == cons - nslots + 2;
-}
-
 static int take(struct vgpu_region *r, struct vgpu_hchan *h,
 		struct vgpu_msg *m, void *buf)
 {
 	struct vgpu_slot *s = vgpu_slot_at(r, h->idx, h->cons);
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 	if (seq != h->cons + 1) {
-		if (seq_idle(seq, h->cons, r->g.nslots))
+		/* not ready: only "free for this lap" is legal, since the
+		 * daemon itself freed the previous lap */
+		if (seq == h->cons)
 			return VGPU_H_NONE;
 		detach_corrupt(r, h, VGPU_E_INDEX);
 		return VGPU_H_CORRUPT;
@@ -75,15 +71,19 @@ static int take(struct vgpu_region *r, struct vgpu_hchan *h,
 	}
 	uint32_t len = err == VGPU_E_LEN ? 0 : copy.len;
 	memcpy(buf, (uint8_t *)s + VGPU_MSG_HDR_SIZE, len);
+	uint32_t reply = (copy.flags & VGPU_MSG_NOREPLY) ||
+				 copy.reply >= r->g.nslots
+			 ? VGPU_NO_REPLY
+			 : copy.reply;
 	*m = (struct vgpu_msg){.pos = h->cons, .op = copy.opcode,
 			       .flags = copy.flags, .tid = copy.tid,
-			       .len = len, .arena_off = copy.arena_off,
+			       .len = len, .reply = reply,
+			       .arena_off = copy.arena_off,
 			       .arena_len = copy.arena_len, .tag = copy.tag,
 			       .total = copy.total, .data = buf, .err = err};
-	/* NOREPLY frees the slot now: the payload is already ours. */
-	if (copy.flags & VGPU_MSG_NOREPLY)
-		atomic_store_explicit(&s->seq, h->cons + r->g.nslots,
-				      memory_order_release);
+	/* The request is ours now: free the slot for the next lap. */
+	atomic_store_explicit(&s->seq, h->cons + r->g.nslots,
+			      memory_order_release);
 	h->cons++;
 	atomic_store_explicit(&vgpu_ctl(r, h->idx)->cons, h->cons,
 			      memory_order_relaxed);
@@ -128,9 +128,13 @@ void vgpu_hchan_accept(struct vgpu_region *r, struct vgpu_hchan *h,
 		       uint32_t start)
 {
 	struct vgpu_chan_ctl *ctl = vgpu_ctl(r, h->idx);
-	for (uint32_t i = 0; i < r->g.nslots; i++)
+	for (uint32_t i = 0; i < r->g.nslots; i++) {
 		atomic_store_explicit(&vgpu_slot_at(r, h->idx, start + i)->seq,
 				      start + i, memory_order_relaxed);
+		/* start - 1 is pos + 2 for no position of the next 2^32 */
+		atomic_store_explicit(&vgpu_reply_at(r, h->idx, i)->seq,
+				      start - 1, memory_order_relaxed);
+	}
 	/* Producers take tickets from prod; the owner has not submitted yet
 	 * (it waits for ready_gen), so setting it here is race-free for a
 	 * well-behaved owner, and harmless for the daemon otherwise. */
@@ -154,14 +158,16 @@ void vgpu_hchan_refuse(struct vgpu_region *r, struct vgpu_hchan *h,
 	atomic_store_explicit(&ctl->ready_gen, h->gen, memory_order_release);
 }
 
-int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h, uint32_t pos,
-		     int32_t result, const void *data, uint32_t len,
-		     uint64_t arena_len)
+int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h,
+		     const struct vgpu_msg *m, int32_t result, const void *data,
+		     uint32_t len, uint64_t arena_len)
 {
-	/* Only positions taken in this generation and not yet lapped. */
-	if (!h->active || h->cons - pos - 1 >= r->g.nslots)
-		return VGPU_E_POS;
-	struct vgpu_slot *s = vgpu_slot_at(r, h->idx, pos);
+	if (!h->active)
+		return VGPU_E_LOST;
+	if (m->reply >= r->g.nslots)
+		return VGPU_E_REPLY;
+	uint32_t pos = m->pos;
+	struct vgpu_slot *s = vgpu_reply_at(r, h->idx, m->reply);
 	uint32_t max = vgpu_inline_max(r);
 	if (len > max)
 		return VGPU_E_LEN;

@@ -46,6 +46,7 @@ struct vgpu_msg {
 	uint16_t op, flags;
 	uint32_t tid;
 	uint32_t len;
+	uint32_t reply; /* reply entry, or VGPU_NO_REPLY */
 	uint64_t arena_off, arena_len, tag, total;
 	uint8_t *data;
 	int err; /* VGPU_H_BADMSG: the validation failure */
@@ -65,11 +66,12 @@ void vgpu_hchan_accept(struct vgpu_region *r, struct vgpu_hchan *h,
 void vgpu_hchan_refuse(struct vgpu_region *r, struct vgpu_hchan *h,
 		       uint32_t status);
 
-/* Answer the request at pos. Ignored unless pos is one this channel has
- * taken in its current generation. */
-int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h, uint32_t pos,
-		     int32_t result, const void *data, uint32_t len,
-		     uint64_t arena_len);
+/* Answer request m into the reply entry it named. Refused (VGPU_E_REPLY)
+ * for NOREPLY requests and out-of-range entries, and once the channel has
+ * been detached. */
+int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h,
+		     const struct vgpu_msg *m, int32_t result, const void *data,
+		     uint32_t len, uint64_t arena_len);
 
 /* Lease backstop: a claimed channel whose guest_beat has not moved for
  * lease_ns is freed (claim pid set to 0, status LEASE_EXPIRED). Returns true
@@ -85,6 +87,7 @@ void vgpu_hchan_need_wakeup(struct vgpu_region *r, struct vgpu_hchan *h,
 int vgpu_msg_validate(const struct vgpu_region *r, const struct vgpu_hchan *h,
 		      const struct vgpu_slot *copy);
 
+#define VGPU_NO_REPLY 0xFFFFFFFFu
 #define VGPU_START_DEFAULT 0xFFFFFF00u /* indices wrap in the first lap */
 
 #endif

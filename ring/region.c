@@ -32,7 +32,8 @@ int vgpu_geom_layout(struct vgpu_geom *g)
 	g->slots_off = align_up(g->chans_off +
 				(uint64_t)g->nchannels * VGPU_CTL_SIZE, 4096);
 	uint64_t slots = (uint64_t)g->nchannels * g->nslots * g->slot_size;
-	g->arena_off = align_up(g->slots_off + slots, VGPU_ARENA_ALIGN);
+	g->replies_off = g->slots_off + slots;
+	g->arena_off = align_up(g->replies_off + slots, VGPU_ARENA_ALIGN);
 	g->size = g->arena_off + (uint64_t)g->nchannels * g->arena_per_chan;
 	return VGPU_OK;
 }
@@ -83,6 +84,7 @@ int vgpu_region_format(struct vgpu_region *r, void *base, uint64_t maplen,
 	h->slot_size = g.slot_size;
 	h->chans_off = g.chans_off;
 	h->slots_off = g.slots_off;
+	h->replies_off = g.replies_off;
 	h->arena_off = g.arena_off;
 	h->arena_per_chan = g.arena_per_chan;
 	h->magic = VGPU_REGION_MAGIC;
@@ -113,6 +115,7 @@ int vgpu_region_check(struct vgpu_region *r, void *base, uint64_t maplen,
 	if (vgpu_geom_layout(&g))
 		return VGPU_E_GEOM;
 	if (g.chans_off != h.chans_off || g.slots_off != h.slots_off ||
+	    g.replies_off != h.replies_off ||
 	    g.arena_off != h.arena_off || g.size != h.region_size)
 		return VGPU_E_GEOM;
 	if (g.size > maplen)

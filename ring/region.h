@@ -20,6 +20,7 @@ struct vgpu_geom {
 	/* derived by vgpu_geom_layout() */
 	uint64_t chans_off;
 	uint64_t slots_off;
+	uint64_t replies_off;
 	uint64_t arena_off;
 	uint64_t size; /* bytes needed */
 };
@@ -68,6 +69,14 @@ static inline struct vgpu_slot *vgpu_slot_at(const struct vgpu_region *r,
 	uint64_t idx = (uint64_t)ch * r->g.nslots + (pos & (r->g.nslots - 1));
 	return (struct vgpu_slot *)(r->base + r->g.slots_off +
 				    idx * r->g.slot_size);
+}
+
+static inline struct vgpu_slot *vgpu_reply_at(const struct vgpu_region *r,
+					      uint32_t ch, uint32_t idx)
+{
+	uint64_t i = (uint64_t)ch * r->g.nslots + (idx & (r->g.nslots - 1));
+	return (struct vgpu_slot *)(r->base + r->g.replies_off +
+				    i * r->g.slot_size);
 }
 
 static inline uint8_t *vgpu_arena(const struct vgpu_region *r, uint32_t ch)

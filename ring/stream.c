@@ -60,8 +60,8 @@ static uint64_t chunk_len(const struct vgpu_stream *st)
 	return st->chunk && st->chunk < half ? st->chunk : half;
 }
 
-static int send_chunk(const struct vgpu_stream *st, uint32_t b, uint64_t off,
-		      uint64_t n, uint32_t *pos)
+static int send_chunk(const struct vgpu_stream *st, const uint32_t *rep,
+		      uint32_t b, uint64_t off, uint64_t n, uint32_t *pos)
 {
 	struct vgpu_req q = {
 		.op = st->op,
@@ -74,14 +74,14 @@ static int send_chunk(const struct vgpu_stream *st, uint32_t b, uint64_t off,
 		.tag = off,
 		.total = st->total,
 	};
-	return vgpu_gchan_submit(st->c, &q, pos);
+	return vgpu_gchan_submit(st->c, &q, rep[b], pos);
 }
 
-static int reap(const struct vgpu_stream *st, uint32_t pos, int32_t *result,
-		uint64_t *got)
+static int reap(const struct vgpu_stream *st, uint32_t reply, uint32_t pos,
+		int32_t *result, uint64_t *got)
 {
 	struct vgpu_resp p = {0};
-	int rc = vgpu_gchan_wait(st->c, pos, &p);
+	int rc = vgpu_gchan_wait(st->c, pos, reply, &p);
 	if (rc)
 		return rc;
 	if (p.result && !*result)
@@ -101,18 +101,19 @@ int vgpu_stream_out(const struct vgpu_stream *st, vgpu_fill_fn fill,
 		    void *ctx, int32_t *result)
 {
 	uint64_t cl = chunk_len(st), off = 0;
-	uint32_t pend[2];
+	uint32_t pend[2], rep[2];
 	bool busy[2] = {false, false};
 	int rc = VGPU_OK;
 	*result = 0;
 	if (cl == 0)
 		return VGPU_E_INVAL;
+	vgpu_replies_get(st->c, 2, rep); /* both at once: no hold-and-wait */
 	for (uint32_t k = 0; rc == VGPU_OK && (off < st->total || k == 0);
 	     k++) {
 		uint32_t b = k & 1;
 		if (busy[b]) {
 			busy[b] = false;
-			rc = reap(st, pend[b], result, NULL);
+			rc = reap(st, rep[b], pend[b], result, NULL);
 			if (rc)
 				break;
 		}
@@ -121,16 +122,17 @@ int vgpu_stream_out(const struct vgpu_stream *st, vgpu_fill_fn fill,
 			rc = VGPU_E_INVAL;
 			break;
 		}
-		rc = send_chunk(st, b, off, n, &pend[b]);
+		rc = send_chunk(st, rep, b, off, n, &pend[b]);
 		busy[b] = rc == VGPU_OK;
 		off += n;
 	}
 	/* Always reap what is in flight: the slots must be freed. */
 	for (uint32_t b = 0; b < 2; b++)
 		if (busy[b]) {
-			int r2 = reap(st, pend[b], result, NULL);
+			int r2 = reap(st, rep[b], pend[b], result, NULL);
 			rc = rc ? rc : r2;
 		}
+	vgpu_replies_put(st->c, 2, rep);
 	return rc;
 }
 
@@ -139,17 +141,18 @@ int vgpu_stream_in(const struct vgpu_stream *st, vgpu_drain_fn drain,
 {
 	uint64_t cl = chunk_len(st), sent = 0;
 	uint64_t offs[2], lens[2];
-	uint32_t pend[2];
+	uint32_t pend[2], rep[2];
 	bool busy[2] = {false, false};
 	int rc = VGPU_OK;
 	*result = 0;
 	if (cl == 0)
 		return VGPU_E_INVAL;
+	vgpu_replies_get(st->c, 2, rep);
 	/* Two requests in flight; drain one half while the other fills. */
 	for (uint32_t b = 0; b < 2 && sent < st->total && rc == 0; b++) {
 		lens[b] = st->total - sent < cl ? st->total - sent : cl;
 		offs[b] = sent;
-		rc = send_chunk(st, b, sent, lens[b], &pend[b]);
+		rc = send_chunk(st, rep, b, sent, lens[b], &pend[b]);
 		busy[b] = rc == VGPU_OK;
 		sent += lens[b];
 	}
@@ -157,7 +160,7 @@ int vgpu_stream_in(const struct vgpu_stream *st, vgpu_drain_fn drain,
 		uint32_t b = k & 1;
 		uint64_t got = 0;
 		busy[b] = false;
-		rc = reap(st, pend[b], result, &got);
+		rc = reap(st, rep[b], pend[b], result, &got);
 		if (rc)
 			break;
 		if (*result == 0 && got != lens[b])
@@ -168,14 +171,15 @@ int vgpu_stream_in(const struct vgpu_stream *st, vgpu_drain_fn drain,
 			continue;
 		lens[b] = st->total - sent < cl ? st->total - sent : cl;
 		offs[b] = sent;
-		rc = send_chunk(st, b, sent, lens[b], &pend[b]);
+		rc = send_chunk(st, rep, b, sent, lens[b], &pend[b]);
 		busy[b] = rc == VGPU_OK;
 		sent += lens[b];
 	}
 	for (uint32_t b = 0; b < 2; b++)
 		if (busy[b]) {
-			int r2 = reap(st, pend[b], result, NULL);
+			int r2 = reap(st, rep[b], pend[b], result, NULL);
 			rc = rc ? rc : r2;
 		}
+	vgpu_replies_put(st->c, 2, rep);
 	return rc;
 }

@@ -48,6 +48,7 @@ struct vgpu_slot *memregion_put(struct memregion *m, uint32_t pos,
 	s->flags = flags;
 	s->tid = 7;
 	s->len = len;
+	s->reply = pos % m->r.g.nslots;
 	s->arena_off = 0;
 	s->arena_len = 0;
 	for (uint32_t i = 0; i < len && i < vgpu_inline_max(&m->r); i++)

@@ -53,12 +53,12 @@ void gen_bytes(uint64_t seed, uint64_t off, uint8_t *dst, uint64_t n)
 struct tidrec {
 	uint32_t tid;
 	uint64_t next, received, errors;
+	uint64_t sink_next; /* streams are ordered per thread */
 };
 
 struct chstate {
 	struct tidrec tids[MAX_TIDS];
 	struct peer_stats st;
-	uint64_t sink_next;
 	uint8_t *scratch; /* chunk-sized buffer for SINK comparisons */
 	uint64_t scratch_len;
 };
@@ -109,7 +109,9 @@ static int32_t do_sink(struct peerctx *px, struct vgpu_serve *s,
 		       struct chstate *c, const struct vgpu_msg *m)
 {
 	uint64_t seed;
-	if (m->len < 8 || !(m->flags & VGPU_MSG_ARENA) || m->tag != c->sink_next)
+	struct tidrec *t = tidrec(c, m->tid);
+	if (!t || m->len < 8 || !(m->flags & VGPU_MSG_ARENA) ||
+	    m->tag != t->sink_next)
 		goto bad;
 	memcpy(&seed, m->data, 8);
 	if (m->arena_len > c->scratch_len) {
@@ -123,11 +125,12 @@ static int32_t do_sink(struct peerctx *px, struct vgpu_serve *s,
 	if (memcmp(vgpu_arena(s->r, (uint32_t)(c - px->ch)) + m->arena_off,
 		   c->scratch, m->arena_len) != 0)
 		goto bad;
-	c->sink_next = (m->flags & VGPU_MSG_MORE) ? m->tag + m->arena_len : 0;
+	t->sink_next = (m->flags & VGPU_MSG_MORE) ? m->tag + m->arena_len : 0;
 	return 0;
 bad:
 	px->errors++;
-	c->sink_next = 0;
+	if (t)
+		t->sink_next = 0;
 	return -1;
 }
 
@@ -148,7 +151,7 @@ static int handle(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 	if (ev == VGPU_H_BADMSG) {
 		c->st.bad++;
 		if (!(m->flags & VGPU_MSG_NOREPLY))
-			vgpu_hchan_reply(s->r, h, m->pos, m->err, NULL, 0, 0);
+			vgpu_hchan_reply(s->r, h, m, m->err, NULL, 0, 0);
 		return 0;
 	}
 	if (ev != VGPU_H_MSG)
@@ -206,7 +209,7 @@ static int handle(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 		res = VGPU_E_OPCODE;
 	}
 	if (!(m->flags & VGPU_MSG_NOREPLY))
-		vgpu_hchan_reply(s->r, h, m->pos, res, out, outlen, arena_len);
+		vgpu_hchan_reply(s->r, h, m, res, out, outlen, arena_len);
 	return 0;
 }
 

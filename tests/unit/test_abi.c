@@ -152,7 +152,7 @@ Test(region, check_errors)
 
 Test(errors, every_code_has_a_sentence)
 {
-	for (int e = 0; e >= VGPU_E_REMOTE; e--) {
+	for (int e = 0; e >= VGPU_E_REPLY; e--) {
 		cr_expect_str_neq(vgpu_strerror(e), "unknown vgpu error",
 				  "code %d", e);
 		cr_expect_str_neq(vgpu_errname(e), "VGPU_E_?", "code %d", e);

@@ -66,19 +66,21 @@ Test(ring, replies_can_be_awaited_out_of_order)
 {
 	struct vgpu_conn c;
 	cr_assert_eq(client_connect(&c, P.path), VGPU_OK);
-	uint32_t pos[8];
+	uint32_t pos[8], rep[8];
 	uint64_t vals[8];
+	vgpu_replies_get(&c.ch, 8, rep);
 	for (int i = 0; i < 8; i++) {
 		vals[i] = 1000 + (uint64_t)i;
 		struct vgpu_req q = {.op = OP_ECHO, .data = &vals[i], .len = 8};
-		cr_assert_eq(vgpu_gchan_submit(&c.ch, &q, &pos[i]), VGPU_OK);
+		cr_assert_eq(vgpu_gchan_submit(&c.ch, &q, rep[i], &pos[i]), VGPU_OK);
 	}
 	for (int i = 7; i >= 0; i--) {
 		uint64_t v = 0;
 		struct vgpu_resp p = {.data = &v, .cap = 8};
-		cr_assert_eq(vgpu_gchan_wait(&c.ch, pos[i], &p), VGPU_OK);
+		cr_assert_eq(vgpu_gchan_wait(&c.ch, pos[i], rep[i], &p), VGPU_OK);
 		cr_expect_eq(v, 1000 + (uint64_t)i);
 	}
+	vgpu_replies_put(&c.ch, 8, rep);
 	vgpu_conn_close(&c);
 }
 

@@ -30,9 +30,13 @@ Test(validate, good_message_decodes)
 		cr_expect_eq(m.data[i], i);
 	cr_expect_eq(M.h.cons, 101);
 	cr_expect_eq(poll(&m), VGPU_H_NONE);
-	/* reply lands in the slot with seq = pos + 2 */
-	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, 100, -5, "ok", 2, 0), VGPU_OK);
-	struct vgpu_slot *s = vgpu_slot_at(&M.r, 0, 100);
+	/* the request slot is free for the next lap as soon as it is taken */
+	cr_expect_eq(atomic_load(&vgpu_slot_at(&M.r, 0, 100)->seq),
+		     100 + M.r.g.nslots);
+	/* the reply lands in the entry it named, with seq = pos + 2 */
+	cr_expect_eq(m.reply, 100 % M.r.g.nslots);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, -5, "ok", 2, 0), VGPU_OK);
+	struct vgpu_slot *s = vgpu_reply_at(&M.r, 0, m.reply);
 	cr_expect_eq(atomic_load(&s->seq), 102);
 	cr_expect_eq(s->result, -5);
 	cr_expect_eq(s->len, 2);
@@ -130,18 +134,38 @@ Test(validate, index_jump_corrupts_channel)
 	cr_expect_eq(poll(&m), VGPU_H_NONE);
 }
 
-Test(validate, idle_states_are_not_jumps)
+Test(validate, only_free_is_idle)
 {
 	struct vgpu_msg m;
 	uint32_t n = M.r.g.nslots;
 	memregion_attach(&M, 1, 1000);
 	struct vgpu_slot *s = vgpu_slot_at(&M.r, 0, 1000);
-	uint32_t ok[] = {1000, 1000 - n + 1, 1000 - n + 2};
-	for (int i = 0; i < 3; i++) {
-		atomic_store(&s->seq, ok[i]);
-		cr_expect_eq(poll(&m), VGPU_H_NONE, "seq %u", ok[i]);
-	}
+	cr_expect_eq(poll(&m), VGPU_H_NONE);
 	cr_expect(M.h.active);
+	/* the daemon freed the previous lap itself: a guest writing any
+	 * earlier state back is tampering */
+	atomic_store(&s->seq, 1000 - n + 1);
+	cr_expect_eq(poll(&m), VGPU_H_CORRUPT);
+	cr_expect_eq(M.h.last_err, VGPU_E_INDEX);
+}
+
+Test(validate, reply_index_out_of_range)
+{
+	struct vgpu_msg m;
+	memregion_attach(&M, 1, 0);
+	struct vgpu_slot *s = memregion_put(&M, 0, 1, 5, 0, 0);
+	s->reply = M.r.g.nslots;
+	cr_assert_eq(poll(&m), VGPU_H_BADMSG);
+	cr_expect_eq(m.err, VGPU_E_REPLY);
+	cr_expect_eq(m.reply, VGPU_NO_REPLY);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, -1, NULL, 0, 0),
+		     VGPU_E_REPLY, "nowhere to answer");
+	/* NOREPLY requests may carry any reply value */
+	s = memregion_put(&M, 1, 1, 5, VGPU_MSG_NOREPLY, 0);
+	s->reply = 0xFFFFFFFFu;
+	cr_expect_eq(poll(&m), VGPU_H_MSG);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 0, NULL, 0, 0),
+		     VGPU_E_REPLY);
 }
 
 Test(validate, wrong_position_echo)
@@ -209,26 +233,18 @@ Test(validate, new_generation_detaches_old_and_resets_slots)
 	cr_expect_eq(atomic_load(&vgpu_ctl(&M.r, 0)->ready_gen), 2);
 }
 
-Test(validate, noreply_frees_slot_on_take)
+Test(validate, reply_bounds_and_detached_channel)
 {
 	struct vgpu_msg m;
 	memregion_attach(&M, 1, 0);
-	memregion_put(&M, 0, 1, 5, VGPU_MSG_NOREPLY, 4);
-	cr_assert_eq(poll(&m), VGPU_H_MSG);
-	cr_expect_eq(atomic_load(&vgpu_slot_at(&M.r, 0, 0)->seq), M.r.g.nslots);
-}
-
-Test(validate, reply_only_to_taken_positions)
-{
-	struct vgpu_msg m;
-	memregion_attach(&M, 1, 0);
-	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, 0, 0, NULL, 0, 0), VGPU_E_POS);
 	memregion_put(&M, 0, 1, 5, 0, 0);
-	poll(&m);
-	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, 1, 0, NULL, 0, 0), VGPU_E_POS);
-	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, 0, 0, NULL,
+	cr_assert_eq(poll(&m), VGPU_H_MSG);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 0, NULL,
 				      vgpu_inline_max(&M.r) + 1, 0), VGPU_E_LEN);
-	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, 0, 0, NULL, 0, 0), VGPU_OK);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 0, NULL, 0, 0), VGPU_OK);
+	/* after the owner is replaced, late replies go nowhere */
+	memregion_attach(&M, 2, 0);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 0, NULL, 0, 0), VGPU_E_LOST);
 }
 
 Test(validate, wraps_across_uint32_max)
@@ -241,11 +257,12 @@ Test(validate, wraps_across_uint32_max)
 		memregion_put(&M, pos, 1, 5, 0, 3);
 		cr_assert_eq(poll(&m), VGPU_H_MSG, "pos %u", pos);
 		cr_assert_eq(m.pos, pos);
-		cr_assert_eq(vgpu_hchan_reply(&M.r, &M.h, pos, (int32_t)i, NULL, 0, 0),
+		cr_assert_eq(vgpu_hchan_reply(&M.r, &M.h, &m, (int32_t)i, NULL, 0, 0),
 			     VGPU_OK);
-		struct vgpu_slot *s = vgpu_slot_at(&M.r, 0, pos);
-		cr_assert_eq(atomic_load(&s->seq), pos + 2);
-		atomic_store(&s->seq, pos + M.r.g.nslots); /* guest frees */
+		cr_assert_eq(atomic_load(&vgpu_reply_at(&M.r, 0, m.reply)->seq),
+			     pos + 2);
+		cr_assert_eq(atomic_load(&vgpu_slot_at(&M.r, 0, pos)->seq),
+			     pos + M.r.g.nslots);
 	}
 	cr_expect_eq(M.h.cons, start + 200);
 }
