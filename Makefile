@@ -13,8 +13,9 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
             -fno-strict-aliasing -I.
 LDLIBS   += -pthread
 ifneq ($(SAN),)
-CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer
-LDFLAGS  += -fsanitize=$(SAN)
+# no recovery: a UBSan finding must fail the test, not scroll past
+CFLAGS   += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all
 endif
 
 RING_SRC  := $(wildcard ring/*.c)
@@ -28,7 +29,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
 BENCH_BIN := $(BUILD)/bench/ring
 
-.PHONY: all test asan tsan fuzz bench vmtest deps clean help
+.PHONY: all test check asan tsan fuzz bench vmtest deps clean help
 all: $(LIBRING) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -39,10 +40,17 @@ $(LIBRING): $(RING_OBJ) $(GUEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# MINI_CRITERION=1 compiles the tests against tests/support/mini (the TSan
+# build: Criterion itself cannot start under ThreadSanitizer).
+ifeq ($(MINI_CRITERION),1)
+TEST_RUNNER := -Itests/support/mini tests/support/mini/mini_criterion.c
+else
+TEST_RUNNER := -lcriterion
+endif
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ \
-		-lcriterion $(LDLIBS)
+		$(TEST_RUNNER) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
@@ -58,11 +66,18 @@ test: $(UNIT_BIN) $(TOOLS)
 	@set -e; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; $$t --jobs 1 $(TESTFLAGS); done
 
+# What CI runs: tests, sanitizer builds, the VM test and a bounded fuzz.
+check:
+	tests/check.sh
+
 asan:
 	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 test
 # clang: gcc refuses atomic_thread_fence under -fsanitize=thread.
+# die_after_fork=0: the fork tests fork a process whose keeper thread runs,
+# on purpose, and the child then opens a connection (new threads) itself.
 tsan:
-	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 CC=clang test
+	TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 $(TSAN_OPTIONS)" \
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 CC=clang MINI_CRITERION=1 test
 
 # libFuzzer harness of the daemon-side decoder. FUZZ_SECONDS bounds a run.
 FUZZ_SECONDS ?= 60
@@ -100,6 +115,7 @@ clean:
 help:
 	@echo "make            build the ring library, tools and benchmarks"
 	@echo "make test       Criterion unit, integration and stress tests"
+	@echo "make check      test + asan + tsan + vmtest + fuzz (what CI runs)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the tests under ThreadSanitizer"
 	@echo "make fuzz       libFuzzer on the daemon's decoder (FUZZ_SECONDS=60)"

@@ -122,7 +122,7 @@ static int32_t do_sink(struct peerctx *px, struct vgpu_serve *s,
 			goto bad;
 	}
 	gen_bytes(seed, m->tag, c->scratch, m->arena_len);
-	if (memcmp(vgpu_arena(s->r, (uint32_t)(c - px->ch)) + m->arena_off,
+	if (m->arena_len && memcmp(vgpu_arena(s->r, (uint32_t)(c - px->ch)) + m->arena_off,
 		   c->scratch, m->arena_len) != 0)
 		goto bad;
 	t->sink_next = (m->flags & VGPU_MSG_MORE) ? m->tag + m->arena_len : 0;
