@@ -29,7 +29,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
 BENCH_BIN := $(BUILD)/bench/ring
 
-.PHONY: all test check asan tsan fuzz bench vmtest deps clean help
+.PHONY: all demo test check asan tsan fuzz bench vmtest deps clean help
 all: $(LIBRING) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -79,16 +79,24 @@ tsan:
 	TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 $(TSAN_OPTIONS)" \
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 CC=clang MINI_CRITERION=1 test
 
-# libFuzzer harness of the daemon-side decoder. FUZZ_SECONDS bounds a run.
+# libFuzzer harness of the daemon-side decoder (tests/fuzz/README.md).
+# FUZZ_SECONDS bounds a run; new inputs go to $(BUILD)/fuzz/corpus (the
+# first dir), tests/fuzz/corpus is read-only seeds; crashes land in
+# $(BUILD)/fuzz/artifacts/. FUZZ_FLAGS adds libFuzzer flags (-jobs=N ...).
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?=
 fuzz: $(BUILD)/fuzz/fuzz_host
-	@mkdir -p $(BUILD)/fuzz/corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
 	$(BUILD)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) \
-		-print_final_stats=1 $(BUILD)/fuzz/corpus
+		-print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+		$(FUZZ_FLAGS) $(BUILD)/fuzz/corpus tests/fuzz/corpus
 $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined $< $(RING_SRC) -o $@ -pthread
+
+demo: $(TOOLS) $(BENCH_BIN)
+	tests/demo.sh $(BUILD)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -114,6 +122,7 @@ clean:
 
 help:
 	@echo "make            build the ring library, tools and benchmarks"
+	@echo "make demo       a guest client and a host peer over a region file"
 	@echo "make test       Criterion unit, integration and stress tests"
 	@echo "make check      test + asan + tsan + vmtest + fuzz (what CI runs)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"

@@ -22,7 +22,10 @@ static void *keeper_main(void *arg)
 static uint32_t env_lanes(void)
 {
 	const char *s = getenv("VGPU_LANES");
-	long n = s ? strtol(s, NULL, 10) : 4;
+	char *end = NULL;
+	long n = s && *s ? strtol(s, &end, 10) : 4;
+	if (end && *end)
+		return 4; /* not a number: the default, not a guess */
 	return n >= 1 && n <= 32 ? (uint32_t)n : 4;
 }
 
@@ -41,9 +44,17 @@ int vgpu_conn_open(struct vgpu_conn *c, char *msg, size_t msglen)
 		.wait = &wp,
 	};
 	rc = vgpu_gchan_claim(&c->ch, &c->t.r, &o);
-	if (rc == VGPU_OK)
-		rc = vgpu_lanes_init(&c->lanes, c->t.r.g.arena_per_chan,
-				     env_lanes());
+	if (rc == VGPU_OK &&
+	    vgpu_lanes_init(&c->lanes, c->t.r.g.arena_per_chan, env_lanes())) {
+		snprintf(msg, msglen,
+			 "%s: the region's arena per channel (%llu bytes) is "
+			 "below 8 KiB: raise 'region_size' in the VM's vgpud "
+			 "config", c->t.path,
+			 (unsigned long long)c->t.r.g.arena_per_chan);
+		vgpu_gchan_release(&c->ch);
+		vgpu_transport_close(&c->t);
+		return VGPU_E_SMALL;
+	}
 	if (rc == VGPU_OK &&
 	    pthread_create(&c->keeper, NULL, keeper_main, c) == 0)
 		c->keeper_on = 1;

@@ -186,16 +186,14 @@ static void stall_init(struct stallwatch *s, const struct vgpu_region *r)
 	s->next_check_ns = s->since_ns + 50000000ull;
 }
 
-/* Cheap unless 50 ms have passed since the last look. */
-static int stall_check(struct stallwatch *s, const struct vgpu_gchan *c)
+/* Has the heartbeat been silent for stall_ms? Cheap unless 50 ms have
+ * passed since the last look. */
+static int stall_heartbeat(struct stallwatch *s, const struct vgpu_gchan *c)
 {
 	uint64_t now = vgpu_now_ns();
 	if (now < s->next_check_ns)
 		return VGPU_OK;
 	s->next_check_ns = now + 50000000ull;
-	int rc = vgpu_gchan_check(c);
-	if (rc)
-		return rc;
 	uint64_t b = atomic_load(&vgpu_hdr(c->r)->heartbeat);
 	if (b != s->beat) {
 		s->beat = b;
@@ -207,15 +205,30 @@ static int stall_check(struct stallwatch *s, const struct vgpu_gchan *c)
 		       : VGPU_OK;
 }
 
+/* Channel still ours and the daemon alive (for waits on requests). */
+static int stall_check(struct stallwatch *s, const struct vgpu_gchan *c)
+{
+	if (vgpu_now_ns() < s->next_check_ns)
+		return VGPU_OK;
+	int rc = vgpu_gchan_check(c);
+	return rc ? rc : stall_heartbeat(s, c);
+}
+
 static int wait_ready(struct vgpu_gchan *c)
 {
 	struct vgpu_waiter w;
+	struct stallwatch sw;
 	vgpu_waiter_init(&w, &c->wait);
+	stall_init(&sw, c->r);
 	for (;;) {
 		uint32_t rg = atomic_load_explicit(&c->ctl->ready_gen,
 						   memory_order_acquire);
 		if (rg == c->gen)
 			return status_err(atomic_load(&c->ctl->status));
+		/* a killed daemon leaves the region READY: its silent
+		 * heartbeat tells that apart from a slow one */
+		if (stall_heartbeat(&sw, c) == VGPU_E_DAEMON)
+			return VGPU_E_DAEMON;
 		if (vgpu_waiter_elapsed_ns(&w) >
 		    (uint64_t)c->ready_timeout_ms * 1000000ull)
 			return VGPU_E_TIMEOUT;

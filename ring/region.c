@@ -104,6 +104,9 @@ int vgpu_region_check(struct vgpu_region *r, void *base, uint64_t maplen,
 	memcpy(&h, base, sizeof(h));
 	if (h.magic != VGPU_REGION_MAGIC)
 		return VGPU_E_MAGIC;
+	/* ABI 1 reserves the pool: a region using it is not one we know */
+	if (h.hdr_size != VGPU_HDR_SIZE || h.pool_off || h.pool_size)
+		return VGPU_E_GEOM;
 	int rc = vgpu_abi_pick(VGPU_ABI_MIN, VGPU_ABI_MAX, h.abi_min,
 			       h.abi_max, abi);
 	if (rc)

@@ -4,8 +4,10 @@
 
 int vgpu_lanes_init(struct vgpu_lanes *l, uint64_t slice_len, uint32_t n)
 {
-	if (n == 0 || n > 32 || slice_len / n < 8192)
+	if (n == 0 || n > 32 || slice_len < 8192)
 		return VGPU_E_INVAL;
+	while (slice_len / n < 8192) /* fewer, usable lanes on a small slice */
+		n--;
 	l->lane_len = (slice_len / n) & ~4095ull;
 	l->n = n;
 	l->busy = 0;

@@ -31,7 +31,8 @@ struct vgpu_lanes {
 	pthread_cond_t cv;
 };
 
-/* Split a slice of slice_len bytes into n (1..32) lanes, 4 KiB aligned. */
+/* Split a slice of slice_len (>= 8 KiB) bytes into n (1..32) lanes, 4 KiB
+ * aligned; fewer where the slice cannot give each lane 8 KiB. */
 int vgpu_lanes_init(struct vgpu_lanes *l, uint64_t slice_len, uint32_t n);
 void vgpu_lanes_fini(struct vgpu_lanes *l);
 /* Take a free lane, waiting for one if all are busy. */
