@@ -15,7 +15,7 @@
  * Environment:
  *   FUZZ_HOST_TRACE=1   print every op and event to stderr (reproducing)
  *   FUZZ_HOST_NOWRITESET=1  skip the daemon write-set check (faster)
- *   FUZZ_HOST_MASK_KNOWN=1  steer around the findings documented in
+ *   FUZZ_HOST_MASK=1,2  steer around the findings #1, #2 documented in
  *                       tests/fuzz/README.md so the rest can be fuzzed
  *                       while they are open
  */
@@ -44,7 +44,8 @@
 /* ------------------------------------------------------------------ */
 /* reporting */
 
-static bool trace_on, writeset_on = true, mask_known;
+static bool trace_on, writeset_on = true;
+static unsigned mask_known; /* bit n: steer around finding #n */
 static unsigned op_index;
 
 static void tracef(const char *fmt, ...)
@@ -254,12 +255,14 @@ static void check_all(void)
 
 static struct range allow[2 * MAX_GEOM_SLOTS + 8];
 static unsigned nallow;
+static bool ws_dirty; /* the guest wrote since the shadow was taken */
 
 static void ws_begin(void)
 {
 	nallow = 0;
-	if (!writeset_on)
+	if (!writeset_on || !ws_dirty)
 		return;
+	ws_dirty = false;
 	memcpy(G->shadow, G->mem, G->live_end);
 	uint64_t ao = R->g.arena_off;
 	memcpy(G->shadow + ao, G->mem + ao,
@@ -314,6 +317,10 @@ static void ws_end(const char *what)
 		if (i < nallow && allow[i].off + allow[i].len > pos)
 			pos = allow[i].off + allow[i].len;
 	}
+	/* the shadow is the region again */
+	for (unsigned i = 0; i < nallow; i++)
+		memcpy(G->shadow + allow[i].off, G->mem + allow[i].off,
+		       allow[i].len);
 }
 
 /* ---- reference of the validation contract ---- */
@@ -405,7 +412,7 @@ static void save_msg(struct chm *c, const struct vgpu_msg *m)
 static bool known_badmsg_len(struct chm *c, uint32_t seq,
 			     const struct vgpu_slot *snap)
 {
-	if (!mask_known || !c->active || seq != c->cons + 1)
+	if (!(mask_known & 2u) || !c->active || seq != c->cons + 1)
 		return false;
 	unsigned v = violations(c->cons, c->gen, snap);
 	return !(v & (V_POS | V_GEN)) && (v & (V_OP | V_FLAGS)) &&
@@ -640,7 +647,7 @@ static void do_reply(unsigned ch, const struct vgpu_msg *m, bool stale,
 		     int32_t result, uint32_t len, uint64_t arena_len)
 {
 	struct chm *c = &CH[ch];
-	if (stale && mask_known && c->active) {
+	if (stale && (mask_known & 4u) && c->active) {
 		tracef("reply ch%u: masked (known finding #2)", ch);
 		return;
 	}
@@ -972,6 +979,14 @@ static void run_op(uint8_t op)
 {
 	struct vgpu_msg m;
 	switch (op % OP_COUNT) {
+	case OP_WRITE: case OP_SCRIBBLE: case OP_FIELD: case OP_SEQ:
+	case OP_PUT: case OP_PUTN: case OP_CLAIM: case OP_RELEASE: case OP_BEAT:
+		ws_dirty = true;
+		break;
+	default:
+		break;
+	}
+	switch (op % OP_COUNT) {
 	case OP_WRITE:
 	case OP_SCRIBBLE: {
 		uint16_t off = u16();
@@ -1114,7 +1129,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *e;
 	trace_on = (e = getenv("FUZZ_HOST_TRACE")) && *e && *e != '0';
 	writeset_on = !((e = getenv("FUZZ_HOST_NOWRITESET")) && *e && *e != '0');
-	mask_known = (e = getenv("FUZZ_HOST_MASK_KNOWN")) && *e && *e != '0';
+	for (e = getenv("FUZZ_HOST_MASK"); e && *e; e++)
+		if (*e >= '1' && *e <= '9')
+			mask_known |= 1u << (*e - '0');
 	size_t maxslot = 0;
 	for (unsigned i = 0; i < NGEOM; i++) {
 		geo_setup(&GEOMS[i]);
@@ -1133,6 +1150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	G = &GEOMS[u8() % NGEOM];
 	R = &G->r;
 	geo_reset(G);
+	ws_dirty = true;
 	memset(CH, 0, sizeof(CH));
 	for (unsigned i = 0; i < nch(); i++)
 		vgpu_hchan_init(&CH[i].h, i);
