@@ -23,7 +23,13 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 done
 
-if ((${#missing[@]})); then
+# make vmtest fetches a guest kernel with apt-get download: it needs lists
+# that know the cloud kernel even when every package above is present.
+need_update=0
+apt-cache policy linux-image-cloud-amd64 2>/dev/null | grep -q 'Candidate: [0-9]' ||
+	need_update=1
+
+if ((${#missing[@]})) || ((need_update)); then
 	sudo=""
 	if ((EUID != 0)); then
 		command -v sudo >/dev/null || {
@@ -32,10 +38,12 @@ if ((${#missing[@]})); then
 		}
 		sudo=sudo
 	fi
-	echo "deps: installing ${missing[*]}"
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}"
+	if ((${#missing[@]})); then
+		echo "deps: installing ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"
+	fi
 else
 	echo "deps: all Debian packages present"
 fi

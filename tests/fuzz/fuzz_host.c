@@ -782,7 +782,7 @@ enum {
 	OP_REPLY,	/* u8 ch, u8 which, i32, u16 len, u8 alen */
 	OP_REPLY_FORGED,/* u8 ch, u8 mode, u32 pos, u32 entry */
 	OP_LEASE,	/* u8 ch, u8 mode, u16 dt */
-	OP_VALIDATE,	/* u8 ch, u8 mode, 64 header bytes */
+	OP_VALIDATE,	/* u8 ch, u8 mode, 64 header bytes, u8 mode2 */
 	OP_SCRIBBLE,	/* u16 off, u8 n, n bytes: daemon-written parts */
 	OP_WAKE,	/* u8 ch, u8 on */
 	OP_COUNT
@@ -833,7 +833,9 @@ static void op_field(void)
 	case 7: s->result = (int32_t)field_value(sel, 0); break;
 	case 8: s->reply = (uint32_t)field_value(sel, nslots()); break;
 	case 9: s->arena_off = field_value(sel, R->g.arena_per_chan); break;
-	case 10: s->arena_len = field_value(sel, R->g.arena_per_chan); break;
+	case 10: /* relative to what is left of the slice (may wrap) */
+		s->arena_len = field_value(sel, R->g.arena_per_chan - s->arena_off);
+		break;
 	case 11: s->tag = field_value(sel, 0); break;
 	default: s->total = field_value(sel, 0); break;
 	}
@@ -872,8 +874,24 @@ static void op_put(void)
 	uint32_t reply = (raw & 8) ? u32() : u8() % nslots();
 	uint64_t aoff = 0, alen = 0;
 	if (raw & 16) {
-		aoff = u64();
-		alen = u64();
+		switch ((raw >> 5) % 4) {
+		case 0: /* anything */
+			aoff = u64();
+			alen = u64();
+			break;
+		case 1: /* off + len wraps around 2^64 */
+			aoff = u64();
+			alen = 0 - aoff + u16();
+			break;
+		case 2: /* near the end of the slice */
+			aoff = cap + (int8_t)u8();
+			alen = u8();
+			break;
+		default: /* a range ending near the end of the slice */
+			aoff = u16();
+			alen = cap - aoff + (int8_t)u8();
+			break;
+		}
 	} else if (flags & VGPU_MSG_ARENA) {
 		aoff = u16() % (cap + 1);
 		alen = u16() % (cap - aoff + 1);
@@ -964,10 +982,23 @@ static void op_validate(void)
 		s.len %= imax() + 1;
 	if (mode & 64)
 		s.reply %= nslots();
+	uint64_t cap = R->g.arena_per_chan;
 	if (mode & 128) {
-		uint64_t cap = R->g.arena_per_chan;
 		s.arena_off %= cap + 1;
 		s.arena_len %= cap - s.arena_off + 1;
+	}
+	switch (u8() % 4) {
+	case 1: /* off + len wraps around 2^64 */
+		s.arena_len = 0 - s.arena_off + (s.arena_len & 0xFFFF);
+		break;
+	case 2: /* ends at the end of the slice, give or take */
+		s.arena_len = cap - s.arena_off + (int8_t)s.arena_len;
+		break;
+	case 3: /* payload length at the slot's limit, give or take */
+		s.len = imax() + (int8_t)s.len;
+		break;
+	default:
+		break;
 	}
 	int err = vgpu_msg_validate(R, &h, &s);
 	unsigned v = violations(h.cons, h.gen, &s);
@@ -1076,10 +1107,14 @@ static void run_op(uint8_t op)
 		unsigned ch = u8() % nch();
 		struct saved *s = &CH[ch].saved[u8() % NSAVED];
 		int32_t result = (int32_t)u32();
-		uint16_t len = u16();
+		uint32_t len = u16();
 		uint8_t alen = u8();
-		if (!(len & 0x8000))
-			len %= imax() + 1;
+		switch (len >> 14) {
+		case 0:
+		case 1: len %= imax() + 1; break;
+		case 2: len = imax() - 4 + (len & 7); break; /* the limit */
+		default: len = len & 0x1000 ? UINT32_MAX - (len & 0xFF) : len;
+		}
 		if (s->used)
 			do_reply(ch, &s->m, s->epoch != CH[ch].epoch, result,
 				 len, alen);

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the seed corpus of fuzz_host into tests/fuzz/corpus/.
+"""Write the seed corpus of fuzz_host into tests/fuzz/corpus/ and the
+reproducers of its findings into tests/fuzz/crashes/.
 
 Each seed is a script in the input format of tests/fuzz/fuzz_host.c:
 byte 0 picks the geometry, then opcode bytes with their arguments. The
@@ -52,7 +53,10 @@ def put(ch, k, op, flags, length, reply, raw=0, mut=0, op_raw=None,
     b += u16(flags_raw) if raw & 2 else u8(flags)
     b += u32(len_raw) if raw & 4 else u16(length)
     b += u32(reply_raw) if raw & 8 else u8(reply)
-    if raw & 16:
+    if raw & 16 and (raw >> 5) % 4 == 1:   # off, then len = -off + u16
+        b += u64(arena[0]) + u16(arena[1])
+    elif raw & 16:
+        assert (raw >> 5) % 4 == 0
         b += u64(arena[0]) + u64(arena[1])
     elif flags & 2:
         b += u16(arena[0]) + u16(arena[1])
@@ -73,6 +77,7 @@ def drain(n=64, act=0):
 
 
 def reply(ch, which, result, length, alen=0):
+    """length < 0x8000: taken modulo inline_max + 1."""
     return u8(REPLY, ch, which) + u32(result) + u16(length) + u8(alen)
 
 
@@ -86,6 +91,7 @@ SEEDS = {
     put(1, 0, 0, 0, 4, 2, raw=1, op_raw=0) + poll(1) +
     put(1, 0, 7, 0, 4, 2, raw=2, flags_raw=0x80) + poll(1) +
     put(1, 0, 7, 2, 0, 2, raw=16, arena=(4000, 200)) + poll(1) +
+    put(1, 0, 7, 2, 0, 2, raw=16 | 32, arena=(8, 4)) + poll(1) +
     put(1, 0, 7, 0, 0, 0, raw=8, reply_raw=16) + poll(1) +
     put(1, 0, 7, 0, 0, 0, raw=4, len_raw=193) + poll(1) +
     reply(1, 0, -1, 0) + reply(1, 1, -1, 0),
@@ -112,7 +118,7 @@ SEEDS = {
     (putn(0, 8) + drain()) * 4 + (putn(0, 5) + drain()) * 3,
     # direct validation, forged replies, need_wakeup, daemon scribbles
     "misc": u8(3) + attach(0) + u8(VALIDATE, 0, 0xFF) + bytes(range(64)) +
-    u8(VALIDATE, 1, 0x00) + bytes(64) +
+    u8(0) + u8(VALIDATE, 1, 0x00) + bytes(64) + u8(1) +
     u8(REPLY_FORGED, 0, 0) + u32(5) + u8(3) +
     u8(REPLY_FORGED, 0, 1) + u32(5) + u32(0xFFFFFFFF) +
     u8(WAKE, 0, 1) + u8(WAKE, 0, 0) +
@@ -122,14 +128,35 @@ SEEDS = {
 }
 
 
-def main():
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+# Hand-written reproducers of the findings in README.md; written to
+# tests/fuzz/crashes/, never to the corpus (they abort the harness).
+CRASHES = {
+    # #1: opcode 0 (checked before the length) with a 256-byte payload in a
+    # 256-byte slot (inline max 192): take() copies 256 bytes into the
+    # 192-byte payload buffer.
+    "finding1-badmsg-len-overflow": u8(0) + attach(0) +
+    put(0, 0, 0, 0, 0, 0, raw=1 | 4, op_raw=0, len_raw=256) + poll(0),
+    # #2: a request of generation 1 is answered after generation 2 was
+    # accepted at the same start: the reply lands in gen 2's entry with
+    # the seq gen 2's first request waits for.
+    "finding2-stale-reply": u8(0) + attach(0) + putn(0, 1) + poll(0) +
+    claim(0) + poll(0) + poll(0, 0) + reply(0, 0, 1234, 4),
+}
+
+
+def write(sub, items):
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), sub)
     os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
+    for name, data in items.items():
         assert len(data) < 4096, name
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-        print(f"{name}: {len(data)} bytes")
+        print(f"{sub}/{name}: {len(data)} bytes")
+
+
+def main():
+    write("corpus", SEEDS)
+    write("crashes", CRASHES)
 
 
 if __name__ == "__main__":
