@@ -20,9 +20,12 @@ endif
 
 RING_SRC  := $(wildcard ring/*.c)
 GUEST_SRC := guest/transport.c guest/conn.c
+DAEMON_SRC := $(wildcard daemon/*.c)
 RING_OBJ  := $(RING_SRC:%.c=$(BUILD)/%.o)
 GUEST_OBJ := $(GUEST_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBRING   := $(BUILD)/libvgpuring.a
+LIBVGPUD  := $(BUILD)/libvgpud.a
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -30,13 +33,17 @@ TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
 BENCH_BIN := $(BUILD)/bench/ring
 
 .PHONY: all demo test check asan tsan fuzz bench vmtest deps clean help
-all: $(LIBRING) $(TOOLS) $(BENCH_BIN)
+all: $(LIBRING) $(LIBVGPUD) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBRING): $(RING_OBJ) $(GUEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBVGPUD): $(DAEMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -47,9 +54,9 @@ TEST_RUNNER := -Itests/support/mini tests/support/mini/mini_criterion.c
 else
 TEST_RUNNER := -lcriterion
 endif
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ \
+	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBVGPUD) $(LIBRING) -o $@ \
 		$(TEST_RUNNER) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
