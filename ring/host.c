@@ -69,7 +69,8 @@ static int take(struct vgpu_region *r, struct vgpu_hchan *h,
 		detach_corrupt(r, h, err);
 		return VGPU_H_CORRUPT;
 	}
-	uint32_t len = err == VGPU_E_LEN ? 0 : copy.len;
+	/* whatever else is wrong, never copy past the slot (fuzzer find) */
+	uint32_t len = copy.len <= vgpu_inline_max(r) ? copy.len : 0;
 	memcpy(buf, (uint8_t *)s + VGPU_MSG_HDR_SIZE, len);
 	uint32_t reply = (copy.flags & VGPU_MSG_NOREPLY) ||
 				 copy.reply >= r->g.nslots
@@ -77,7 +78,7 @@ static int take(struct vgpu_region *r, struct vgpu_hchan *h,
 			 : copy.reply;
 	*m = (struct vgpu_msg){.pos = h->cons, .op = copy.opcode,
 			       .flags = copy.flags, .tid = copy.tid,
-			       .len = len, .reply = reply,
+			       .len = len, .reply = reply, .epoch = h->epoch,
 			       .arena_off = copy.arena_off,
 			       .arena_len = copy.arena_len, .tag = copy.tag,
 			       .total = copy.total, .data = buf, .err = err};
@@ -144,6 +145,7 @@ void vgpu_hchan_accept(struct vgpu_region *r, struct vgpu_hchan *h,
 	atomic_store_explicit(&ctl->status, VGPU_CHAN_OK, memory_order_relaxed);
 	h->cons = start;
 	h->active = true;
+	h->epoch++;
 	h->beat = atomic_load(&ctl->guest_beat);
 	h->beat_ns = 0; /* the next lease check starts the clock */
 	atomic_store_explicit(&ctl->ready_gen, h->gen, memory_order_release);
@@ -162,7 +164,9 @@ int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h,
 		     const struct vgpu_msg *m, int32_t result, const void *data,
 		     uint32_t len, uint64_t arena_len)
 {
-	if (!h->active)
+	/* a late answer to a previous owner must not reach the next one,
+	 * whose positions repeat from the same start (fuzzer find) */
+	if (!h->active || m->epoch != h->epoch)
 		return VGPU_E_LOST;
 	if (m->reply >= r->g.nslots)
 		return VGPU_E_REPLY;

@@ -37,6 +37,8 @@ struct vgpu_hchan {
 	uint32_t beat;      /* last guest_beat seen */
 	uint64_t beat_ns;   /* when it last changed */
 	uint64_t nmsgs, nbad;
+	uint64_t epoch;     /* accepts so far: daemon-private, never reused,
+			     * unlike generations, which the guest writes */
 };
 
 /* A request copied out of its slot; data points into the caller's buffer
@@ -47,6 +49,7 @@ struct vgpu_msg {
 	uint32_t tid;
 	uint32_t len;
 	uint32_t reply; /* reply entry, or VGPU_NO_REPLY */
+	uint64_t epoch; /* the channel's accept count when it was taken */
 	uint64_t arena_off, arena_len, tag, total;
 	uint8_t *data;
 	int err; /* VGPU_H_BADMSG: the validation failure */

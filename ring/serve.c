@@ -18,6 +18,9 @@ int vgpu_serve_init(struct vgpu_serve *s, struct vgpu_region *r,
 	s->wait = vgpu_wait_host;
 	s->wait.futex = true; /* the daemon sleeps on the doorbell futex */
 	s->start = VGPU_START_DEFAULT;
+	s->first = 0;
+	s->count = r->g.nchannels;
+	s->owner = true;
 	return VGPU_OK;
 }
 
@@ -30,7 +33,7 @@ void vgpu_serve_fini(struct vgpu_serve *s)
 void vgpu_serve_heartbeat(struct vgpu_serve *s)
 {
 	uint64_t now = vgpu_now_ns();
-	if (now - s->beat_ns < VGPU_HEARTBEAT_MS * 1000000ull)
+	if (!s->owner || now - s->beat_ns < VGPU_HEARTBEAT_MS * 1000000ull)
 		return;
 	s->beat_ns = now;
 	atomic_fetch_add_explicit(&vgpu_hdr(s->r)->heartbeat, 1,
@@ -63,7 +66,7 @@ int vgpu_serve_once(struct vgpu_serve *s)
 	uint8_t buf[VGPU_MAX_SLOT_SIZE];
 	int n = 0;
 	s->scans++;
-	for (uint32_t i = 0; i < s->r->g.nchannels; i++) {
+	for (uint32_t i = s->first; i < s->first + s->count; i++) {
 		/* Drain a busy channel a little before moving on. */
 		for (int k = 0; k < 64 && poll_one(s, &s->ch[i], buf); k++)
 			n++;
@@ -73,7 +76,7 @@ int vgpu_serve_once(struct vgpu_serve *s)
 
 static void set_need_wakeup(struct vgpu_serve *s, bool on)
 {
-	for (uint32_t i = 0; i < s->r->g.nchannels; i++)
+	for (uint32_t i = s->first; i < s->first + s->count; i++)
 		vgpu_hchan_need_wakeup(s->r, &s->ch[i], on);
 }
 
@@ -81,8 +84,9 @@ void vgpu_serve_run(struct vgpu_serve *s)
 {
 	struct vgpu_region_hdr *hdr = vgpu_hdr(s->r);
 	struct vgpu_waiter w;
-	atomic_store_explicit(&hdr->state, VGPU_REGION_READY,
-			      memory_order_release);
+	if (s->owner)
+		atomic_store_explicit(&hdr->state, VGPU_REGION_READY,
+				      memory_order_release);
 	vgpu_waiter_init(&w, &s->wait);
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		vgpu_serve_heartbeat(s);

@@ -29,6 +29,11 @@ struct vgpu_serve {
 	void *ctx;
 	_Atomic int stop;
 	uint64_t beat_ns; /* last heartbeat */
+	/* channels served: [first, first + count); default all */
+	uint32_t first, count;
+	/* the region's owner publishes READY and beats; a vgpud worker
+	 * serving one channel of it does neither */
+	bool owner;
 	/* statistics */
 	uint64_t scans, sleeps;
 };

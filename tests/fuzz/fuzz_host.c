@@ -5,7 +5,9 @@
  * daemon call checks the result against a model built from the contract in
  * ring/host.h and ring/abi.h. Any violation aborts; any access outside the
  * region (allocated exactly sized, the padding before the arena poisoned) or
- * outside the exactly sized payload buffers is ASan's to report.
+ * outside the exactly sized payload buffers is ASan's to report. Each
+ * geometry is laid out once with vgpu_region_format() and restored from a
+ * snapshot of that before every input, so inputs are independent.
  *
  * Input format (bytes past the end read as 0):
  *   byte 0      geometry: GEOMS[b % NGEOM]
@@ -15,9 +17,6 @@
  * Environment:
  *   FUZZ_HOST_TRACE=1   print every op and event to stderr (reproducing)
  *   FUZZ_HOST_NOWRITESET=1  skip the daemon write-set check (faster)
- *   FUZZ_HOST_MASK=1,2  steer around the findings #1, #2 documented in
- *                       tests/fuzz/README.md so the rest can be fuzzed
- *                       while they are open
  */
 #include "ring/host.h"
 #include "ring/errors.h"
@@ -45,7 +44,6 @@
 /* reporting */
 
 static bool trace_on, writeset_on = true;
-static unsigned mask_known; /* bit n: steer around finding #n */
 static unsigned op_index;
 
 static void tracef(const char *fmt, ...)
@@ -407,17 +405,6 @@ static void save_msg(struct chm *c, const struct vgpu_msg *m)
 	s->used = true;
 }
 
-/* The published slot at cons breaks the opcode or flags rule and claims a
- * payload longer than the slot: finding #1 of README.md. */
-static bool known_badmsg_len(struct chm *c, uint32_t seq,
-			     const struct vgpu_slot *snap)
-{
-	if (!(mask_known & 2u) || !c->active || seq != c->cons + 1)
-		return false;
-	unsigned v = violations(c->cons, c->gen, snap);
-	return !(v & (V_POS | V_GEN)) && (v & (V_OP | V_FLAGS)) &&
-	       (v & V_LEN);
-}
 
 static uint8_t *snap_buf;
 
@@ -435,10 +422,6 @@ static int do_poll(unsigned ch, struct vgpu_msg *m)
 	uint32_t seq = atomic_load(&snap->seq);
 	uint32_t pre_cons = c->cons;
 
-	if (known_badmsg_len(c, seq, snap)) {
-		tracef("poll ch%u: masked (known finding #1)", ch);
-		return VGPU_H_NONE;
-	}
 
 	/* what the contract says must happen */
 	int want;
@@ -642,22 +625,20 @@ static void do_refuse(unsigned ch, uint32_t status)
 }
 
 /* stale: m was taken before the channel's current generation was accepted
- * (finding #2 of README.md). */
+ * (finding #2 of README.md, fixed: such a reply is refused). */
 static void do_reply(unsigned ch, const struct vgpu_msg *m, bool stale,
 		     int32_t result, uint32_t len, uint64_t arena_len)
 {
 	struct chm *c = &CH[ch];
-	if (stale && (mask_known & 4u) && c->active) {
-		tracef("reply ch%u: masked (known finding #2)", ch);
-		return;
-	}
 	uint32_t e = m->reply;
 	ws_begin();
 	int rc = vgpu_hchan_reply(R, &c->h, m, result, G->rdata, len,
 				  arena_len);
 	tracef("reply ch%u pos=%u entry=%u len=%u%s -> %d", ch, m->pos, e,
 	       len, stale ? " (stale)" : "", rc);
-	bool lost = !c->active, badreply = e >= nslots(), badlen = len > imax();
+	/* a stale message (an earlier generation's) has nowhere to go */
+	bool lost = !c->active || stale || m->epoch != c->h.epoch, badreply = e >= nslots(),
+	     badlen = len > imax();
 	if (rc == VGPU_OK) {
 		CHECK(!lost, "reply on a detached channel accepted");
 		CHECK(!badreply, "reply to entry %u accepted", e);
@@ -1164,9 +1145,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *e;
 	trace_on = (e = getenv("FUZZ_HOST_TRACE")) && *e && *e != '0';
 	writeset_on = !((e = getenv("FUZZ_HOST_NOWRITESET")) && *e && *e != '0');
-	for (e = getenv("FUZZ_HOST_MASK"); e && *e; e++)
-		if (*e >= '1' && *e <= '9')
-			mask_known |= 1u << (*e - '0');
 	size_t maxslot = 0;
 	for (unsigned i = 0; i < NGEOM; i++) {
 		geo_setup(&GEOMS[i]);

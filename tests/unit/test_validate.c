@@ -282,3 +282,41 @@ Test(validate, lease_reclaims_silent_owner)
 		     VGPU_CHAN_LEASE_EXPIRED);
 	cr_expect_eq(poll(&m), VGPU_H_DETACH);
 }
+
+Test(validate, bad_message_never_copies_past_the_slot)
+{
+	/* fuzzer finding 1: an early validation failure used to let a huge
+	 * len through to the payload copy */
+	struct vgpu_msg m;
+	memregion_attach(&M, 1, 0);
+	struct vgpu_slot *s = memregion_put(&M, 0, 1, 0 /* bad opcode */, 0, 0);
+	s->len = 70000;
+	cr_assert_eq(poll(&m), VGPU_H_BADMSG);
+	cr_expect_eq(m.err, VGPU_E_OPCODE);
+	cr_expect_eq(m.len, 0);
+	s = memregion_put(&M, 1, 1, 5, 0x40 /* unknown flag */, 0);
+	s->len = 0xFFFFFFF0u;
+	cr_assert_eq(poll(&m), VGPU_H_BADMSG);
+	cr_expect_eq(m.err, VGPU_E_FLAGS);
+	cr_expect_eq(m.len, 0);
+}
+
+Test(validate, late_reply_never_reaches_the_next_owner)
+{
+	/* fuzzer finding 2: positions repeat from the same start in the
+	 * next generation, so a reply must carry its generation */
+	struct vgpu_msg old, m;
+	memregion_attach(&M, 1, 0);
+	memregion_put(&M, 0, 1, 5, 0, 0);
+	cr_assert_eq(poll(&old), VGPU_H_MSG);
+	cr_assert_eq(memregion_attach(&M, 2, 0), VGPU_H_DETACH);
+	cr_assert_eq(memregion_attach(&M, 2, 0), VGPU_H_ATTACH);
+	memregion_put(&M, 0, 2, 5, 0, 0);
+	cr_assert_eq(poll(&m), VGPU_H_MSG);
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &old, 99, NULL, 0, 0),
+		     VGPU_E_LOST);
+	struct vgpu_slot *e = vgpu_reply_at(&M.r, 0, m.reply);
+	cr_expect_neq(atomic_load(&e->seq), 2, "no reply was published");
+	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 7, NULL, 0, 0), VGPU_OK);
+	cr_expect_eq(e->result, 7);
+}
