@@ -20,20 +20,42 @@ endif
 
 RING_SRC  := $(wildcard ring/*.c)
 GUEST_SRC := guest/transport.c guest/conn.c
-DAEMON_SRC := $(wildcard daemon/*.c)
+# daemon/*_main.c and daemon/vgpud.c, vgpuctl.c hold main(): programs,
+# not library code.
+DAEMON_SRC := $(filter-out daemon/%_main.c daemon/vgpud.c daemon/vgpuctl.c,\
+                $(wildcard daemon/*.c daemon/sim/*.c))
+GEN       := $(BUILD)/gen
+CUDA_INC  := -I$(CUDA_HOME)/include
 RING_OBJ  := $(RING_SRC:%.c=$(BUILD)/%.o)
 GUEST_OBJ := $(GUEST_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBRING   := $(BUILD)/libvgpuring.a
 LIBVGPUD  := $(BUILD)/libvgpud.a
 
+# The guest's stand-in for libcuda.so.1: guest/cuda/*.c plus three files
+# generated into $(GEN) (the tools/gen_*.py scripts say what and why).
+# CUDA_IMPL_OBJ: every object defining driver entry points; the stubs
+# generator looks for definitions there.
+PYTHON    ?= python3
+NM        ?= nm
+CUDA_INCDIR := $(CUDA_HOME)/include
+CUDA_TYPEDEF_H := $(addprefix $(CUDA_INCDIR)/,cudaTypedefs.h \
+		  cudaGLTypedefs.h cudaEGLTypedefs.h cudaVDPAUTypedefs.h \
+		  cudaProfilerTypedefs.h)
+CUDA_IMPL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard guest/cuda/*.c)) \
+		 $(GEN)/cuda_api_guest.o
+CUDA_GEN_OBJ := $(GEN)/cuda_unimpl.o $(GEN)/procaddr_table.o \
+		$(GEN)/errors_table.o
+CUDA_SO   := $(BUILD)/guest/libvgpu-cuda.so
+
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
 BENCH_BIN := $(BUILD)/bench/ring
 
-.PHONY: all demo test check asan tsan fuzz bench vmtest deps clean help
-all: $(LIBRING) $(LIBVGPUD) $(TOOLS) $(BENCH_BIN)
+.PHONY: all demo test integration check asan tsan fuzz bench vmtest deps clean help
+all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
+	$(BUILD)/vgpuctl $(CUDA_SO) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -43,9 +65,86 @@ $(LIBRING): $(RING_OBJ) $(GUEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(LIBVGPUD): $(DAEMON_OBJ)
+# The remoting code generated from ring/cuda.api (tools/gen_api.py).
+$(GEN)/cuda_api_ops.h $(GEN)/cuda_api_guest.c $(GEN)/cuda_api_daemon.c &: \
+		ring/cuda.api tools/gen_api.py
+	@mkdir -p $(GEN)
+	python3 tools/gen_api.py ring/cuda.api $(GEN)
+
+# The daemon is built against the CUDA headers; ring/ never is.
+$(BUILD)/daemon/%.o: CFLAGS += $(CUDA_INC) -I$(GEN)
+$(BUILD)/daemon/%.o: $(GEN)/cuda_api_ops.h
+$(BUILD)/gen/cuda_api_daemon.o: $(GEN)/cuda_api_daemon.c $(GEN)/cuda_api_ops.h
+	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) -MMD -MP -c $< -o $@
+
+$(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+$(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBRING)
+	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
+		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+
+$(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBRING)
+	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
+		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+
+# Only definitions marked VGPU_EXPORT (guest/cuda/export.h) leave the
+# library. cuda.h comes in as a system header: its own warnings are not ours.
+$(CUDA_IMPL_OBJ) $(CUDA_GEN_OBJ): CFLAGS += -fvisibility=hidden \
+	-isystem $(CUDA_INCDIR)
+
+# The calls generated from ring/cuda.api.
+$(GEN)/cuda_api_guest.o: $(GEN)/cuda_api_guest.c $(GEN)/cuda_api_ops.h
+	$(CC) $(CFLAGS) -I$(GEN) -MMD -MP -c $< -o $@
+
+# Stubs for every driver export that $(CUDA_IMPL_OBJ) leave undefined.
+$(GEN)/cuda_defined.txt: $(CUDA_IMPL_OBJ)
+	@mkdir -p $(dir $@)
+	$(NM) --defined-only $(CUDA_IMPL_OBJ) > $@
+$(GEN)/cuda_unimpl.c: $(GEN)/cuda_defined.txt guest/cuda/exports.txt \
+		tools/gen_unimpl.py
+	$(PYTHON) tools/gen_unimpl.py guest/cuda/exports.txt $< $@
+# cuGetProcAddress's table, from the toolkit's function typedefs and cuda.h.
+$(GEN)/procaddr_table.c: tools/gen_procaddr.py guest/cuda/exports.txt \
+		$(CUDA_TYPEDEF_H) $(CUDA_INCDIR)/cuda.h
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/gen_procaddr.py $(CUDA_INCDIR) guest/cuda/exports.txt $@
+# cuGetErrorName/String's table, from cuda.h's CUresult enum.
+$(GEN)/errors_table.c: tools/gen_errors.py $(CUDA_INCDIR)/cuda.h
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/gen_errors.py $(CUDA_INCDIR)/cuda.h $@
+$(CUDA_GEN_OBJ): $(GEN)/%.o: $(GEN)/%.c
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The sanitizer runtimes are not linked into shared objects (clang's TSan
+# runtime exists only as a static archive for executables), so
+# --no-undefined is checked in the plain build only. --exclude-libs keeps
+# the ring and transport symbols from $(LIBRING) out of the export table.
+ifeq ($(SAN),)
+CUDA_SO_LDFLAGS := -Wl,--no-undefined
+endif
+$(CUDA_SO): $(CUDA_IMPL_OBJ) $(CUDA_GEN_OBJ) $(LIBRING)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libcuda.so.1 $(CUDA_SO_LDFLAGS) \
+		$(CUDA_IMPL_OBJ) $(CUDA_GEN_OBJ) -Wl,--exclude-libs,ALL \
+		$(LIBRING) -o $@ -ldl -lpthread
+
+# The test kernels three ways, for the sim's tests and the GPU's: a cubin,
+# a fatbin (sm_90 cubin + compute_90 PTX, uncompressed: the sim has no
+# LZ4/ZSTD decoder, and nvcc 13 compresses PTX entries by default) and PTX.
+NVCC := $(CUDA_HOME)/bin/nvcc
+KERNEL_IMAGES := $(addprefix $(BUILD)/tests/gpu/kernels.,cubin fatbin ptx)
+$(BUILD)/tests/gpu/kernels.cubin: tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -cubin -arch=sm_90 $< -o $@
+$(BUILD)/tests/gpu/kernels.fatbin: tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin --no-compress -gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90 $< -o $@
+$(BUILD)/tests/gpu/kernels.ptx: tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -ptx -arch=compute_90 $< -o $@
 
 # MINI_CRITERION=1 compiles the tests against tests/support/mini (the TSan
 # build: Criterion itself cannot start under ThreadSanitizer).
@@ -54,10 +153,19 @@ TEST_RUNNER := -Itests/support/mini tests/support/mini/mini_criterion.c
 else
 TEST_RUNNER := -lcriterion
 endif
+# VGPU_BUILD_DIR / VGPU_SRC_DIR: where a test finds built libraries and
+# checked-in data, whatever directory it runs from.
+# test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
+$(BUILD)/tests/unit/test_sim: $(KERNEL_IMAGES)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBVGPUD) $(LIBRING) -o $@ \
-		$(TEST_RUNNER) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
+		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
+		$< tests/support/*.c $(LIBVGPUD) \
+		$(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
+# test_exports dlopens the guest libcuda and reads these lists.
+$(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
+		tests/data/cuda13-getprocaddress-requests.txt
 
 $(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
@@ -102,6 +210,34 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
 	clang -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined $< $(RING_SRC) -o $@ -pthread
 
+# Programs see vgpu as libcuda.so.1 through this directory.
+GUEST_LIB := $(BUILD)/guest/lib
+$(GUEST_LIB)/libcuda.so.1: $(CUDA_SO)
+	@mkdir -p $(dir $@)
+	ln -sf ../libvgpu-cuda.so $@
+	ln -sf libcuda.so.1 $(GUEST_LIB)/libcuda.so
+
+# A driver-API program that checks itself, linked like any CUDA program.
+$(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -lm -o $@
+
+$(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
+$(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
+
+INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
+	$(BUILD)/tests/gpu/drvapi $(GUEST_LIB)/libcuda.so.1
+integration: $(INTEGRATION) $(KERNEL_IMAGES)
+	tests/integration/run.sh $(BUILD)
+
 demo: $(TOOLS) $(BENCH_BIN)
 	tests/demo.sh $(BUILD)
 
@@ -128,10 +264,11 @@ clean:
 	rm -rf build build-asan build-tsan
 
 help:
-	@echo "make            build the ring library, tools and benchmarks"
+	@echo "make            build the ring library, guest libcuda, tools, benchmarks"
 	@echo "make demo       a guest client and a host peer over a region file"
 	@echo "make test       Criterion unit, integration and stress tests"
-	@echo "make check      test + asan + tsan + vmtest + fuzz (what CI runs)"
+	@echo "make integration unmodified CUDA programs against vgpud (sim backend)"
+	@echo "make check      test + integration + asan + tsan + vmtest + fuzz (CI)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the tests under ThreadSanitizer"
 	@echo "make fuzz       libFuzzer on the daemon's decoder (FUZZ_SECONDS=60)"

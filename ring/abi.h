@@ -105,6 +105,7 @@ enum vgpu_chan_status {
 	VGPU_CHAN_ABI_MISMATCH = 2,  /* owner's ABI outside the daemon's range */
 	VGPU_CHAN_LEASE_EXPIRED = 3, /* owner stopped beating; reclaimed */
 	VGPU_CHAN_REFUSED = 4,       /* daemon refused the client (quota) */
+	VGPU_CHAN_FAILED = 5,        /* the daemon's worker for it died */
 };
 
 /* claim word: (generation << 32) | owner pid; pid 0 means free. */

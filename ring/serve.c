@@ -51,12 +51,10 @@ static int poll_one(struct vgpu_serve *s, struct vgpu_hchan *h, void *buf)
 	if (ev == VGPU_H_NONE)
 		return 0;
 	int rc = s->fn(s, h, ev, &m);
-	if (ev == VGPU_H_ATTACH) {
-		if (rc)
-			vgpu_hchan_refuse(s->r, h, VGPU_CHAN_REFUSED);
-		else
-			vgpu_hchan_accept(s->r, h, s->start);
-	}
+	if (ev == VGPU_H_ATTACH && rc == VGPU_SERVE_ACCEPT)
+		vgpu_hchan_accept(s->r, h, s->start);
+	else if (ev == VGPU_H_ATTACH && rc == VGPU_SERVE_REFUSE)
+		vgpu_hchan_refuse(s->r, h, VGPU_CHAN_REFUSED);
 	return 1;
 }
 
@@ -68,7 +66,9 @@ int vgpu_serve_once(struct vgpu_serve *s)
 	s->scans++;
 	for (uint32_t i = s->first; i < s->first + s->count; i++) {
 		/* Drain a busy channel a little before moving on. */
-		for (int k = 0; k < 64 && poll_one(s, &s->ch[i], buf); k++)
+		for (int k = 0; k < 64 && !atomic_load(&s->stop) &&
+				poll_one(s, &s->ch[i], buf);
+		     k++)
 			n++;
 	}
 	return n;

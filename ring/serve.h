@@ -6,7 +6,9 @@
  * channel and re-scanning once (the handshake of wait.h) - sleeps on the
  * region doorbell for at most sleep_max_us. It also bumps the region
  * heartbeat and applies the lease backstop. ATTACH events are accepted
- * unless the handler returns non-zero from VGPU_H_ATTACH (then refused).
+ * unless the handler returns non-zero from VGPU_H_ATTACH: VGPU_SERVE_REFUSE
+ * refuses the claim, VGPU_SERVE_IGNORE leaves it untouched for another
+ * server (a vgpud worker serves one generation, then exits).
  * The handler replies through vgpu_hchan_reply(), now or later.
  */
 #ifndef VGPU_RING_SERVE_H
@@ -16,6 +18,8 @@
 #include "wait.h"
 
 struct vgpu_serve;
+
+enum { VGPU_SERVE_ACCEPT = 0, VGPU_SERVE_REFUSE = 1, VGPU_SERVE_IGNORE = 2 };
 typedef int (*vgpu_serve_fn)(struct vgpu_serve *s, struct vgpu_hchan *h,
 			     int event, struct vgpu_msg *m);
 

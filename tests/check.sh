@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/check.sh - everything CI runs, in order, with one summary line.
 #
-# Stages: unit/integration tests (make test), the same under ASan+UBSan and
+# Stages: unit tests (make test), guest programs against vgpud on the sim
+# backend (make integration), the unit tests under ASan+UBSan and
 # under TSan, the real-VM test, and a bounded fuzzing run. Each stage's
 # Criterion counts are added up; vmtest and fuzz count as one test each.
 # Environment: CHECK_STAGES="test asan tsan vmtest fuzz" picks stages;
@@ -9,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-stages=${CHECK_STAGES:-"test asan tsan vmtest fuzz"}
+stages=${CHECK_STAGES:-"test integration asan tsan vmtest fuzz"}
 passed=0 failed=0 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -47,6 +48,7 @@ run_stage() {
 for s in $stages; do
 	case $s in
 	test) run_stage test make test ;;
+	integration) run_stage integration make integration ;;
 	# the same tests at the same sizes: ~1 min each under a sanitizer
 	asan) run_stage asan make asan ;;
 	tsan) run_stage tsan make tsan ;;

@@ -1,0 +1,343 @@
+/* daemon/sim/sim.h - internals of the sim backend (a CPU test double of
+ * the CUDA driver), shared by the files of daemon/sim. Nothing outside
+ * daemon/sim includes it except the sim's own tests.
+ *
+ * Contract: the sim is one process-wide device, like libcuda: one device
+ * (ordinal 0), one primary context, device memory that is host memory
+ * behind synthetic device addresses, streams executed by worker threads
+ * with random delays, modules parsed from real nvcc output, and kernels
+ * implemented in C (sim_kernels.c). Every API function validates its
+ * handles and pointers and returns the error the real driver would; no
+ * input from a guest can crash the daemon through it. Each module's header
+ * comment states its own part.
+ */
+#ifndef VGPU_DAEMON_SIM_H
+#define VGPU_DAEMON_SIM_H
+
+#include <cuda.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* One sim_<name> per entry of driver.def: sim.c fills the table from them,
+ * so a missing implementation is a link error, not a NULL pointer. */
+#define X(name, params) CUresult sim_##name params;
+#include "../driver.def"
+#undef X
+
+#define SIM_DRIVER_VERSION 13000
+#define SIM_CC_MAJOR 9
+#define SIM_CC_MINOR 0
+#define SIM_SM_VERSION 90          /* fatbin/ELF encoding of 9.0 */
+#define SIM_MAX_THREADS 1024
+#define SIM_MAX_BLOCK_X 1024
+#define SIM_MAX_BLOCK_Y 1024
+#define SIM_MAX_BLOCK_Z 64
+#define SIM_MAX_GRID_X 2147483647u
+#define SIM_MAX_GRID_YZ 65535u
+#define SIM_SHARED_PER_BLOCK 49152 /* without the opt-in attribute */
+#define SIM_REGS_PER_BLOCK 65536
+#define SIM_MAX_PARAM_BYTES 32764  /* CUDA 12.1+ kernel parameter limit */
+#define SIM_ALIGN 256              /* cuMemAlloc alignment */
+
+/* ---- configuration and errors (sim.c, sim_errors.c) ------------------- */
+
+struct sim_config {
+	uint64_t total_mem;  /* VGPU_SIM_MEMORY */
+	uint64_t seed;       /* VGPU_SIM_SEED */
+};
+extern struct sim_config sim_cfg;
+
+/* Why the last failing call on this thread failed, in words ("" if no
+ * detail): CUresult alone cannot say "no C implementation of kernel X". */
+const char *vgpu_sim_last_error_detail(void);
+void sim_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- handles (sim_handles.c) ------------------------------------------ */
+
+enum sim_kind { SIM_STREAM = 1, SIM_EVENT, SIM_MODULE, SIM_FUNC };
+
+/* First member of every object a handle names. refs counts the registry
+ * (while the handle is valid) plus every operation still using it. */
+struct sim_obj {
+	enum sim_kind kind;
+	atomic_int refs;
+	void (*destroy)(struct sim_obj *o);
+};
+
+void sim_obj_init(struct sim_obj *o, enum sim_kind k,
+		  void (*destroy)(struct sim_obj *));
+int sim_obj_register(struct sim_obj *o);          /* 0, or -1: no memory */
+/* The object handle h names if it is live and of kind k, with a reference
+ * taken; NULL otherwise. Never dereferences h. */
+struct sim_obj *sim_obj_get(const void *h, enum sim_kind k);
+void sim_obj_ref(struct sim_obj *o);
+void sim_obj_put(struct sim_obj *o);
+/* Invalidate o's handle and drop the registry's reference: false if it was
+ * not registered (destroyed twice). */
+bool sim_obj_unregister(struct sim_obj *o);
+/* References to every live object of kind k (caller puts each and frees
+ * the array); -1 if out of memory. */
+int sim_obj_collect(enum sim_kind k, struct sim_obj ***out, size_t *n);
+
+/* ---- context (sim_ctx.c) ---------------------------------------------- */
+
+struct sim_stream;
+
+struct sim_ctx {
+	pthread_mutex_t mu;          /* refs, epoch, the stream list */
+	int refs;                    /* primary context retain count */
+	uint64_t epoch;              /* bumped by each reset */
+	atomic_bool active;          /* refs > 0 */
+	atomic_int sticky;           /* first kernel fault; 0 = none */
+	struct sim_stream *streams;  /* every stream whose worker runs */
+	struct sim_stream *legacy;   /* stream 0 / CU_STREAM_LEGACY */
+};
+extern struct sim_ctx sim_ctx;
+
+/* Prologue of calls that need a current context: not initialised, no
+ * current context, context released, or the sticky error. */
+CUresult sim_enter(void);
+/* Prologue of calls on explicit handles (they carry their context). */
+CUresult sim_enter_handle(void);
+CUresult sim_check_init(void);
+/* Record a kernel fault: the context's first one sticks until reset. */
+void sim_fault(CUresult e);
+CUresult sim_sticky(void);
+int sim_ctx_start(char *err, size_t errlen);      /* at open */
+/* Wait until every stream has run everything queued so far. */
+void sim_ctx_drain(void);
+
+/* ---- device memory (sim_heap.c) --------------------------------------- */
+
+/* A device range resolved to host memory, valid while the caller holds the
+ * heap's read lock. */
+struct sim_span {
+	CUdeviceptr base;   /* the allocation containing the range */
+	size_t size;
+	uint8_t *host;      /* host address of base */
+};
+
+int sim_heap_start(uint64_t total, char *err, size_t errlen);
+/* owner: NULL for cuMemAlloc, the module for its globals. */
+CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out);
+/* INVALID_VALUE unless p is the start of an allocation of owner. */
+CUresult sim_heap_free(CUdeviceptr p, const void *owner);
+void sim_heap_free_all(void);
+void sim_heap_info(size_t *free, size_t *total);
+void sim_heap_rdlock(void);
+void sim_heap_unlock(void);
+/* Allocation containing [p, p+n) (n >= 1), under the read lock. */
+bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out);
+/* Host address of [p, p+n) if one allocation holds it, under the lock. */
+void *sim_heap_map(CUdeviceptr p, size_t n);
+/* Whether host range [h, h+n) overlaps the reserved device range: such a
+ * "host pointer" is a device pointer used by mistake. */
+bool sim_heap_is_device_range(const void *h, size_t n);
+/* API-time check of a device range: SUCCESS or INVALID_VALUE. */
+CUresult sim_heap_check(CUdeviceptr p, size_t n);
+
+/* ---- streams and operations (sim_stream.c, sim_queue.c) --------------- */
+
+enum sim_op_kind {
+	SIM_OP_NOP, SIM_OP_HTOD, SIM_OP_DTOH, SIM_OP_DTOD, SIM_OP_MEMSET,
+	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT
+};
+
+/* "Stream s has completed its first seq operations." */
+struct sim_dep {
+	struct sim_stream *s;
+	uint64_t seq;
+};
+
+struct sim_launch;
+struct sim_event;
+
+struct sim_op {
+	struct sim_op *next;
+	enum sim_op_kind kind;
+	struct sim_dep *deps;       /* each holds a reference on its stream */
+	size_t ndeps;
+	struct sim_event *ev;       /* RECORD, WAIT: referenced */
+	uint64_t ev_seq;
+	union {
+		struct {
+			CUdeviceptr dst, src;
+			void *hdst;
+			const void *hsrc;
+			size_t n;
+		} copy;
+		struct {
+			CUdeviceptr dst;
+			uint32_t val;
+			unsigned elem;      /* 1 or 4 bytes */
+			size_t count;
+		} set;
+		struct sim_launch *launch;
+	} u;
+};
+
+enum sim_stream_type { SIM_S_USER, SIM_S_LEGACY, SIM_S_PER_THREAD };
+
+struct sim_stream {
+	struct sim_obj obj;
+	enum sim_stream_type type;
+	bool blocking;              /* synchronises with the legacy stream */
+	pthread_mutex_t mu;
+	pthread_cond_t work;        /* worker: an operation arrived */
+	pthread_cond_t idle;        /* waiters: done advanced */
+	struct sim_op *head, *tail;
+	uint64_t enq, done;         /* operations queued / completed */
+	bool closing;               /* destroyed: exit once drained */
+	uint64_t rng;               /* the worker's delay generator */
+	struct sim_stream *next, *prev; /* sim_ctx.streams, under sim_ctx.mu */
+};
+
+struct sim_op *sim_op_new(enum sim_op_kind k);
+void sim_op_free(struct sim_op *op);
+/* A stream with its worker running, linked into sim_ctx.streams; the
+ * caller holds the one reference (NULL: no memory or thread). */
+struct sim_stream *sim_stream_new(enum sim_stream_type type, bool blocking);
+/* Close every per-thread stream (context reset). */
+void sim_stream_close_per_thread(void);
+/* Queue op on s after the legacy-stream dependencies the real driver
+ * implies; the stream owns op from here. *seq (if given) is its number. */
+CUresult sim_submit(struct sim_stream *s, struct sim_op *op, uint64_t *seq);
+void sim_stream_wait(struct sim_stream *s, uint64_t seq);
+bool sim_stream_idle(struct sim_stream *s);
+/* Ask the worker to exit once drained (after the handle is gone). */
+void sim_stream_close(struct sim_stream *s);
+/* The stream h names (0, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD or a
+ * handle), referenced; *s is set only on SUCCESS. */
+CUresult sim_stream_resolve(CUstream h, struct sim_stream **s);
+void sim_stream_put(struct sim_stream *s);
+/* Operation execution, one function per kind's owner. */
+void sim_mem_exec(struct sim_op *op);
+void sim_launch_exec(struct sim_launch *l);
+void sim_launch_free(struct sim_launch *l);
+void sim_event_complete(struct sim_event *e, uint64_t seq);
+void sim_event_wait_seq(struct sim_event *e, uint64_t seq);
+void sim_event_put(struct sim_event *e);
+
+/* ---- modules and images (sim_module.c, sim_image.c, sim_elf.c,
+ *      sim_ptx.c) ------------------------------------------------------- */
+
+struct sim_param {
+	uint32_t offset, size;
+};
+
+/* A kernel as an image describes it. */
+struct sim_kdesc {
+	char *name;
+	uint32_t nparams;
+	struct sim_param *params;
+	uint32_t argsize;           /* bytes of the parameter buffer */
+	int nregs;                  /* 0: not stated */
+	uint32_t shared;            /* static shared memory */
+};
+
+/* A __device__ / __constant__ variable; init points into the image or
+ * to owned (the PTX parser's bytes) and is NULL for zero-initialised data.
+ */
+struct sim_gdesc {
+	char *name;
+	uint64_t size;
+	const uint8_t *init;
+	uint64_t init_len;
+	uint8_t *owned;
+};
+
+struct sim_image {
+	struct sim_kdesc *k;
+	size_t nk;
+	struct sim_gdesc *g;
+	size_t ng;
+	int binary_version;         /* 90: what runs is sm_90 code */
+	int ptx_version;            /* virtual arch: 90 for compute_90 */
+};
+
+void sim_image_free(struct sim_image *im);
+int sim_image_add_kernel(struct sim_image *im, struct sim_kdesc *k);
+int sim_image_add_global(struct sim_image *im, struct sim_gdesc *g);
+/* Parse whatever cuModuleLoadData accepts into im. */
+CUresult sim_image_parse(const void *image, struct sim_image *im);
+/* A cubin of at most len bytes (len: what the container says). */
+CUresult sim_elf_parse(const uint8_t *p, size_t len, struct sim_image *im);
+/* The bytes a bare cubin's headers say it spans, or 0 if it is not one. */
+size_t sim_elf_extent(const uint8_t *p);
+/* NUL-terminated PTX text. */
+CUresult sim_ptx_parse(const char *text, struct sim_image *im);
+
+struct sim_module;
+struct sim_kimpl;
+
+struct sim_func {
+	struct sim_obj obj;
+	struct sim_module *mod;     /* referenced */
+	struct sim_kdesc d;
+	const struct sim_kimpl *impl; /* NULL: no C implementation */
+	int binary_version, ptx_version;
+};
+
+/* The device address of a module's global, 0 if it has none of that
+ * name and size. */
+CUdeviceptr sim_module_global(struct sim_module *m, const char *name,
+			      uint64_t size);
+
+/* ---- kernels (sim_launch.c, sim_kernels.c) ---------------------------- */
+
+struct sim_dim3 {
+	uint32_t x, y, z;
+};
+
+/* One launch in flight: what the C kernel sees. */
+struct sim_launch {
+	struct sim_func *f;         /* referenced */
+	struct sim_dim3 grid, block;
+	uint32_t shared;
+	uint8_t *args;              /* copy of the parameter buffer */
+	CUresult fault;             /* set by the first bad access */
+	bool locked;                /* holds the heap's read lock */
+};
+
+/* A device pointer as a kernel uses it: bound on first access to the
+ * allocation that contains it. */
+struct sim_kptr {
+	CUdeviceptr p;
+	bool bound, valid;
+	struct sim_span span;
+};
+
+/* Host address of element i (of sz bytes) of q, or NULL with the launch's
+ * fault set (ILLEGAL_ADDRESS outside q's allocation, MISALIGNED_ADDRESS). */
+void *sim_k_at(struct sim_launch *l, struct sim_kptr *q, int64_t i,
+	       size_t sz);
+/* Raw parameter i (the parser checked its size against the table). */
+const void *sim_k_arg(const struct sim_launch *l, uint32_t i);
+uint64_t sim_k_arg_u64(const struct sim_launch *l, uint32_t i);
+uint32_t sim_k_arg_u32(const struct sim_launch *l, uint32_t i);
+
+struct sim_thread {
+	struct sim_dim3 block, thread;  /* blockIdx, threadIdx */
+};
+/* Run body once per GPU thread, block by block, until a fault. */
+void sim_k_grid(struct sim_launch *l,
+		void (*body)(struct sim_launch *, const struct sim_thread *,
+			     void *),
+		void *arg);
+
+struct sim_kimpl {
+	const char *name;
+	uint32_t nparams;
+	uint32_t sizes[8];
+	const char *global;         /* a module global it needs, or NULL */
+	uint64_t global_size;
+	void (*run)(struct sim_launch *l);
+};
+/* The C kernel of that name whose parameters match d, or NULL. */
+const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d);
+
+#endif

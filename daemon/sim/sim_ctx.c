@@ -1,0 +1,167 @@
+/* daemon/sim/sim_ctx.c - the primary context, the current context, the
+ * sticky error, and context reset.
+ *
+ * Contract: the device has one context, the primary one: retain counts up
+ * and returns its handle; the release that brings the count to zero resets
+ * it as the real driver does: all queued work completes, every stream,
+ * event, module and function handle becomes invalid, all device memory is
+ * freed and the sticky error is cleared. cuCtxSetCurrent sets the calling
+ * thread's current context. A kernel fault (sim_fault) is sticky: every
+ * later call that uses the context returns it, until the reset.
+ */
+#include "sim.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+struct sim_ctx sim_ctx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+/* Serialises retain and release, so that a reset runs alone without
+ * holding sim_ctx.mu (which the stream workers take when they exit). */
+static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
+static __thread struct sim_ctx *current;
+
+int sim_ctx_start(char *err, size_t errlen)
+{
+	sim_ctx.legacy = sim_stream_new(SIM_S_LEGACY, true);
+	if (!sim_ctx.legacy) {
+		snprintf(err, errlen, "cannot start the legacy stream's thread");
+		return -1;
+	}
+	return 0;
+}
+
+CUresult sim_sticky(void)
+{
+	return (CUresult)atomic_load(&sim_ctx.sticky);
+}
+
+void sim_fault(CUresult e)
+{
+	int none = 0;
+	atomic_compare_exchange_strong(&sim_ctx.sticky, &none, (int)e);
+}
+
+CUresult sim_enter_handle(void)
+{
+	CUresult rc = sim_check_init();
+	return rc ? rc : sim_sticky();
+}
+
+CUresult sim_enter(void)
+{
+	CUresult rc = sim_check_init();
+	if (rc)
+		return rc;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!atomic_load(&sim_ctx.active))
+		return CUDA_ERROR_CONTEXT_IS_DESTROYED;
+	return sim_sticky();
+}
+
+void sim_ctx_drain(void)
+{
+	pthread_mutex_lock(&sim_ctx.mu);
+	size_t n = 0;
+	for (struct sim_stream *s = sim_ctx.streams; s; s = s->next)
+		n++;
+	struct sim_stream **v = malloc((n + 1) * sizeof(*v));
+	n = 0;
+	for (struct sim_stream *s = sim_ctx.streams; v && s; s = s->next) {
+		sim_obj_ref(&s->obj);
+		v[n++] = s;
+	}
+	pthread_mutex_unlock(&sim_ctx.mu);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&v[i]->mu);
+		uint64_t seq = v[i]->enq;
+		pthread_mutex_unlock(&v[i]->mu);
+		sim_stream_wait(v[i], seq);
+		sim_stream_put(v[i]);
+	}
+	free(v);
+}
+
+static void invalidate(enum sim_kind k)
+{
+	struct sim_obj **v;
+	size_t n;
+	if (sim_obj_collect(k, &v, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (sim_obj_unregister(v[i]) && k == SIM_STREAM)
+			sim_stream_close((struct sim_stream *)v[i]);
+		sim_obj_put(v[i]);
+	}
+	free(v);
+}
+
+/* The last release: everything the context owned goes. Functions before
+ * modules (each function holds its module). */
+static void reset(void)
+{
+	atomic_store(&sim_ctx.active, false);
+	sim_ctx_drain();
+	invalidate(SIM_STREAM);
+	invalidate(SIM_EVENT);
+	invalidate(SIM_FUNC);
+	invalidate(SIM_MODULE);
+	sim_stream_close_per_thread();
+	sim_heap_free_all();
+	pthread_mutex_lock(&sim_ctx.mu);
+	sim_ctx.epoch++;
+	pthread_mutex_unlock(&sim_ctx.mu);
+	atomic_store(&sim_ctx.sticky, 0);
+}
+
+CUresult sim_cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
+{
+	CUresult rc = sim_check_init();
+	if (rc)
+		return rc;
+	if (dev != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&life);
+	sim_ctx.refs++;
+	atomic_store(&sim_ctx.active, true);
+	pthread_mutex_unlock(&life);
+	*pctx = (CUcontext)&sim_ctx;
+	return CUDA_SUCCESS;
+}
+
+CUresult sim_cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+	CUresult rc = sim_check_init();
+	if (rc)
+		return rc;
+	if (dev != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	pthread_mutex_lock(&life);
+	if (sim_ctx.refs == 0)
+		rc = CUDA_ERROR_INVALID_CONTEXT;
+	else if (--sim_ctx.refs == 0)
+		reset();
+	pthread_mutex_unlock(&life);
+	return rc;
+}
+
+CUresult sim_cuCtxSetCurrent(CUcontext ctx)
+{
+	CUresult rc = sim_check_init();
+	if (rc)
+		return rc;
+	if (ctx && ctx != (CUcontext)&sim_ctx)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	current = (struct sim_ctx *)ctx;
+	return CUDA_SUCCESS;
+}
+
+CUresult sim_cuCtxSynchronize(void)
+{
+	CUresult rc = sim_enter();
+	if (rc)
+		return rc;
+	sim_ctx_drain();
+	return sim_sticky();
+}

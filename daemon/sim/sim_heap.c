@@ -1,0 +1,265 @@
+/* daemon/sim/sim_heap.c - device memory: synthetic addresses, host backing,
+ * the allocation table.
+ *
+ * Contract: device pointers are addresses in a range reserved at open with
+ * an inaccessible mapping (PROT_NONE, no memory committed), so no host
+ * allocation of this process can ever have the same address and a device
+ * pointer dereferenced on the host faults at once. They are below 2^47 like
+ * real ones. Each allocation is backed by its own host memory (calloc, or
+ * for 64 KiB and more an anonymous mapping, so memory is committed only
+ * when touched) and recorded in a table sorted by address; every range the
+ * API or a kernel uses is checked against it: it must lie inside one
+ * allocation's requested size. Addresses are handed out next-fit (a freed
+ * range is reused only after the rest of the range has been), so a use
+ * after free is seen as an unknown pointer for as long as possible.
+ * Accounting charges the size rounded up to 256 bytes, the alignment.
+ * The table's rwlock is held for reading by every user of host addresses
+ * (copies, kernels), so memory is never released under them.
+ */
+#define _GNU_SOURCE
+#include "sim.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Inside the application range of every sanitizer we build with:
+ * ThreadSanitizer's x86_64 layout allows 0x7e8000000000 and up (its
+ * interceptor kills the process on an mmap at 0x7e0000000000). */
+#define VA_BASE 0x7e8000000000ull
+#define MMAP_MIN (64u << 10)
+
+struct alloc {
+	CUdeviceptr base;
+	size_t size, charged;
+	uint8_t *host;
+	const void *owner;
+};
+
+static struct {
+	pthread_rwlock_t lock;
+	struct alloc *v;
+	size_t n, cap;
+	uint64_t lo, hi, cursor;
+	uint64_t total, used;
+} H = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+static uint64_t align_up(uint64_t x)
+{
+	return (x + SIM_ALIGN - 1) & ~(uint64_t)(SIM_ALIGN - 1);
+}
+
+int sim_heap_start(uint64_t total, char *err, size_t errlen)
+{
+	uint64_t span = (2 * total + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p = mmap((void *)VA_BASE, span, PROT_NONE,
+		       fl | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED) /* taken: anywhere the kernel likes will do */
+		p = mmap((void *)VA_BASE, span, PROT_NONE, fl, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cannot reserve %llu bytes of address "
+			 "space for device pointers", (unsigned long long)span);
+		return -1;
+	}
+	H.lo = H.cursor = (uint64_t)(uintptr_t)p;
+	H.hi = H.lo + span;
+	H.total = total;
+	return 0;
+}
+
+/* First index whose base is >= x. */
+static size_t lower(uint64_t x)
+{
+	size_t a = 0, b = H.n;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (H.v[m].base < x)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* A free aligned range of len bytes at or after from: its address and the
+ * table index it goes to. */
+static bool gap_from(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
+{
+	size_t i = lower(from);
+	uint64_t a = from;
+	if (i > 0 && H.v[i - 1].base + H.v[i - 1].charged > a)
+		a = H.v[i - 1].base + H.v[i - 1].charged;
+	for (;; i++) {
+		a = align_up(a);
+		uint64_t next = i < H.n ? H.v[i].base : H.hi;
+		if (a <= next && next - a >= len) {
+			*at = a;
+			*idx = i;
+			return true;
+		}
+		if (i == H.n)
+			return false;
+		a = H.v[i].base + H.v[i].charged;
+	}
+}
+
+static int insert(size_t i, const struct alloc *a)
+{
+	if (H.n == H.cap) {
+		size_t ncap = H.cap ? H.cap * 2 : 64;
+		struct alloc *v = realloc(H.v, ncap * sizeof(*v));
+		if (!v)
+			return -1;
+		H.v = v;
+		H.cap = ncap;
+	}
+	memmove(&H.v[i + 1], &H.v[i], (H.n - i) * sizeof(*H.v));
+	H.v[i] = *a;
+	H.n++;
+	return 0;
+}
+
+static uint8_t *host_alloc(size_t size)
+{
+	if (size < MMAP_MIN)
+		return calloc(1, size);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void host_free(uint8_t *p, size_t size)
+{
+	if (size < MMAP_MIN)
+		free(p);
+	else if (p)
+		munmap(p, size);
+}
+
+/* Under the write lock: place a and account for it. */
+static CUresult place(struct alloc *a)
+{
+	uint64_t at;
+	size_t i;
+	if (H.total - H.used < a->charged)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (!gap_from(H.cursor, a->charged, &at, &i) &&
+	    !gap_from(H.lo, a->charged, &at, &i))
+		return CUDA_ERROR_OUT_OF_MEMORY; /* address range fragmented */
+	a->base = at;
+	if (insert(i, a))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	H.used += a->charged;
+	H.cursor = at + a->charged;
+	return CUDA_SUCCESS;
+}
+
+CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
+{
+	if (size == 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (size > H.total)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	struct alloc a = {.size = size, .charged = align_up(size),
+			  .owner = owner};
+	a.host = host_alloc(size);
+	if (!a.host)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_rwlock_wrlock(&H.lock);
+	CUresult rc = place(&a);
+	pthread_rwlock_unlock(&H.lock);
+	if (rc)
+		host_free(a.host, size);
+	else
+		*out = a.base;
+	return rc;
+}
+
+CUresult sim_heap_free(CUdeviceptr p, const void *owner)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	size_t i = lower(p);
+	if (i == H.n || H.v[i].base != p || H.v[i].owner != owner) {
+		pthread_rwlock_unlock(&H.lock);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	struct alloc a = H.v[i];
+	memmove(&H.v[i], &H.v[i + 1], (H.n - i - 1) * sizeof(*H.v));
+	H.n--;
+	H.used -= a.charged;
+	pthread_rwlock_unlock(&H.lock);
+	host_free(a.host, a.size);
+	return CUDA_SUCCESS;
+}
+
+void sim_heap_free_all(void)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	struct alloc *v = H.v;
+	size_t n = H.n;
+	H.v = NULL;
+	H.n = H.cap = 0;
+	H.used = 0;
+	pthread_rwlock_unlock(&H.lock);
+	for (size_t i = 0; i < n; i++)
+		host_free(v[i].host, v[i].size);
+	free(v);
+}
+
+void sim_heap_info(size_t *free_bytes, size_t *total)
+{
+	pthread_rwlock_rdlock(&H.lock);
+	*free_bytes = H.total - H.used;
+	*total = H.total;
+	pthread_rwlock_unlock(&H.lock);
+}
+
+void sim_heap_rdlock(void)
+{
+	pthread_rwlock_rdlock(&H.lock);
+}
+
+void sim_heap_unlock(void)
+{
+	pthread_rwlock_unlock(&H.lock);
+}
+
+bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
+{
+	size_t i = lower(p + 1); /* first base > p */
+	if (i == 0)
+		return false;
+	const struct alloc *a = &H.v[i - 1];
+	uint64_t off = p - a->base;
+	if (off >= a->size || n > a->size - off)
+		return false;
+	out->base = a->base;
+	out->size = a->size;
+	out->host = a->host;
+	return true;
+}
+
+void *sim_heap_map(CUdeviceptr p, size_t n)
+{
+	struct sim_span s;
+	if (!sim_heap_find(p, n ? n : 1, &s))
+		return NULL;
+	return s.host + (p - s.base);
+}
+
+bool sim_heap_is_device_range(const void *h, size_t n)
+{
+	uint64_t a = (uint64_t)(uintptr_t)h;
+	return a < H.hi && (n == 0 ? a >= H.lo : a + n > H.lo);
+}
+
+CUresult sim_heap_check(CUdeviceptr p, size_t n)
+{
+	if (n == 0)
+		return CUDA_SUCCESS;
+	pthread_rwlock_rdlock(&H.lock);
+	bool ok = sim_heap_map(p, n) != NULL;
+	pthread_rwlock_unlock(&H.lock);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}

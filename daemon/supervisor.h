@@ -1,0 +1,61 @@
+/* daemon/supervisor.h - vgpud's main loop: VMs, channels, workers.
+ *
+ * Contract: the supervisor owns every VM's region (it formats it, beats its
+ * heartbeat, applies the channel lease) but executes no CUDA call itself.
+ * It keeps a small pool of idle workers per VM (exec'd vgpud-worker
+ * processes whose contexts already exist), hands each new channel claim to
+ * one, and replaces workers as they exit. A worker that dies while its
+ * guest process still holds the channel marks that channel FAILED, so the
+ * guest's next call fails instead of hanging; other guests are untouched.
+ * A shared ledger (one memfd per VM, written by workers) holds each
+ * channel's device memory in use, read by `vgpuctl status` and, later, the
+ * scheduler's quotas.
+ */
+#ifndef VGPU_DAEMON_SUPERVISOR_H
+#define VGPU_DAEMON_SUPERVISOR_H
+
+#include "../ring/region.h"
+#include "config.h"
+#include "ledger.h"
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define VGPUD_POOL 1 /* idle workers kept ready per VM */
+
+struct vgpud_worker {
+	pid_t pid;
+	int to, from;   /* its stdin (we write), its stdout (we read) */
+	bool ready;
+	int chan;       /* -1: idle */
+	uint32_t gen;
+	uint32_t guest_pid;
+};
+
+struct vgpud_vmstate {
+	const struct vgpud_vm *cfg;
+	struct vgpu_region r;
+	struct vgpu_hchan *lease;  /* per channel, lease bookkeeping */
+	uint32_t *assigned;        /* per channel: generation handed out */
+	int ledger_fd;
+	struct vgpud_ledger *ledger;
+	struct vgpud_worker *w;
+	uint32_t nw, wcap;
+	uint64_t beat_ns;
+};
+
+struct vgpud {
+	struct vgpud_config cfg;
+	struct vgpud_vmstate *vms;
+	char worker_path[512];
+	int ctl_fd;
+	volatile sig_atomic_t stop;
+};
+
+int vgpud_start(struct vgpud *d, char *err, size_t errlen);
+void vgpud_run(struct vgpud *d);
+void vgpud_shutdown(struct vgpud *d);
+/* The text `vgpuctl status` prints. */
+void vgpud_status(const struct vgpud *d, char *buf, size_t n);
+
+#endif

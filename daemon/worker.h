@@ -1,0 +1,118 @@
+/* daemon/worker.h - one vgpud worker: one guest process, one CUDA context.
+ *
+ * Contract: a worker is its own process (exec'd by the supervisor, never
+ * forked from one that initialised CUDA), so a kernel fault or a crash
+ * costs only the guest process it serves. It starts idle with its context
+ * already created, is told which channel to serve, attaches it, and exits
+ * when the guest process releases or loses the channel. Requests are
+ * executed on one thread per guest thread (struct vw_exec), so one guest
+ * thread's synchronous wait never blocks another's work, and each guest
+ * thread's requests run in the order it sent them.
+ *
+ * Every handle and device pointer a request names is checked against this
+ * worker's tables before use: handles are ids it issued (kind in the top
+ * byte), pointers must lie inside allocations it made or globals of
+ * modules it loaded. The tables need no RCU: one worker serves one guest
+ * process, and a mutex orders its few executor threads.
+ */
+#ifndef VGPU_DAEMON_WORKER_H
+#define VGPU_DAEMON_WORKER_H
+
+#include "../ring/cuda_proto.h"
+#include "../ring/serve.h"
+#include "backend.h"
+#include "ledger.h"
+#include <pthread.h>
+#include <stdbool.h>
+
+struct vw_handle {
+	uint64_t id;  /* 0 = free slot */
+	void *real;
+	struct vgpu_cu_fninfo *fn; /* functions: parameter layout */
+};
+
+struct vw_alloc {
+	CUdeviceptr base;
+	uint64_t len;
+	bool global; /* a module's __device__ variable: not freeable */
+};
+
+struct vw_exec;
+
+struct vworker {
+	struct vgpu_driver drv;
+	struct vgpu_region r;
+	struct vgpu_serve srv;
+	uint32_t chan;
+	CUdevice dev;
+	CUcontext ctx;
+	uint64_t ctx_id;
+	struct vgpu_cu_devinfo info;
+	pthread_mutex_t mu; /* tables, async_err, replies */
+	struct vw_handle *handles;
+	uint32_t nhandles, hcap;
+	struct vw_alloc *allocs;
+	uint32_t nallocs, acap;
+	uint64_t mem_in_use;
+	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
+	CUresult async_err; /* first failure of an async call, not yet told */
+	struct vw_exec *execs;
+	uint64_t next_id;
+	bool attached; /* served its one guest process already */
+};
+
+typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
+			      struct vgpu_cu_args *out);
+struct vw_gen_entry {
+	uint16_t op;
+	bool sync;
+	const char *name;
+	vw_gen_fn fn;
+};
+extern const struct vw_gen_entry vw_gen_table[]; /* generated */
+
+/* tables (daemon/worker_tables.c) */
+CUresult vw_handle_get(struct vworker *W, int kind, uint64_t id, void **real);
+struct vw_handle *vw_handle_entry(struct vworker *W, int kind, uint64_t id);
+uint64_t vw_handle_new(struct vworker *W, int kind, void *real);
+void vw_handle_del(struct vworker *W, int kind, uint64_t id);
+CUresult vw_stream(struct vworker *W, uint64_t id, CUstream *s);
+CUresult vw_range(struct vworker *W, CUdeviceptr p, uint64_t len);
+CUresult vw_alloc_add(struct vworker *W, CUdeviceptr p, uint64_t len);
+CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len);
+CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
+void vw_alloc_del(struct vworker *W, CUdeviceptr p);
+
+/* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
+void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);
+
+/* executors (daemon/worker_exec.c) */
+int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m);
+void vw_exec_stop_all(struct vworker *W);
+
+/* per-executor state the bulk calls need (module images in flight) */
+struct vw_exec_state {
+	uint8_t *image;
+	uint64_t image_len, image_got;
+};
+struct vw_exec_state *vw_exec_state(struct vw_exec *x);
+
+void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
+	      const void *data, uint32_t len, uint64_t arena_len);
+
+static inline uint64_t vgpu_f2u(float f)
+{
+	uint32_t u;
+	__builtin_memcpy(&u, &f, 4);
+	return u;
+}
+
+static inline float vgpu_u2f(uint64_t v)
+{
+	uint32_t u = (uint32_t)v;
+	float f;
+	__builtin_memcpy(&f, &u, 4);
+	return f;
+}
+
+#endif

@@ -1,0 +1,299 @@
+/* daemon/worker_calls.c - execute one request: the generated calls of
+ * ring/cuda.api through vw_gen_table, and the hand-written ones (device
+ * identity, bulk copies through the arena, modules, launches) here. */
+#include "worker.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IMAGE (1ull << 30) /* a module image larger than this is refused */
+
+void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
+	      const void *data, uint32_t len, uint64_t arena_len)
+{
+	if (m->flags & VGPU_MSG_NOREPLY) {
+		/* asynchronous: tell the guest at its next synchronising call */
+		pthread_mutex_lock(&W->mu);
+		if (r != CUDA_SUCCESS && W->async_err == CUDA_SUCCESS)
+			W->async_err = r;
+		pthread_mutex_unlock(&W->mu);
+		return;
+	}
+	pthread_mutex_lock(&W->mu);
+	vgpu_hchan_reply(&W->r, &W->srv.ch[W->chan], m, (int32_t)r, data, len,
+			 arena_len);
+	pthread_mutex_unlock(&W->mu);
+}
+
+/* A synchronising call reports an earlier asynchronous failure once. */
+static CUresult take_async_err(struct vworker *W, CUresult r)
+{
+	pthread_mutex_lock(&W->mu);
+	CUresult a = W->async_err;
+	W->async_err = CUDA_SUCCESS;
+	pthread_mutex_unlock(&W->mu);
+	return r == CUDA_SUCCESS && a != CUDA_SUCCESS ? a : r;
+}
+
+static const struct vw_gen_entry *gen_entry(uint16_t op)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (e->op == op)
+			return e;
+	return NULL;
+}
+
+static void gen_call(struct vworker *W, const struct vw_gen_entry *e,
+		     const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args in = {{0}}, out = {{0}};
+	if (m->len != sizeof(in)) {
+		vw_reply(W, m, CUDA_ERROR_INVALID_VALUE, NULL, 0, 0);
+		return;
+	}
+	memcpy(&in, m->data, sizeof(in));
+	CUresult r = e->fn(W, &in, &out);
+	if (e->sync)
+		r = take_async_err(W, r);
+	vw_reply(W, m, r, &out, sizeof(out), 0);
+}
+
+static uint8_t *arena_at(struct vworker *W, const struct vgpu_msg *m)
+{
+	/* the ring checked arena_off + arena_len against the slice */
+	return vgpu_arena(&W->r, W->chan) + m->arena_off;
+}
+
+/* The argument block of a bulk transfer (guest/cuda/rpc.h's layout). */
+struct xfer {
+	uint64_t dev, stream;
+};
+#define NO_STREAM UINT64_MAX
+
+static bool arg_xfer(const struct vgpu_msg *m, struct xfer *x)
+{
+	if (m->len != sizeof(*x) || !(m->flags & VGPU_MSG_ARENA))
+		return false;
+	memcpy(x, m->data, sizeof(*x));
+	return x->dev + m->tag >= x->dev; /* no wrap-around */
+}
+
+/* A copy on a stream must follow that stream's earlier work; the arena
+ * half is reused once we reply, so it is also complete before that. */
+static CUresult copy(struct vworker *W, const struct xfer *x, bool htod,
+		     CUdeviceptr d, void *h, size_t n)
+{
+	if (x->stream == NO_STREAM)
+		return htod ? W->drv.cuMemcpyHtoD_v2(d, h, n)
+			    : W->drv.cuMemcpyDtoH_v2(h, d, n);
+	CUstream s;
+	CUresult r = vw_stream(W, x->stream, &s);
+	if (!r)
+		r = htod ? W->drv.cuMemcpyHtoDAsync_v2(d, h, n, s)
+			 : W->drv.cuMemcpyDtoHAsync_v2(h, d, n, s);
+	return r ? r : W->drv.cuStreamSynchronize(s);
+}
+
+static void device_info(struct vworker *W, const struct vgpu_msg *m)
+{
+	uint64_t n = m->arena_len;
+	if (!(m->flags & VGPU_MSG_ARENA) || m->tag > sizeof(W->info) ||
+	    n > sizeof(W->info) - m->tag) {
+		vw_reply(W, m, CUDA_ERROR_INVALID_VALUE, NULL, 0, 0);
+		return;
+	}
+	memcpy(arena_at(W, m), (const uint8_t *)&W->info + m->tag, n);
+	vw_reply(W, m, CUDA_SUCCESS, NULL, 0, n);
+}
+
+static void memcpy_chunk(struct vworker *W, const struct vgpu_msg *m,
+			 bool htod)
+{
+	struct xfer x;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	if (arg_xfer(m, &x))
+		r = vw_range(W, x.dev + m->tag, m->arena_len);
+	if (r == CUDA_SUCCESS && m->arena_len)
+		r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
+			 m->arena_len);
+	r = take_async_err(W, r);
+	vw_reply(W, m, r, NULL, 0, !htod && r == CUDA_SUCCESS ? m->arena_len : 0);
+}
+
+/* Chunks of one image come from one guest thread, so from one executor,
+ * in order: assemble them here, load at COMMIT. */
+static void module_chunk(struct vworker *W, struct vw_exec *x,
+			 const struct vgpu_msg *m)
+{
+	struct vw_exec_state *st = vw_exec_state(x);
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	if (m->tag == 0) {
+		free(st->image);
+		st->image = NULL;
+		st->image_len = st->image_got = 0;
+		if (m->total && m->total <= MAX_IMAGE &&
+		    (st->image = malloc(m->total + 1)))
+			st->image_len = m->total;
+	}
+	if (st->image && m->tag == st->image_got &&
+	    m->arena_len <= st->image_len - m->tag) {
+		memcpy(st->image + m->tag, arena_at(W, m), m->arena_len);
+		st->image_got += m->arena_len;
+		r = CUDA_SUCCESS;
+	}
+	vw_reply(W, m, r, NULL, 0, 0);
+}
+
+static void module_commit(struct vworker *W, struct vw_exec *x,
+			  const struct vgpu_msg *m)
+{
+	struct vw_exec_state *st = vw_exec_state(x);
+	struct vgpu_cu_args out = {{0}};
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	CUmodule mod;
+	if (st->image && st->image_got == st->image_len) {
+		st->image[st->image_len] = 0; /* PTX images are text */
+		r = W->drv.cuModuleLoadData(&mod, st->image);
+	}
+	if (r == CUDA_SUCCESS) {
+		out.a[0] = vw_handle_new(W, VGPU_HK_MODULE, mod);
+		if (!out.a[0]) {
+			W->drv.cuModuleUnload(mod);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	free(st->image);
+	st->image = NULL;
+	st->image_len = st->image_got = 0;
+	vw_reply(W, m, take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+static bool read_getfn(const struct vgpu_msg *m, struct vgpu_cu_getfn *g)
+{
+	if (m->len != sizeof(*g))
+		return false;
+	memcpy(g, m->data, sizeof(*g));
+	return memchr(g->name, 0, sizeof(g->name)) != NULL;
+}
+
+static CUresult fn_layout(struct vworker *W, CUfunction f,
+			  struct vgpu_cu_fninfo *fi)
+{
+	size_t off, size;
+	uint32_t n = 0;
+	while (W->drv.cuFuncGetParamInfo(f, n, &off, &size) == CUDA_SUCCESS) {
+		if (n == VGPU_CU_MAX_PARAMS || off + size > 0xFFFF)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		fi->offset[n] = (uint16_t)off;
+		fi->size[n] = (uint16_t)size;
+		if (off + size > fi->param_bytes)
+			fi->param_bytes = (uint32_t)(off + size);
+		n++;
+	}
+	fi->nparams = n;
+	W->drv.cuFuncGetAttribute(&fi->max_threads_per_block,
+				  CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
+	W->drv.cuFuncGetAttribute(&fi->shared_size_bytes,
+				  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f);
+	return CUDA_SUCCESS;
+}
+
+static void get_function(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_getfn g;
+	struct vgpu_cu_fninfo *fi = calloc(1, sizeof(*fi));
+	CUmodule mod;
+	CUfunction f;
+	CUresult r = fi && read_getfn(m, &g) ? CUDA_SUCCESS
+					     : CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = vw_handle_get(W, VGPU_HK_MODULE, g.module, (void **)&mod);
+	if (r == CUDA_SUCCESS)
+		r = W->drv.cuModuleGetFunction(&f, mod, g.name);
+	if (r == CUDA_SUCCESS)
+		r = fn_layout(W, f, fi);
+	if (r == CUDA_SUCCESS) {
+		fi->function = vw_handle_new(W, VGPU_HK_FUNCTION, f);
+		struct vw_handle *h =
+			vw_handle_entry(W, VGPU_HK_FUNCTION, fi->function);
+		if (h)
+			h->fn = fi; /* the launch path reads the layout */
+		else
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	vw_reply(W, m, take_async_err(W, r), fi, r ? 0 : sizeof(*fi), 0);
+	if (r)
+		free(fi);
+}
+
+static void get_global(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_getfn g;
+	struct vgpu_cu_args out = {{0}};
+	CUmodule mod;
+	CUdeviceptr p = 0;
+	size_t n = 0;
+	CUresult r = read_getfn(m, &g) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	if (r == CUDA_SUCCESS)
+		r = vw_handle_get(W, VGPU_HK_MODULE, g.module, (void **)&mod);
+	if (r == CUDA_SUCCESS)
+		r = W->drv.cuModuleGetGlobal_v2(&p, &n, mod, g.name);
+	if (r == CUDA_SUCCESS && vw_range(W, p, n) != CUDA_SUCCESS)
+		r = vw_alloc_global(W, p, n); /* copies to symbols are ours */
+	out.a[0] = p;
+	out.a[1] = n;
+	vw_reply(W, m, take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+static CUresult launch(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_launch L;
+	if (m->len < sizeof(L))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&L, m->data, sizeof(L));
+	if (L.param_bytes > m->len - sizeof(L))
+		return CUDA_ERROR_INVALID_VALUE;
+	struct vw_handle *h = vw_handle_entry(W, VGPU_HK_FUNCTION, L.function);
+	CUstream s;
+	CUresult r = h && h->fn ? vw_stream(W, L.stream, &s)
+				: CUDA_ERROR_INVALID_HANDLE;
+	if (r)
+		return r;
+	const struct vgpu_cu_fninfo *fi = h->fn;
+	if (L.param_bytes < fi->param_bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	/* the driver copies the arguments before returning */
+	uint8_t *params = m->data + sizeof(L);
+	void *ptrs[VGPU_CU_MAX_PARAMS];
+	for (uint32_t i = 0; i < fi->nparams; i++)
+		ptrs[i] = params + fi->offset[i];
+	return W->drv.cuLaunchKernel((CUfunction)h->real, L.grid[0], L.grid[1],
+				     L.grid[2], L.block[0], L.block[1],
+				     L.block[2], L.shared_bytes, s, ptrs, NULL);
+}
+
+static void ctx_retain(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args out = {{0}};
+	out.a[0] = W->ctx_id;
+	vw_reply(W, m, CUDA_SUCCESS, &out, sizeof(out), 0);
+}
+
+void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
+{
+	const struct vw_gen_entry *e;
+	switch (m->op) {
+	case VGPU_CU_DEVICE_INFO: device_info(W, m); return;
+	case VGPU_CU_CTX_RETAIN: ctx_retain(W, m); return;
+	case VGPU_CU_MEMCPY_HTOD: memcpy_chunk(W, m, true); return;
+	case VGPU_CU_MEMCPY_DTOH: memcpy_chunk(W, m, false); return;
+	case VGPU_CU_MODULE_LOAD: module_chunk(W, x, m); return;
+	case VGPU_CU_MODULE_COMMIT: module_commit(W, x, m); return;
+	case VGPU_CU_MODULE_GET_FUNCTION: get_function(W, m); return;
+	case VGPU_CU_MODULE_GET_GLOBAL: get_global(W, m); return;
+	case VGPU_CU_LAUNCH: vw_reply(W, m, launch(W, m), NULL, 0, 0); return;
+	}
+	if ((e = gen_entry(m->op)))
+		gen_call(W, e, m);
+	else
+		vw_reply(W, m, CUDA_ERROR_NOT_SUPPORTED, NULL, 0, 0);
+}

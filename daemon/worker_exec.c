@@ -1,0 +1,131 @@
+/* daemon/worker_exec.c - one executor thread per guest thread.
+ *
+ * The serving thread copies each request (already validated by the ring)
+ * into a job and queues it on the executor of the guest thread that sent
+ * it; the executor runs jobs in order with the worker's context current.
+ * So a guest thread blocked in cuStreamSynchronize holds only its own
+ * executor, and its siblings' requests keep flowing. */
+#include "worker.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_EXECS 256
+
+struct vw_job {
+	struct vw_job *next;
+	struct vgpu_msg m;
+	uint8_t data[];
+};
+
+struct vw_exec {
+	struct vw_exec *next;
+	struct vworker *W;
+	uint32_t tid;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct vw_job *head, *tail;
+	bool stop;
+	struct vw_exec_state st;
+};
+
+struct vw_exec_state *vw_exec_state(struct vw_exec *x)
+{
+	return &x->st;
+}
+
+static struct vw_job *next_job(struct vw_exec *x)
+{
+	pthread_mutex_lock(&x->mu);
+	while (!x->head && !x->stop)
+		pthread_cond_wait(&x->cv, &x->mu);
+	struct vw_job *j = x->head;
+	if (j) {
+		x->head = j->next;
+		if (!x->head)
+			x->tail = NULL;
+	}
+	pthread_mutex_unlock(&x->mu);
+	return j;
+}
+
+static void *exec_main(void *arg)
+{
+	struct vw_exec *x = arg;
+	struct vworker *W = x->W;
+	W->drv.cuCtxSetCurrent(W->ctx);
+	struct vw_job *j;
+	while ((j = next_job(x))) {
+		vw_execute(W, x, &j->m);
+		free(j);
+	}
+	free(x->st.image);
+	return NULL;
+}
+
+static struct vw_exec *exec_for(struct vworker *W, uint32_t tid)
+{
+	struct vw_exec *x;
+	int n = 0;
+	for (x = W->execs; x; x = x->next, n++)
+		if (x->tid == tid)
+			return x;
+	if (n >= MAX_EXECS)
+		return NULL;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->W = W;
+	x->tid = tid;
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	if (pthread_create(&x->th, NULL, exec_main, x) != 0) {
+		free(x);
+		return NULL;
+	}
+	x->next = W->execs;
+	W->execs = x;
+	return x;
+}
+
+int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vw_exec *x = exec_for(W, m->tid);
+	struct vw_job *j = malloc(sizeof(*j) + m->len);
+	if (!x || !j) {
+		free(j);
+		/* no thread to run it: answer now rather than never */
+		vw_reply(W, m, CUDA_ERROR_OUT_OF_MEMORY, NULL, 0, 0);
+		return -1;
+	}
+	j->next = NULL;
+	j->m = *m;
+	memcpy(j->data, m->data, m->len);
+	j->m.data = j->data;
+	pthread_mutex_lock(&x->mu);
+	if (x->tail)
+		x->tail->next = j;
+	else
+		x->head = j;
+	x->tail = j;
+	pthread_cond_signal(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	return 0;
+}
+
+void vw_exec_stop_all(struct vworker *W)
+{
+	for (struct vw_exec *x = W->execs; x; x = x->next) {
+		pthread_mutex_lock(&x->mu);
+		x->stop = true;
+		pthread_cond_signal(&x->cv);
+		pthread_mutex_unlock(&x->mu);
+	}
+	while (W->execs) {
+		struct vw_exec *x = W->execs;
+		W->execs = x->next;
+		pthread_join(x->th, NULL);
+		free(x);
+	}
+}

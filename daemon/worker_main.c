@@ -1,0 +1,193 @@
+/* daemon/worker_main.c - vgpud-worker: serve one guest process.
+ *
+ * Started (exec'd) by vgpud ahead of need. It loads the backend, creates
+ * its context, maps the VM's region and prints "ready"; then it reads
+ * "serve N" on stdin, attaches channel N and serves it until the guest
+ * process releases or loses it, and exits. Its exit is how the context is
+ * torn down: nothing of one guest process outlives it on the GPU.
+ */
+#define _GNU_SOURCE
+#include "devinfo.h"
+#include "worker.h"
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct opts {
+	const char *region, *vm, *backend, *driver;
+	int gpu;
+	int ledger_fd; /* -1: none (tests) */
+	uint64_t memory_limit;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vgpud-worker --region PATH --vm NAME [--backend cuda|sim]\n"
+		"                    [--driver PATH] [--gpu N] [--memory-limit BYTES]\n"
+		"                    [--ledger-fd FD]\n"
+		"\n"
+		"Internal to vgpud, which starts it: serves one guest process's\n"
+		"channel of the VM region PATH with its own CUDA context. After\n"
+		"printing 'ready' it reads 'serve CHANNEL' on standard input.\n");
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"region", 1, 0, 'r'}, {"vm", 1, 0, 'v'}, {"backend", 1, 0, 'b'},
+		{"driver", 1, 0, 'd'}, {"gpu", 1, 0, 'g'},
+		{"memory-limit", 1, 0, 'm'}, {"ledger-fd", 1, 0, 'l'},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	*o = (struct opts){.backend = "cuda", .driver = "libcuda.so.1",
+			   .ledger_fd = -1};
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->region = optarg; break;
+		case 'v': o->vm = optarg; break;
+		case 'b': o->backend = optarg; break;
+		case 'd': o->driver = optarg; break;
+		case 'g': o->gpu = atoi(optarg); break;
+		case 'm': o->memory_limit = strtoull(optarg, NULL, 0); break;
+		case 'l': o->ledger_fd = atoi(optarg); break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return o->region && o->vm ? 0 : -1;
+}
+
+static int map_region(struct vworker *W, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return -1;
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+	close(fd);
+	uint32_t abi;
+	if (m == MAP_FAILED ||
+	    vgpu_region_check(&W->r, m, (uint64_t)st.st_size, &abi))
+		return -1;
+	return 0;
+}
+
+/* The VM's ledger, shared with the supervisor: what this process uses. */
+static void map_ledger(struct vworker *W, int fd)
+{
+	if (fd < 0)
+		return;
+	size_t len = W->r.g.nchannels * sizeof(struct vgpud_ledger);
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	W->ledger = m == MAP_FAILED ? NULL : m;
+}
+
+static int open_device(struct vworker *W, const struct opts *o, char *err,
+		       size_t n)
+{
+	int rc = !strcmp(o->backend, "sim")
+			 ? vgpu_backend_sim_open(&W->drv, err, n)
+			 : vgpu_backend_cuda_open(&W->drv, o->driver, err, n);
+	if (rc)
+		return -1;
+	CUresult r = W->drv.cuInit(0);
+	if (!r)
+		r = W->drv.cuDeviceGet(&W->dev, o->gpu);
+	if (!r)
+		r = vgpu_devinfo_fill(&W->drv, W->dev, o->vm, o->memory_limit,
+				      &W->info);
+	/* create the context now: a guest must not wait for it */
+	if (!r)
+		r = W->drv.cuDevicePrimaryCtxRetain(&W->ctx, W->dev);
+	if (!r)
+		r = W->drv.cuCtxSetCurrent(W->ctx);
+	if (r) {
+		const char *s = NULL;
+		W->drv.cuGetErrorString(r, &s);
+		snprintf(err, n, "device %d: %s (CUresult %d)", o->gpu,
+			 s ? s : "unknown error", (int)r);
+		return -1;
+	}
+	W->ctx_id = vw_handle_new(W, VGPU_HK_CONTEXT, W->ctx);
+	return 0;
+}
+
+static int on_event(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
+		    struct vgpu_msg *m)
+{
+	struct vworker *W = s->ctx;
+	(void)h;
+	switch (ev) {
+	case VGPU_H_ATTACH:
+		/* one guest process per worker: a later owner of the channel
+		 * is the supervisor's to hand to a fresh worker */
+		if (W->attached) {
+			atomic_store(&s->stop, 1);
+			return VGPU_SERVE_IGNORE;
+		}
+		W->attached = true;
+		return VGPU_SERVE_ACCEPT;
+	case VGPU_H_MSG:
+		vw_exec_submit(W, m);
+		return 0;
+	case VGPU_H_BADMSG:
+		vw_reply(W, m, CUDA_ERROR_INVALID_VALUE, NULL, 0, 0);
+		return 0;
+	default: /* DETACH, CORRUPT: this guest process is gone for us */
+		atomic_store(&s->stop, 1);
+		return 0;
+	}
+}
+
+static int serve(struct vworker *W, uint32_t chan)
+{
+	if (chan >= W->r.g.nchannels ||
+	    vgpu_serve_init(&W->srv, &W->r, on_event, W))
+		return -1;
+	W->chan = chan;
+	W->srv.first = chan;
+	W->srv.count = 1;
+	W->srv.owner = false;
+	vgpu_serve_run(&W->srv);
+	vw_exec_stop_all(W);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	if (parse(argc, argv, &o)) {
+		usage(stderr);
+		return 2;
+	}
+	static struct vworker W;
+	char err[512];
+	pthread_mutex_init(&W.mu, NULL);
+	if (open_device(&W, &o, err, sizeof(err)) ||
+	    (map_region(&W, o.region) &&
+	     snprintf(err, sizeof(err), "cannot map region %s", o.region))) {
+		fprintf(stderr, "vgpud-worker[%s]: %s\n", o.vm, err);
+		return 1;
+	}
+	map_ledger(&W, o.ledger_fd);
+	printf("ready\n");
+	fflush(stdout);
+	char line[64];
+	unsigned chan;
+	if (!fgets(line, sizeof(line), stdin) ||
+	    sscanf(line, "serve %u", &chan) != 1)
+		return 0; /* the supervisor let us go unused */
+	if (serve(&W, chan)) {
+		fprintf(stderr, "vgpud-worker[%s]: bad channel %u\n", o.vm, chan);
+		return 1;
+	}
+	return 0;
+}

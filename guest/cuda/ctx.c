@@ -1,0 +1,146 @@
+/* guest/cuda/ctx.c - the primary context and each thread's current one.
+ *
+ * The worker serving this process holds exactly one context, the device's
+ * primary context, created before the process even started. The guest
+ * tracks which of its threads have it current; the hot queries
+ * (cuCtxGetCurrent, cuCtxGetDevice, cuDevicePrimaryCtxGetState) never leave
+ * the guest. Non-primary contexts (cuCtxCreate) are not supported yet. */
+#include "rpc.h"
+#include <pthread.h>
+
+static __thread uint64_t current; /* context id, 0 = none */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static CUresult retain_id(void)
+{
+	if (vgpu_cu.ctx_id)
+		return CUDA_SUCCESS;
+	struct vgpu_cu_args a = {{0}};
+	CUresult r = vgpu_cu_rpc(VGPU_CU_CTX_RETAIN, &a, true,
+				 "cuDevicePrimaryCtxRetain");
+	if (!r)
+		vgpu_cu.ctx_id = a.a[0];
+	return r;
+}
+
+VGPU_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (dev != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	pthread_mutex_lock(&mu);
+	r = retain_id();
+	if (!r)
+		vgpu_cu.ctx_refs++;
+	pthread_mutex_unlock(&mu);
+	if (!r)
+		*pctx = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
+	return r;
+}
+
+static CUresult release(CUdevice dev)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (dev != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	pthread_mutex_lock(&mu);
+	r = vgpu_cu.ctx_refs > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+	if (!r)
+		vgpu_cu.ctx_refs--;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+/* cuda.h maps the name to _v2; the v1 ABI symbol is exported too */
+#undef cuDevicePrimaryCtxRelease
+VGPU_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
+{
+	return release(dev);
+}
+
+VGPU_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+	return release(dev);
+}
+
+VGPU_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev,
+						unsigned int *flags,
+						int *active)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (dev != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (!flags || !active)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = 0;
+	*active = vgpu_cu.ctx_refs > 0;
+	return CUDA_SUCCESS;
+}
+
+static bool is_ours(CUcontext ctx)
+{
+	return ctx && vgpu_cu.ctx_id &&
+	       (uint64_t)(uintptr_t)ctx == vgpu_cu.ctx_id;
+}
+
+VGPU_EXPORT CUresult cuCtxSetCurrent(CUcontext ctx)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (ctx && !is_ours(ctx))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	current = (uint64_t)(uintptr_t)ctx;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pctx = (CUcontext)(uintptr_t)current;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuCtxGetDevice(CUdevice *dev)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*dev = 0;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx)
+{
+	/* one context per process: pushing it just makes it current */
+	return cuCtxSetCurrent(ctx);
+}
+
+VGPU_EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!current)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (pctx)
+		*pctx = (CUcontext)(uintptr_t)current;
+	current = 0;
+	return CUDA_SUCCESS;
+}

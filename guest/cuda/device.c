@@ -1,0 +1,130 @@
+/* guest/cuda/device.c - device queries, answered from the cache cuInit
+ * filled: microseconds, no context, no round trip. */
+#include "rpc.h"
+#include <stdio.h>
+#include <string.h>
+
+static CUresult dev_ok(CUdevice dev)
+{
+	CUresult r = vgpu_cu_ready();
+	return r ? r : dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+VGPU_EXPORT CUresult cuDeviceGetCount(int *count)
+{
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = vgpu_cu_ready();
+	*count = r ? 0 : 1;
+	return r;
+}
+
+VGPU_EXPORT CUresult cuDeviceGet(CUdevice *dev, int ordinal)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (ordinal != 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	*dev = 0;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!name || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	snprintf(name, (size_t)len, "%s", vgpu_cu.info.name);
+	return CUDA_SUCCESS;
+}
+
+static CUresult get_uuid(CUuuid *uuid, CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!uuid)
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(uuid->bytes, vgpu_cu.info.uuid, 16);
+	return CUDA_SUCCESS;
+}
+
+#undef cuDeviceGetUuid /* cuda.h maps it to _v2: export both ABIs */
+VGPU_EXPORT CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
+{
+	return get_uuid(uuid, dev);
+}
+
+VGPU_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
+{
+	return get_uuid(uuid, dev);
+}
+
+static CUresult total_mem(size_t *bytes, CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	*bytes = vgpu_cu.info.total_mem;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
+{
+	return total_mem(bytes, dev);
+}
+
+/* v1 ABI (CUDA < 3.2): a 32-bit byte count. */
+#undef cuDeviceTotalMem
+VGPU_EXPORT CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
+{
+	size_t b;
+	CUresult r = total_mem(&b, dev);
+	if (!r && bytes)
+		*bytes = b > 0xFFFFFFFFu ? 0xFFFFFFFFu : (unsigned int)b;
+	return r ? r : bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+VGPU_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
+					  CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!pi || (unsigned)attrib >= vgpu_cu.info.nattrs ||
+	    vgpu_cu.info.attrs[attrib] == VGPU_CU_ATTR_INVALID)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pi = vgpu_cu.info.attrs[attrib];
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!bus || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	snprintf(bus, (size_t)len, "%s", vgpu_cu.info.pci_bus_id);
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,
+					       CUdevice dev)
+{
+	CUresult r = dev_ok(dev);
+	if (r)
+		return r;
+	if (!major || !minor)
+		return CUDA_ERROR_INVALID_VALUE;
+	*major = vgpu_cu.info.attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR];
+	*minor = vgpu_cu.info.attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
+	return CUDA_SUCCESS;
+}

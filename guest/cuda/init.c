@@ -1,0 +1,81 @@
+/* guest/cuda/init.c - cuInit and cuDriverGetVersion.
+ *
+ * cuInit connects to vgpud once per process: the first call decides, and
+ * later calls return the same result, as the real driver does. A failure
+ * prints one line saying why and what to do (the program usually prints
+ * only "no CUDA-capable device"), and maps to the CUresult a program on a
+ * machine without that piece would see. */
+#define _GNU_SOURCE
+#include "rpc.h"
+#include "version.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static CUresult connect_daemon(void)
+{
+	char msg[512];
+	int rc = vgpu_conn_open(&vgpu_cu.conn, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "vgpu: cuInit: %s\n", msg);
+		return rc == VGPU_E_NODEV ? CUDA_ERROR_NO_DEVICE
+		       : rc == VGPU_E_PERM ? CUDA_ERROR_NOT_PERMITTED
+					   : CUDA_ERROR_NO_DEVICE;
+	}
+	vgpu_cu.initialised = true; /* lets the device-info call through */
+	vgpu_cu.init_result = CUDA_SUCCESS;
+	struct vgpu_cu_xfer x = {0, VGPU_CU_NO_STREAM};
+	CUresult r = vgpu_cu_stream_in(VGPU_CU_DEVICE_INFO, &x, &vgpu_cu.info,
+				       sizeof(vgpu_cu.info));
+	if (r) {
+		fprintf(stderr, "vgpu: cuInit: vgpud did not describe the device "
+			"(CUresult %d)\n", (int)r);
+		vgpu_conn_close(&vgpu_cu.conn);
+		return CUDA_ERROR_NO_DEVICE;
+	}
+	vgpu_cu.info.name[sizeof(vgpu_cu.info.name) - 1] = 0;
+	return CUDA_SUCCESS;
+}
+
+/* A forked child starts from scratch (it may not use the parent's). */
+static void child_after_fork(void)
+{
+	memset(&vgpu_cu, 0, sizeof(vgpu_cu));
+	pthread_mutex_init(&init_mu, NULL);
+}
+
+VGPU_EXPORT CUresult cuInit(unsigned int flags)
+{
+	if (flags != 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&init_mu);
+	if (!vgpu_cu.initialised) {
+		static bool atfork;
+		if (!atfork && !pthread_atfork(NULL, NULL, child_after_fork))
+			atfork = true;
+		const char *log = getenv("VGPU_LOG");
+		vgpu_cu.trace = log && !strcmp(log, "debug");
+		CUresult r = connect_daemon();
+		vgpu_cu.init_result = r;
+		vgpu_cu.initialised = true;
+	}
+	CUresult r = vgpu_cu.init_result;
+	pthread_mutex_unlock(&init_mu);
+	return r;
+}
+
+VGPU_EXPORT CUresult cuDriverGetVersion(int *version)
+{
+	if (!version)
+		return CUDA_ERROR_INVALID_VALUE;
+	/* the host's, once known, so runtimes the host cannot serve fail */
+	int host = vgpu_cu.initialised && !vgpu_cu.init_result
+			   ? vgpu_cu.info.driver_version
+			   : VGPU_CUDA_DRIVER_VERSION;
+	*version = host < VGPU_CUDA_DRIVER_VERSION ? host
+						   : VGPU_CUDA_DRIVER_VERSION;
+	return CUDA_SUCCESS;
+}

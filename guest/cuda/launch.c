@@ -1,0 +1,90 @@
+/* guest/cuda/launch.c - cuLaunchKernel: checked and marshalled here, sent
+ * without a round trip.
+ *
+ * Launch-configuration errors are returned at once from the cached
+ * function limits, as natively; the arguments are copied now (the program
+ * may reuse its buffers as soon as the call returns); errors that only
+ * the GPU can see surface at the next synchronising call. */
+#include "function.h"
+#include <stdio.h>
+#include <string.h>
+
+CUresult vgpu_unsupported_attr(const char *call, int a)
+{
+	static _Atomic int told;
+	if (!atomic_exchange(&told, 1))
+		fprintf(stderr, "vgpu: %s: attribute %d not answered yet "
+			"(CUDA_ERROR_NOT_SUPPORTED)\n", call, a);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+static CUresult check_dims(const struct vgpu_fn *f, const unsigned g[3],
+			   const unsigned b[3])
+{
+	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2])
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t threads = (uint64_t)b[0] * b[1] * b[2];
+	if (f->info.max_threads_per_block > 0 &&
+	    threads > (uint64_t)f->info.max_threads_per_block)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+/* Copy the arguments into p per the layout (kernelParams form) or from
+ * the packed buffer (extra form). */
+static CUresult pack(const struct vgpu_fn *f, void **params, void **extra,
+		     uint8_t *p, uint32_t cap, uint32_t *len)
+{
+	const struct vgpu_cu_fninfo *fi = &f->info;
+	if (fi->param_bytes > cap)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	*len = fi->param_bytes;
+	if (params) {
+		for (uint32_t i = 0; i < fi->nparams; i++)
+			memcpy(p + fi->offset[i], params[i], fi->size[i]);
+		return CUDA_SUCCESS;
+	}
+	void *buf = NULL;
+	size_t size = 0;
+	for (; extra && extra[0] != CU_LAUNCH_PARAM_END; extra += 2) {
+		if (extra[0] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+			buf = extra[1];
+		else if (extra[0] == CU_LAUNCH_PARAM_BUFFER_SIZE)
+			size = *(size_t *)extra[1];
+		else
+			return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (fi->param_bytes && (!buf || size < fi->param_bytes))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(p, buf, fi->param_bytes);
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy,
+				    unsigned gz, unsigned bx, unsigned by,
+				    unsigned bz, unsigned shared, CUstream s,
+				    void **params, void **extra)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	const struct vgpu_fn *f = vgpu_fn_of(fn);
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (params && extra)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct vgpu_cu_launch L = {.function = f->info.function,
+				   .stream = (uint64_t)(uintptr_t)s,
+				   .grid = {gx, gy, gz}, .block = {bx, by, bz},
+				   .shared_bytes = shared};
+	if ((r = check_dims(f, L.grid, L.block)))
+		return r;
+	uint8_t msg[VGPU_MAX_SLOT_SIZE];
+	uint32_t cap = vgpu_inline_max(&vgpu_cu.conn.t.r) - (uint32_t)sizeof(L);
+	if ((r = pack(f, params, extra, msg + sizeof(L), cap, &L.param_bytes)))
+		return r;
+	memcpy(msg, &L, sizeof(L));
+	return vgpu_cu_call(VGPU_CU_LAUNCH, msg,
+			    (uint32_t)sizeof(L) + L.param_bytes, NULL, 0, false,
+			    "cuLaunchKernel");
+}

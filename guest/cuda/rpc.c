@@ -1,0 +1,92 @@
+/* guest/cuda/rpc.c - calls to vgpud: send, wait, map errors, trace. */
+#define _GNU_SOURCE
+#include "rpc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vgpu_cu_state vgpu_cu;
+
+CUresult vgpu_cu_ready(void)
+{
+	if (!vgpu_cu.initialised)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	return vgpu_cu.init_result;
+}
+
+CUresult vgpu_cu_from_ring(int rc)
+{
+	switch (rc) {
+	case VGPU_OK:
+		return CUDA_SUCCESS;
+	case VGPU_E_FORKED:
+		/* as natively: a child may not use its parent's CUDA state */
+		return CUDA_ERROR_NOT_INITIALIZED;
+	case VGPU_E_DAEMON:
+	case VGPU_E_LOST:
+		return CUDA_ERROR_DEVICE_UNAVAILABLE;
+	default:
+		return CUDA_ERROR_UNKNOWN;
+	}
+}
+
+static void trace(const char *name, CUresult r, uint64_t t0)
+{
+	if (vgpu_cu.trace)
+		fprintf(stderr, "vgpu: %s -> %d (%.1f us)\n", name, (int)r,
+			(double)(vgpu_now_ns() - t0) / 1000.0);
+}
+
+CUresult vgpu_cu_call(uint16_t op, const void *in, uint32_t inlen, void *out,
+		      uint32_t outcap, bool sync, const char *name)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	uint64_t t0 = vgpu_now_ns();
+	struct vgpu_req q = {.op = op, .data = in, .len = inlen,
+			     .flags = sync ? 0 : VGPU_MSG_NOREPLY};
+	struct vgpu_resp p = {.data = out, .cap = outcap};
+	int rc = vgpu_gchan_call(&vgpu_cu.conn.ch, &q, &p);
+	r = rc ? vgpu_cu_from_ring(rc) : (CUresult)p.result;
+	trace(name, r, t0);
+	return r;
+}
+
+CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,
+		     const char *name)
+{
+	struct vgpu_cu_args in = *a;
+	return vgpu_cu_call(op, &in, sizeof(in), a, sizeof(*a), sync, name);
+}
+
+static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
+		       uint64_t len, bool out)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	struct vgpu_lane ln;
+	int32_t res = 0;
+	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
+	struct vgpu_stream st = {.c = &vgpu_cu.conn.ch, .lane = &ln, .op = op,
+				 .arg = x, .arglen = sizeof(*x), .total = len};
+	int rc = out ? vgpu_stream_out(&st, vgpu_fill_memcpy, buf, &res)
+		     : vgpu_stream_in(&st, vgpu_drain_memcpy, buf, &res);
+	vgpu_lane_put(&vgpu_cu.conn.lanes, &ln);
+	if (rc)
+		return vgpu_cu_from_ring(rc);
+	return res < 0 ? CUDA_ERROR_UNKNOWN : (CUresult)res; /* ring-level */
+}
+
+CUresult vgpu_cu_stream_out(uint16_t op, const struct vgpu_cu_xfer *x,
+			    const void *src, uint64_t len)
+{
+	return stream(op, x, (void *)src, len, true);
+}
+
+CUresult vgpu_cu_stream_in(uint16_t op, const struct vgpu_cu_xfer *x,
+			   void *dst, uint64_t len)
+{
+	return stream(op, x, dst, len, false);
+}

@@ -1,0 +1,68 @@
+/* guest/cuda/rpc.h - the guest driver's connection to vgpud and its cache.
+ *
+ * Contract: cuInit opens the connection once per process (guest/conn.h)
+ * and fetches the device's identity and attributes, which every device
+ * query then answers locally. vgpu_cu_rpc() sends one call of the
+ * generated protocol: synchronous calls wait for the CUresult, async ones
+ * return CUDA_SUCCESS at once (an error surfaces at the next synchronising
+ * call, as the real driver's asynchronous errors do). Every entry point
+ * that needs the daemon calls vgpu_cu_ready() first: CUDA_ERROR_NOT_INITIALIZED
+ * before cuInit, as natively. VGPU_LOG=debug traces each call with its
+ * result and latency to stderr.
+ */
+#ifndef VGPU_GUEST_CUDA_RPC_H
+#define VGPU_GUEST_CUDA_RPC_H
+
+#include "../../ring/cuda_proto.h"
+#include "../conn.h"
+#include "export.h"
+#include <cuda.h>
+#include <stdbool.h>
+
+struct vgpu_cu_state {
+	struct vgpu_conn conn;
+	struct vgpu_cu_devinfo info;
+	CUresult init_result;   /* of the one cuInit that connected */
+	bool initialised;
+	uint64_t ctx_id;        /* the primary context, once retained */
+	int ctx_refs;
+	bool trace;
+};
+
+extern struct vgpu_cu_state vgpu_cu;
+
+CUresult vgpu_cu_ready(void);
+CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,
+		     const char *name);
+/* A hand-written call: payload in, reply payload out (may be NULL). */
+CUresult vgpu_cu_call(uint16_t op, const void *in, uint32_t inlen, void *out,
+		      uint32_t outcap, bool sync, const char *name);
+/* Bulk transfer through an arena lane (ring/stream.h). */
+struct vgpu_cu_xfer {
+	uint64_t dev;    /* device address (or 0) */
+	uint64_t stream; /* stream id, or VGPU_CU_NO_STREAM for a sync copy */
+};
+#define VGPU_CU_NO_STREAM UINT64_MAX
+CUresult vgpu_cu_stream_out(uint16_t op, const struct vgpu_cu_xfer *x,
+			    const void *src, uint64_t len);
+CUresult vgpu_cu_stream_in(uint16_t op, const struct vgpu_cu_xfer *x,
+			   void *dst, uint64_t len);
+/* Map a ring error (negative VGPU_E_*) to the CUresult a program sees. */
+CUresult vgpu_cu_from_ring(int rc);
+
+static inline uint64_t vgpu_f2u(float f)
+{
+	uint32_t u;
+	__builtin_memcpy(&u, &f, 4);
+	return u;
+}
+
+static inline float vgpu_u2f(uint64_t v)
+{
+	uint32_t u = (uint32_t)v;
+	float f;
+	__builtin_memcpy(&f, &u, 4);
+	return f;
+}
+
+#endif

@@ -1,0 +1,87 @@
+/* ring/cuda_proto.h - the CUDA driver protocol on top of the ring.
+ *
+ * Contract: every CUDA call a guest remotes is one ring message whose
+ * opcode is listed here. Calls described in ring/cuda.api use the generic
+ * argument block (struct vgpu_cu_args, all scalars widened to 64 bits) and
+ * get generated opcodes from VGPU_CU_OP_GEN_BASE up; the hand-written
+ * calls below have their own payloads. A reply's result field carries the
+ * CUresult. Fixed-width types only: this header includes no CUDA header,
+ * so ring/ stays CUDA-free and both sides agree on every byte.
+ */
+#ifndef VGPU_RING_CUDA_PROTO_H
+#define VGPU_RING_CUDA_PROTO_H
+
+#include <stdint.h>
+
+enum vgpu_cu_op {
+	VGPU_CU_DEVICE_INFO = 0x10,   /* stream in: struct vgpu_cu_devinfo */
+	VGPU_CU_CTX_RETAIN = 0x11,    /* -> args.a[0] = context id */
+	VGPU_CU_MEMCPY_HTOD = 0x12,   /* stream out, arg: u64 dst */
+	VGPU_CU_MEMCPY_DTOH = 0x13,   /* stream in, arg: u64 src */
+	VGPU_CU_MODULE_LOAD = 0x14,   /* stream out, arg: u64 image size */
+	VGPU_CU_MODULE_GET_FUNCTION = 0x15, /* struct vgpu_cu_getfn */
+	VGPU_CU_MODULE_GET_GLOBAL = 0x16,   /* struct vgpu_cu_getfn */
+	VGPU_CU_LAUNCH = 0x17,        /* struct vgpu_cu_launch + params */
+	VGPU_CU_MODULE_COMMIT = 0x18, /* load what MODULE_LOAD streamed:
+				       * -> args.a[0] = module id */
+	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
+};
+
+/* Handle ids carry their kind in the top byte, so a CUstream passed where
+ * a CUevent is expected fails the check instead of aliasing. */
+#define VGPU_CU_HKIND_SHIFT 56
+enum vgpu_cu_hkind {
+	VGPU_HK_CONTEXT = 0xC1,
+	VGPU_HK_MODULE = 0xC2,
+	VGPU_HK_FUNCTION = 0xC3,
+	VGPU_HK_STREAM = 0xC4,
+	VGPU_HK_EVENT = 0xC5,
+};
+
+struct vgpu_cu_args {
+	uint64_t a[8]; /* request: in-arguments; reply: out-arguments */
+};
+
+#define VGPU_CU_NAME_MAX 256
+#define VGPU_CU_MAX_ATTRS 160
+#define VGPU_CU_ATTR_INVALID INT32_MIN
+#define VGPU_CU_MAX_PARAMS 128 /* fninfo must fit a reply slot */
+
+/* The device as this VM sees it: the daemon's virtual identity. */
+struct vgpu_cu_devinfo {
+	char name[VGPU_CU_NAME_MAX];
+	uint8_t uuid[16];        /* per-VM, stable */
+	char pci_bus_id[32];     /* as the guest is told */
+	uint64_t total_mem;      /* the VM's quota, else physical */
+	int32_t driver_version;  /* host driver's CUDA version */
+	uint32_t nattrs;
+	int32_t attrs[VGPU_CU_MAX_ATTRS]; /* by CUdevice_attribute */
+};
+
+struct vgpu_cu_getfn {
+	uint64_t module;               /* id */
+	char name[VGPU_CU_NAME_MAX];   /* NUL-terminated */
+};
+
+/* Reply to GET_FUNCTION: what the guest needs to marshal and check a
+ * launch without asking again. */
+struct vgpu_cu_fninfo {
+	uint64_t function;             /* id */
+	uint32_t nparams;
+	uint32_t param_bytes;          /* end of the last parameter */
+	int32_t max_threads_per_block;
+	int32_t shared_size_bytes;
+	uint16_t offset[VGPU_CU_MAX_PARAMS];
+	uint16_t size[VGPU_CU_MAX_PARAMS];
+};
+
+struct vgpu_cu_launch {
+	uint64_t function;
+	uint64_t stream;
+	uint32_t grid[3];
+	uint32_t block[3];
+	uint32_t shared_bytes;
+	uint32_t param_bytes;          /* followed by the packed parameters */
+};
+
+#endif

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tests/gpu/run.sh BUILD_DIR - the GPU tests and benchmarks, on a machine
+# with an NVIDIA GPU (the lent H100: see docs/gpu-testing.md).
+#
+# 1. tests/gpu/drvapi natively, then as a vgpu guest against vgpud's cuda
+#    backend: every check must pass and every digest line must be
+#    bit-identical between the two runs.
+# 2. the integration suite (tests/integration/run.sh) on the cuda backend.
+# 3. fault isolation: a guest whose kernel faults next to one that works.
+# 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
+# Writes logs and JSON into ${OUT:-/tmp/vgpu-gpu}; prints a table last.
+set -uo pipefail
+B=${1:-build}
+out=${OUT:-/tmp/vgpu-gpu}
+mkdir -p "$out"
+real=$(ldconfig -p | awk '/libcuda\.so\.1 / {print $NF; exit}')
+[[ -n $real ]] || { echo "gpu: no libcuda.so.1 on this machine"; exit 1; }
+nvidia-smi -L || true
+k=$B/tests/gpu/kernels.cubin
+passed=0 failed=0
+note() { printf '%-34s %s\n' "$1" "$2" | tee -a "$out/table.txt"; }
+verdict() { if eval "$2"; then passed=$((passed + 1)); note "$1" pass;
+	    else failed=$((failed + 1)); note "$1" FAIL; fi; }
+
+# the daemon, for steps 1, 3 and 4
+cfg=$(mktemp -d)
+region=/dev/shm/vgpu-gpu-$$
+mkdir -p "$cfg/vms.d"
+printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\n' \
+	"$real" "$cfg" >"$cfg/vgpud.conf"
+printf 'region = %s\nregion_size = 256M\nchannels = 8\n' "$region" \
+	>"$cfg/vms.d/gpu.conf"
+"$B/vgpud" -c "$cfg" 2>"$out/vgpud.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon; rm -rf "$cfg" "$region"' EXIT
+for _ in $(seq 100); do [[ -S $cfg/ctl.sock ]] && break; sleep 0.05; done
+guest() { VGPU_REGION=$region LD_LIBRARY_PATH=$B/guest/lib "$@"; }
+
+"$B/tests/gpu/drvapi" "$k" >"$out/drvapi-native.txt" 2>&1
+rc=$?
+verdict "drvapi native" "[[ $rc -eq 0 ]]"
+guest "$B/tests/gpu/drvapi" "$k" >"$out/drvapi-vgpu.txt" 2>&1
+rc=$?
+verdict "drvapi through vgpu" "[[ $rc -eq 0 ]]"
+verdict "digests bit-identical" "diff <(grep ^digest '$out/drvapi-native.txt') \
+	<(grep ^digest '$out/drvapi-vgpu.txt') >'$out/digest.diff'"
+
+guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
+f=$!
+guest "$B/tests/gpu/drvapi" "$k" >"$out/drvapi-beside-fault.txt" 2>&1
+rc=$?
+wait $f
+frc=$?
+verdict "faulting guest sees ILLEGAL_ADDRESS" "[[ $frc -eq 0 ]]"
+verdict "neighbour of the fault unharmed" "[[ $rc -eq 0 ]]"
+
+"$B/bench/cuda_calls" "$k" native >"$out/bench-cuda.jsonl" 2>&1
+guest "$B/bench/cuda_calls" "$k" vgpu >>"$out/bench-cuda.jsonl" 2>&1
+"$B/bench/ring" --quick >"$out/bench-ring.jsonl" 2>&1
+kill $daemon; wait $daemon; trap - EXIT; rm -rf "$cfg" "$region"
+
+VGPU_BACKEND=cuda VGPU_DRIVER=$real tests/integration/run.sh "$B" \
+	>"$out/integration.txt" 2>&1
+rc=$?
+verdict "integration suite (cuda backend)" "[[ $rc -eq 0 ]]"
+
+echo
+echo "== bench/cuda_calls (us per call) =="
+python3 - "$out/bench-cuda.jsonl" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    rows.setdefault(j["metric"], {})[j["mode"]] = j["us_per_call"]
+for k, v in rows.items():
+    n, g = v.get("native"), v.get("vgpu")
+    ratio = "%.2fx" % (g / n) if n and g else "-"
+    print("%-28s native %10s  vgpu %10s  %s" % (k, n, g, ratio))
+PY
+echo
+cat "$out/table.txt"
+echo "gpu: $passed passed, $failed failed"
+((failed == 0))
