@@ -156,7 +156,7 @@ endif
 # VGPU_BUILD_DIR / VGPU_SRC_DIR: where a test finds built libraries and
 # checked-in data, whatever directory it runs from.
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
-$(BUILD)/tests/unit/test_sim: $(KERNEL_IMAGES)
+$(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image: $(KERNEL_IMAGES)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \

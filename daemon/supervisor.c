@@ -106,6 +106,7 @@ static int spawn(struct vgpud *d, struct vgpud_vmstate *v)
 	}
 	v->w[v->nw++] = (struct vgpud_worker){.pid = pid, .to = in[1],
 					      .from = out[0], .chan = -1};
+	VLOG_DEBUG("vm %s: started worker %d", v->cfg->name, (int)pid);
 	return 0;
 }
 
@@ -113,8 +114,11 @@ static void poll_ready(struct vgpud_vmstate *v)
 {
 	for (uint32_t i = 0; i < v->nw; i++) {
 		char buf[16];
-		if (!v->w[i].ready && read(v->w[i].from, buf, sizeof(buf)) > 0)
+		if (!v->w[i].ready && read(v->w[i].from, buf, sizeof(buf)) > 0) {
 			v->w[i].ready = true; /* it printed "ready" */
+			VLOG_DEBUG("vm %s: worker %d ready", v->cfg->name,
+				   (int)v->w[i].pid);
+		}
 	}
 }
 

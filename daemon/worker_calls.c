@@ -1,6 +1,7 @@
 /* daemon/worker_calls.c - execute one request: the generated calls of
  * ring/cuda.api through vw_gen_table, and the hand-written ones (device
  * identity, bulk copies through the arena, modules, launches) here. */
+#include "image_check.h"
 #include "worker.h"
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,31 @@ static void memcpy_chunk(struct vworker *W, const struct vgpu_msg *m,
 	vw_reply(W, m, r, NULL, 0, !htod && r == CUDA_SUCCESS ? m->arena_len : 0);
 }
 
+/* Small copies travel inside the message: one round trip, no arena. */
+static void memcpy_inline(struct vworker *W, const struct vgpu_msg *m,
+			  bool htod)
+{
+	struct xfer x;
+	uint64_t n = 0;
+	uint8_t buf[VGPU_MAX_SLOT_SIZE];
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	size_t hdr = htod ? sizeof(x) : sizeof(x) + 8;
+	if (m->len >= hdr) {
+		memcpy(&x, m->data, sizeof(x));
+		if (htod)
+			n = m->len - hdr;
+		else
+			memcpy(&n, m->data + sizeof(x), 8);
+		if (x.dev + n >= x.dev && n <= vgpu_inline_max(&W->r))
+			r = vw_range(W, x.dev, n);
+	}
+	if (r == CUDA_SUCCESS && n)
+		r = htod ? copy(W, &x, true, x.dev, m->data + hdr, n)
+			 : copy(W, &x, false, x.dev, buf, n);
+	r = take_async_err(W, r);
+	vw_reply(W, m, r, buf, !htod && r == CUDA_SUCCESS ? (uint32_t)n : 0, 0);
+}
+
 /* Chunks of one image come from one guest thread, so from one executor,
  * in order: assemble them here, load at COMMIT. */
 static void module_chunk(struct vworker *W, struct vw_exec *x,
@@ -150,7 +176,9 @@ static void module_commit(struct vworker *W, struct vw_exec *x,
 	struct vgpu_cu_args out = {{0}};
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
 	CUmodule mod;
-	if (st->image && st->image_got == st->image_len) {
+	/* the driver believes the sizes an image states: check them first */
+	if (st->image && st->image_got == st->image_len &&
+	    vgpu_image_fits(st->image, st->image_len)) {
 		st->image[st->image_len] = 0; /* PTX images are text */
 		r = W->drv.cuModuleLoadData(&mod, st->image);
 	}
@@ -286,6 +314,8 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	case VGPU_CU_CTX_RETAIN: ctx_retain(W, m); return;
 	case VGPU_CU_MEMCPY_HTOD: memcpy_chunk(W, m, true); return;
 	case VGPU_CU_MEMCPY_DTOH: memcpy_chunk(W, m, false); return;
+	case VGPU_CU_MEMCPY_HTOD_INLINE: memcpy_inline(W, m, true); return;
+	case VGPU_CU_MEMCPY_DTOH_INLINE: memcpy_inline(W, m, false); return;
 	case VGPU_CU_MODULE_LOAD: module_chunk(W, x, m); return;
 	case VGPU_CU_MODULE_COMMIT: module_commit(W, x, m); return;
 	case VGPU_CU_MODULE_GET_FUNCTION: get_function(W, m); return;

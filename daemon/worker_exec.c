@@ -6,6 +6,7 @@
  * So a guest thread blocked in cuStreamSynchronize holds only its own
  * executor, and its siblings' requests keep flowing. */
 #include "worker.h"
+#include "../ring/wait.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct vw_exec {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct vw_job *head, *tail;
+	_Atomic uint32_t pending; /* jobs queued: read without the lock */
+	bool sleeping;            /* in cond_wait: submit must signal */
 	bool stop;
 	struct vw_exec_state st;
 };
@@ -35,16 +38,38 @@ struct vw_exec_state *vw_exec_state(struct vw_exec *x)
 	return &x->st;
 }
 
+/* A guest thread's next call usually follows within microseconds: spin
+ * that long before sleeping, since a condition-variable wake-up costs
+ * about as much as the whole round trip. */
+#define EXEC_SPIN_NS 50000u
+
+static void spin_for_work(struct vw_exec *x)
+{
+	uint64_t t0 = vgpu_now_ns();
+	for (unsigned i = 0; !atomic_load_explicit(&x->pending,
+						   memory_order_acquire);
+	     i++) {
+		vgpu_cpu_relax();
+		if ((i & 255) == 255 && vgpu_now_ns() - t0 > EXEC_SPIN_NS)
+			return;
+	}
+}
+
 static struct vw_job *next_job(struct vw_exec *x)
 {
+	spin_for_work(x);
 	pthread_mutex_lock(&x->mu);
-	while (!x->head && !x->stop)
+	while (!x->head && !x->stop) {
+		x->sleeping = true;
 		pthread_cond_wait(&x->cv, &x->mu);
+		x->sleeping = false;
+	}
 	struct vw_job *j = x->head;
 	if (j) {
 		x->head = j->next;
 		if (!x->head)
 			x->tail = NULL;
+		atomic_fetch_sub(&x->pending, 1);
 	}
 	pthread_mutex_unlock(&x->mu);
 	return j;
@@ -109,7 +134,9 @@ int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 	else
 		x->head = j;
 	x->tail = j;
-	pthread_cond_signal(&x->cv);
+	atomic_fetch_add_explicit(&x->pending, 1, memory_order_release);
+	if (x->sleeping) /* a spinning executor needs no syscall */
+		pthread_cond_signal(&x->cv);
 	pthread_mutex_unlock(&x->mu);
 	return 0;
 }

@@ -24,6 +24,9 @@ enum vgpu_cu_op {
 	VGPU_CU_LAUNCH = 0x17,        /* struct vgpu_cu_launch + params */
 	VGPU_CU_MODULE_COMMIT = 0x18, /* load what MODULE_LOAD streamed:
 				       * -> args.a[0] = module id */
+	VGPU_CU_MEMCPY_HTOD_INLINE = 0x19, /* u64 dst, u64 stream, data */
+	VGPU_CU_MEMCPY_DTOH_INLINE = 0x1A, /* u64 src, u64 stream, u64 len
+					    * -> data */
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };
 

@@ -129,8 +129,16 @@ static int try_claim_one(struct vgpu_gchan *c, uint32_t i, uint32_t pid)
 	struct vgpu_chan_ctl *ctl = vgpu_ctl(c->r, i);
 	uint64_t old = atomic_load_explicit(&ctl->claim, memory_order_acquire);
 	uint32_t opid = VGPU_CLAIM_PID(old);
+	/* An owner is judged by the identity it published for its own
+	 * generation only: between its CAS and its req_gen the fields still
+	 * describe the previous owner, and "pid reused" would be a false
+	 * verdict that lets two claimants share the channel (found by the
+	 * integration test: four processes starting at once). An owner that
+	 * died in that window is left to the daemon's lease. */
 	if (opid != 0 &&
-	    !vgpu_owner_dead(opid, ctl->owner_pidns, ctl->owner_start))
+	    (atomic_load_explicit(&ctl->req_gen, memory_order_acquire) !=
+		     VGPU_CLAIM_GEN(old) ||
+	     !vgpu_owner_dead(opid, ctl->owner_pidns, ctl->owner_start)))
 		return VGPU_E_NOCHAN;
 	uint32_t gen = VGPU_CLAIM_GEN(old) + 1;
 	if (gen == 0)

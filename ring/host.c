@@ -197,7 +197,11 @@ bool vgpu_hchan_lease(struct vgpu_region *r, struct vgpu_hchan *h,
 		return false;
 	uint32_t beat = atomic_load_explicit(&ctl->guest_beat,
 					     memory_order_relaxed);
-	if (beat != h->beat || h->beat_ns == 0) {
+	/* a new owner starts a fresh lease, whatever the beat counter says
+	 * (it carries on from the previous owner's value) */
+	if (beat != h->beat || h->beat_ns == 0 ||
+	    VGPU_CLAIM_GEN(c) != h->beat_gen) {
+		h->beat_gen = VGPU_CLAIM_GEN(c);
 		h->beat = beat;
 		h->beat_ns = now_ns;
 		return false;

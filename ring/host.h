@@ -36,6 +36,7 @@ struct vgpu_hchan {
 	int last_err;       /* why the channel went CORRUPT */
 	uint32_t beat;      /* last guest_beat seen */
 	uint64_t beat_ns;   /* when it last changed */
+	uint32_t beat_gen;  /* the claim those two are about */
 	uint64_t nmsgs, nbad;
 	uint64_t epoch;     /* accepts so far: daemon-private, never reused,
 			     * unlike generations, which the guest writes */

@@ -88,8 +88,8 @@ int sim_obj_collect(enum sim_kind k, struct sim_obj ***out, size_t *n);
 struct sim_stream;
 
 struct sim_ctx {
-	pthread_mutex_t mu;          /* refs, epoch, the stream list */
-	int refs;                    /* primary context retain count */
+	pthread_mutex_t mu;          /* epoch, the stream list */
+	int refs;                    /* retain count (sim_ctx.c's lock) */
 	uint64_t epoch;              /* bumped by each reset */
 	atomic_bool active;          /* refs > 0 */
 	atomic_int sticky;           /* first kernel fault; 0 = none */

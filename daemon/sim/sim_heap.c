@@ -251,7 +251,7 @@ void *sim_heap_map(CUdeviceptr p, size_t n)
 bool sim_heap_is_device_range(const void *h, size_t n)
 {
 	uint64_t a = (uint64_t)(uintptr_t)h;
-	return a < H.hi && (n == 0 ? a >= H.lo : a + n > H.lo);
+	return a < H.hi && (a >= H.lo || n > H.lo - a);
 }
 
 CUresult sim_heap_check(CUdeviceptr p, size_t n)

@@ -6,12 +6,16 @@
  * 0x466243B1, version 1 or 2, whose data pointer is a fatbin) and (d) PTX
  * text, and fills a struct sim_image. From a fatbin it takes, as the
  * driver does for a 9.0 device, an sm_90 cubin if there is one, else the
- * newest PTX for compute_90 or older; neither is NO_BINARY_FOR_GPU. The
- * fatbin layout (header, 64+ byte entry headers) is the one documented in
- * shared/reference/dark-api-and-discovery.md section 3. Sizes come from
- * the image itself (cuModuleLoadData has no length): a fatbin's or ELF's
- * stated size is trusted as the real driver trusts it, and everything
- * inside is bounds-checked against it.
+ * newest PTX for compute_90 or older; neither is NO_BINARY_FOR_GPU.
+ * Fatbin layout (little-endian): a 16-byte header {u32 magic, u16 version
+ * 1, u16 header size, u64 size of the entries}, then entries, each a
+ * header {@0 u16 kind (1 PTX, 2 ELF), @4 u32 header size (64 or more),
+ * @8 u32 payload size, @16 u32 compressed size, @28 u32 sm (90 for sm_90
+ * and sm_90a), @40 u64 flags} followed by its payload; the next entry
+ * starts after the larger of the two sizes. Sizes come from the image
+ * itself (cuModuleLoadData has no length): a fatbin's or ELF's stated size
+ * is trusted as the real driver trusts it, and everything inside is
+ * bounds-checked against it.
  */
 #include "sim.h"
 #include <stdlib.h>

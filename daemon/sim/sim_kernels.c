@@ -10,7 +10,7 @@
  * concurrently). Every access goes through sim_k_at, so a bad pointer is a
  * sticky illegal address, never a host crash. A kernel is used only for a
  * module kernel of the same name whose parameter sizes match the table
- * (the sizes nvcc 13 gives, checked by the tests against cuobjdump-level
+ * (the sizes nvcc 13 gives: tests/unit/test_sim.c quotes the readelf
  * evidence), so an unrelated kernel that shares a name is refused, not
  * misread. Change tests/gpu/kernels.cu and this file together.
  */

@@ -7,6 +7,14 @@
  * after earlier work on their stream and done when they return, which
  * native pageable copies also guarantee for the host buffer. */
 #include "rpc.h"
+#include <string.h>
+
+/* Up to a slot's payload, data rides inside the message itself. */
+static uint32_t inline_cap(uint32_t hdr)
+{
+	return vgpu_cu_ready() ? 0
+			       : vgpu_inline_max(&vgpu_cu.conn.t.r) - hdr;
+}
 
 static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
 		     uint64_t stream)
@@ -14,7 +22,14 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
 	if (!src && n)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct vgpu_cu_xfer x = {dst, stream};
-	return vgpu_cu_stream_out(VGPU_CU_MEMCPY_HTOD, &x, src, n);
+	if (n > inline_cap(sizeof(x)))
+		return vgpu_cu_stream_out(VGPU_CU_MEMCPY_HTOD, &x, src, n);
+	uint8_t msg[VGPU_MAX_SLOT_SIZE];
+	memcpy(msg, &x, sizeof(x));
+	memcpy(msg + sizeof(x), src, n);
+	return vgpu_cu_call(VGPU_CU_MEMCPY_HTOD_INLINE, msg,
+			    (uint32_t)(sizeof(x) + n), NULL, 0, true,
+			    "cuMemcpyHtoD");
 }
 
 static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
@@ -22,7 +37,11 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
 	if (!dst && n)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct vgpu_cu_xfer x = {src, stream};
-	return vgpu_cu_stream_in(VGPU_CU_MEMCPY_DTOH, &x, dst, n);
+	if (n > inline_cap(0))
+		return vgpu_cu_stream_in(VGPU_CU_MEMCPY_DTOH, &x, dst, n);
+	uint64_t req[3] = {x.dev, x.stream, n};
+	return vgpu_cu_call(VGPU_CU_MEMCPY_DTOH_INLINE, req, sizeof(req), dst,
+			    (uint32_t)n, true, "cuMemcpyDtoH");
 }
 
 VGPU_EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,

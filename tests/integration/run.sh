@@ -25,6 +25,7 @@ backend = $backend
 ${VGPU_DRIVER:+driver = $VGPU_DRIVER}
 control_socket = $tmp/control.sock
 lease = 3s
+log_level = debug
 CONF
 cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
@@ -42,6 +43,7 @@ check() { # NAME COMMAND...: one result line
 		failed=$((failed + 1))
 		echo "FAIL $name (log follows)"
 		sed 's/^/    /' "$tmp/$name.log" | tail -25
+		tail -40 "$tmp/vgpud.log" | sed 's/^/    vgpud| /'
 	fi
 }
 

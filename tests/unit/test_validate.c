@@ -320,3 +320,45 @@ Test(validate, late_reply_never_reaches_the_next_owner)
 	cr_expect_eq(vgpu_hchan_reply(&M.r, &M.h, &m, 7, NULL, 0, 0), VGPU_OK);
 	cr_expect_eq(e->result, 7);
 }
+
+Test(validate, lease_restarts_for_a_new_owner)
+{
+	/* found by the integration test: a new claim inherits the beat
+	 * counter, and must not inherit the old owner's silence with it */
+	memregion_attach(&M, 1, 0);
+	uint64_t t = 1000000000ull;
+	cr_expect_not(vgpu_hchan_lease(&M.r, &M.h, t, 500));
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&M.r, 0);
+	atomic_store(&ctl->claim, VGPU_CLAIM(2, 4242));
+	cr_expect_not(vgpu_hchan_lease(&M.r, &M.h, t + 10000, 500),
+		      "reclaimed a claim made a moment ago");
+	cr_expect_eq(VGPU_CLAIM_PID(atomic_load(&ctl->claim)), 4242);
+	cr_expect(vgpu_hchan_lease(&M.r, &M.h, t + 10600, 500));
+}
+
+#include "../../ring/guest.h"
+
+Test(validate, claim_never_judges_an_owner_mid_claim)
+{
+	/* channel 0: claimed by a live process (our parent) that has not
+	 * yet published its identity: the fields are still the previous
+	 * owner's, whose start time differs. It must not be taken. */
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&M.r, 0);
+	uint64_t busy = VGPU_CLAIM(5, (uint32_t)getppid());
+	atomic_store(&ctl->claim, busy);
+	atomic_store(&ctl->req_gen, 4);
+	ctl->owner_pidns = vgpu_self_pidns();
+	ctl->owner_start = 1; /* not our parent's */
+	struct vgpu_gchan c;
+	struct vgpu_claim_opts o = {.abi = VGPU_ABI_MAX, .ready_timeout_ms = 50};
+	int rc = vgpu_gchan_claim(&c, &M.r, &o);
+	cr_expect_eq(rc, VGPU_E_TIMEOUT, "no daemon answers in this test");
+	cr_expect_eq(atomic_load(&ctl->claim), busy, "channel 0 was taken");
+	/* once identity is published and says "another process", it is */
+	atomic_store(&ctl->req_gen, 5);
+	rc = vgpu_gchan_claim(&c, &M.r, &o);
+	cr_expect_eq(rc, VGPU_E_TIMEOUT);
+	/* taken as generation 6 (then released after the timeout) */
+	cr_expect_eq(VGPU_CLAIM_GEN(atomic_load(&ctl->claim)), 6,
+		     "a reused pid is reclaimed once its identity is published");
+}
