@@ -10,6 +10,7 @@
  * back-to-back ~5 us kernels, 4-byte copies each way, cuMemAlloc+cuMemFree
  * of 1 MiB. A benchmark, not a test: it fails only if a call fails.
  */
+#include "../tests/gpu/file.h"
 #include <cuda.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,21 +38,6 @@ static void emit(const char *metric, double us, int n)
 {
 	printf("{\"bench\":\"cuda_calls\",\"mode\":\"%s\",\"metric\":\"%s\","
 	       "\"us_per_call\":%.3f,\"calls\":%d}\n", mode, metric, us / n, n);
-}
-
-static void *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *p = calloc(1, (size_t)n + 1);
-	if (p && fread(p, 1, (size_t)n, f) != (size_t)n)
-		p = NULL;
-	fclose(f);
-	return p;
 }
 
 int main(int argc, char **argv)

@@ -100,19 +100,4 @@ struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
 
-static inline uint64_t vgpu_f2u(float f)
-{
-	uint32_t u;
-	__builtin_memcpy(&u, &f, 4);
-	return u;
-}
-
-static inline float vgpu_u2f(uint64_t v)
-{
-	uint32_t u = (uint32_t)v;
-	float f;
-	__builtin_memcpy(&f, &u, 4);
-	return f;
-}
-
 #endif

@@ -87,4 +87,20 @@ struct vgpu_cu_launch {
 	uint32_t param_bytes;          /* followed by the packed parameters */
 };
 
+/* Floats travel as their bit pattern in a 64-bit argument slot. */
+static inline uint64_t vgpu_f2u(float f)
+{
+	uint32_t u;
+	__builtin_memcpy(&u, &f, 4);
+	return u;
+}
+
+static inline float vgpu_u2f(uint64_t v)
+{
+	uint32_t u = (uint32_t)v;
+	float f;
+	__builtin_memcpy(&f, &u, 4);
+	return f;
+}
+
 #endif

@@ -50,19 +50,4 @@ CUresult vgpu_cu_stream_in(uint16_t op, const struct vgpu_cu_xfer *x,
 /* Map a ring error (negative VGPU_E_*) to the CUresult a program sees. */
 CUresult vgpu_cu_from_ring(int rc);
 
-static inline uint64_t vgpu_f2u(float f)
-{
-	uint32_t u;
-	__builtin_memcpy(&u, &f, 4);
-	return u;
-}
-
-static inline float vgpu_u2f(uint64_t v)
-{
-	uint32_t u = (uint32_t)v;
-	float f;
-	__builtin_memcpy(&f, &u, 4);
-	return f;
-}
-
 #endif

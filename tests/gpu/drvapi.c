@@ -10,6 +10,7 @@
  * can be compared line by line. The last line is "drvapi: N passed, N
  * failed"; the exit status is 0 only if nothing failed.
  */
+#include "file.h"
 #include <cuda.h>
 #include <math.h>
 #include <stdint.h>
@@ -276,23 +277,6 @@ static void check_events_globals(void)
 	cuEventDestroy(e0);
 	cuEventDestroy(e1);
 	cuStreamDestroy(s);
-}
-
-static void *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *p = calloc(1, (size_t)n + 1);
-	if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	return p;
 }
 
 int main(int argc, char **argv)
