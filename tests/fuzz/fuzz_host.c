@@ -218,6 +218,7 @@ struct chm {
 	bool lclock;
 	uint32_t lbeat;
 	uint64_t lsince;
+	uint32_t lgen; /* the claim generation the clock is about */
 	struct saved saved[NSAVED];
 	unsigned saved_next;
 };
@@ -669,14 +670,17 @@ static void do_lease(unsigned ch, uint64_t lease)
 	uint64_t claim = atomic_load(&ctl->claim);
 	uint32_t beat = atomic_load(&ctl->guest_beat);
 	/* "a claimed channel whose guest_beat has not moved for lease_ns is
-	 * freed": the clock starts at the first check that sees a beat */
+	 * freed": the clock starts at the first check that sees a beat, and
+	 * again for every new claim generation */
 	bool want = false;
 	if (VGPU_CLAIM_PID(claim) == 0) {
 		/* nothing to reclaim */
-	} else if (!c->lclock || beat != c->lbeat) {
+	} else if (!c->lclock || beat != c->lbeat ||
+		   VGPU_CLAIM_GEN(claim) != c->lgen) {
 		c->lclock = true;
 		c->lbeat = beat;
 		c->lsince = now_ns;
+		c->lgen = VGPU_CLAIM_GEN(claim);
 	} else if (now_ns - c->lsince >= lease) {
 		want = true;
 		c->lclock = false;
