@@ -10,6 +10,11 @@
 struct vgpud_ledger {
 	_Atomic uint64_t mem_in_use; /* device bytes allocated */
 	_Atomic uint64_t calls;      /* requests executed */
+	/* An idle worker parks: sets parked, futex-waits on wake. The
+	 * supervisor's scan bumps wake (and futex-wakes) when the channel
+	 * has work, so a parked worker costs no CPU. */
+	_Atomic uint32_t parked;
+	_Atomic uint32_t wake;
 };
 
 #endif

@@ -163,6 +163,28 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 	}
 }
 
+/* A parked worker whose channel has a request (at the consumer position
+ * the worker publishes) or a changed claim is woken. The published
+ * position is guest-writable: a lie costs that guest a spurious wake-up or
+ * up to a second's delay, nothing else. */
+static void wake_parked(struct vgpud_vmstate *v)
+{
+	for (uint32_t i = 0; i < v->nw; i++) {
+		struct vgpud_worker *w = &v->w[i];
+		if (w->chan < 0 || !atomic_load(&v->ledger[w->chan].parked))
+			continue;
+		struct vgpu_chan_ctl *ctl = vgpu_ctl(&v->r, (uint32_t)w->chan);
+		uint32_t pos = atomic_load(&ctl->cons);
+		uint32_t seq = atomic_load(&vgpu_slot_at(&v->r, (uint32_t)w->chan,
+							 pos)->seq);
+		if (seq == pos &&
+		    atomic_load(&ctl->claim) == VGPU_CLAIM(w->gen, w->guest_pid))
+			continue;
+		atomic_fetch_add(&v->ledger[w->chan].wake, 1);
+		vgpu_futex_wake(&v->ledger[w->chan].wake);
+	}
+}
+
 static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 			int status)
 {
@@ -281,6 +303,7 @@ void vgpud_run(struct vgpud *d)
 			refill(d, v);
 			poll_ready(v);
 			pick_up_claims(v);
+			wake_parked(v);
 			housekeeping(d, v);
 		}
 		vgpud_ctl_serve(d);

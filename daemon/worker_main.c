@@ -9,7 +9,11 @@
 #define _GNU_SOURCE
 #include "devinfo.h"
 #include "worker.h"
+#include "../ring/wait.h"
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +151,23 @@ static int on_event(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 	}
 }
 
+/* Nothing to do for a while: sleep until the supervisor says otherwise
+ * (or a second passes: a missed ring costs at most that). */
+static void park(struct vgpu_serve *s)
+{
+	struct vworker *W = s->ctx;
+	struct vgpud_ledger *L = &W->ledger[W->chan];
+	uint32_t seen = atomic_load(&L->wake);
+	atomic_store(&L->parked, 1);
+	vgpu_full_fence(); /* parked before the re-check: no lost wake-up */
+	if (!vgpu_hchan_pending(&W->r, &W->srv.ch[W->chan])) {
+		struct timespec ts = {1, 0};
+		syscall(SYS_futex, (uint32_t *)&L->wake, FUTEX_WAIT, seen, &ts,
+			NULL, 0);
+	}
+	atomic_store(&L->parked, 0);
+}
+
 static int serve(struct vworker *W, uint32_t chan)
 {
 	if (chan >= W->r.g.nchannels ||
@@ -156,6 +177,10 @@ static int serve(struct vworker *W, uint32_t chan)
 	W->srv.first = chan;
 	W->srv.count = 1;
 	W->srv.owner = false;
+	if (W->ledger) {
+		W->srv.park = park;
+		W->srv.park_after_ns = 200 * 1000000ull;
+	}
 	vgpu_serve_run(&W->srv);
 	vw_exec_stop_all(W);
 	return 0;

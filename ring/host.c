@@ -217,6 +217,20 @@ bool vgpu_hchan_lease(struct vgpu_region *r, struct vgpu_hchan *h,
 	return true;
 }
 
+bool vgpu_hchan_pending(const struct vgpu_region *r,
+			const struct vgpu_hchan *h)
+{
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(r, h->idx);
+	uint64_t c = atomic_load_explicit(&ctl->claim, memory_order_acquire);
+	if (VGPU_CLAIM_GEN(c) != h->gen || !VGPU_CLAIM_PID(c))
+		return h->active || VGPU_CLAIM_PID(c);
+	if (!h->active)
+		return false;
+	uint32_t seq = atomic_load_explicit(&vgpu_slot_at(r, h->idx, h->cons)->seq,
+					    memory_order_acquire);
+	return seq != h->cons;
+}
+
 void vgpu_hchan_need_wakeup(struct vgpu_region *r, struct vgpu_hchan *h,
 			    bool on)
 {

@@ -83,6 +83,11 @@ int vgpu_hchan_reply(struct vgpu_region *r, struct vgpu_hchan *h,
 bool vgpu_hchan_lease(struct vgpu_region *r, struct vgpu_hchan *h,
 		      uint64_t now_ns, uint64_t lease_ns);
 
+/* Would vgpu_hchan_poll() have anything to report? (a request at cons, a
+ * changed claim). Cheap; for servers deciding whether they may sleep. */
+bool vgpu_hchan_pending(const struct vgpu_region *r,
+			const struct vgpu_hchan *h);
+
 /* Set or clear need_wakeup on a channel (the idle scanner does this). */
 void vgpu_hchan_need_wakeup(struct vgpu_region *r, struct vgpu_hchan *h,
 			    bool on);

@@ -103,7 +103,11 @@ void vgpu_serve_run(struct vgpu_serve *s)
 		set_need_wakeup(s, true);
 		vgpu_full_fence();
 		int n = vgpu_serve_once(s);
-		if (!n) {
+		if (!n && s->park &&
+		    vgpu_waiter_elapsed_ns(&w) > s->park_after_ns) {
+			s->park(s);
+			vgpu_waiter_init(&w, &s->wait);
+		} else if (!n) {
 			s->sleeps++;
 			vgpu_wait_step(&w, &hdr->doorbell, bell);
 		}

@@ -38,6 +38,12 @@ struct vgpu_serve {
 	/* the region's owner publishes READY and beats; a vgpud worker
 	 * serving one channel of it does neither */
 	bool owner;
+	/* Optional: after park_after_ns asleep with nothing to do, call park()
+	 * instead of sleeping by the wait policy; it returns when there may
+	 * be work (vgpud workers park on a host-private futex that the
+	 * supervisor's scan rings, so idle guest processes cost nothing). */
+	void (*park)(struct vgpu_serve *s);
+	uint64_t park_after_ns;
 	/* statistics */
 	uint64_t scans, sleeps;
 };
