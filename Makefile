@@ -53,7 +53,8 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TOOLS     := $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient
 BENCH_BIN := $(BUILD)/bench/ring
 
-.PHONY: all demo test integration check asan tsan fuzz bench vmtest deps clean help
+.PHONY: all demo test integration check asan tsan fuzz fuzz-host fuzz-worker \
+	bench vmtest deps clean help
 all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
 	$(BUILD)/vgpuctl $(CUDA_SO) $(TOOLS) $(BENCH_BIN)
 
@@ -194,13 +195,19 @@ tsan:
 	TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 $(TSAN_OPTIONS)" \
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 CC=clang MINI_CRITERION=1 test
 
-# libFuzzer harness of the daemon-side decoder (tests/fuzz/README.md).
-# FUZZ_SECONDS bounds a run; new inputs go to $(BUILD)/fuzz/corpus (the
-# first dir), tests/fuzz/corpus is read-only seeds; crashes land in
-# $(BUILD)/fuzz/artifacts/. FUZZ_FLAGS adds libFuzzer flags (-jobs=N ...).
+# libFuzzer harnesses (tests/fuzz/README.md): fuzz_host, the daemon-side
+# decoder, and fuzz_worker, the worker's opcode handlers over the sim.
+# `make fuzz` runs both, each for FUZZ_SECONDS (CI: 2 x 60 s); fuzz-host and
+# fuzz-worker run one. New inputs go to $(BUILD)/fuzz/corpus{,_worker} (the
+# first dir); tests/fuzz/corpus{,_worker} are read-only seeds; crashes land
+# in $(BUILD)/fuzz/artifacts{,_worker}/. FUZZ_FLAGS adds libFuzzer flags
+# (-jobs=N ...).
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS ?=
-fuzz: $(BUILD)/fuzz/fuzz_host
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: fuzz-host fuzz-worker
+fuzz-host: $(BUILD)/fuzz/fuzz_host
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
 	$(BUILD)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) \
 		-print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
@@ -209,6 +216,37 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined $< $(RING_SRC) -o $@ -pthread
+
+# fuzz_worker: the worker's request code, the sim, the ring, the generated
+# handlers and the CUresult table. --wrap lets the harness count replies.
+# Its seeds that load modules are made here from nvcc's test kernels, not
+# kept in the repository (tests/fuzz/mkseeds_worker.py). -timeout: a
+# message that hangs the worker is a finding too.
+FUZZ_WORKER_SRC := daemon/worker_calls.c daemon/worker_tables.c \
+	daemon/worker_exec.c daemon/image_check.c daemon/devinfo.c \
+	daemon/config.c $(wildcard daemon/sim/*.c) $(RING_SRC)
+FUZZ_WORKER_SEEDS := $(BUILD)/fuzz/seeds_worker
+fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp
+	@mkdir -p $(BUILD)/fuzz/corpus_worker $(BUILD)/fuzz/artifacts_worker
+	$(BUILD)/fuzz/fuzz_worker -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=30 -max_len=65536 -dict=tests/fuzz/worker.dict \
+		-print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/artifacts_worker/ $(FUZZ_FLAGS) \
+		$(BUILD)/fuzz/corpus_worker tests/fuzz/corpus_worker \
+		$(FUZZ_WORKER_SEEDS)
+$(BUILD)/fuzz/fuzz_worker: tests/fuzz/fuzz_worker.c $(FUZZ_WORKER_SRC) \
+		daemon/*.h daemon/sim/*.h ring/*.h $(GEN)/cuda_api_daemon.c \
+		$(GEN)/cuda_api_ops.h $(GEN)/errors_table.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(CUDA_INC) -I$(GEN) \
+		-Wl,--wrap=vgpu_hchan_reply $< $(FUZZ_WORKER_SRC) \
+		$(GEN)/cuda_api_daemon.c $(GEN)/errors_table.c -o $@ \
+		-pthread -lm -ldl
+$(FUZZ_WORKER_SEEDS).stamp: tests/fuzz/mkseeds_worker.py ring/cuda.api \
+		$(KERNEL_IMAGES)
+	$(PYTHON) tests/fuzz/mkseeds_worker.py --images $(BUILD)/tests/gpu \
+		$(FUZZ_WORKER_SEEDS)
+	touch $@
 
 # Programs see vgpu as libcuda.so.1 through this directory.
 GUEST_LIB := $(BUILD)/guest/lib
@@ -223,6 +261,15 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -lm -o $@
 
+# Guest programs of the integration suite that check CUresults
+# (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
+GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit)
+$(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
+		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -pthread \
+		-isystem $(CUDA_INCDIR) $< -L$(GUEST_LIB) -lcuda -o $@
+
 $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -234,7 +281,7 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 
 INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
-	$(BUILD)/tests/gpu/drvapi $(GUEST_LIB)/libcuda.so.1
+	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 
@@ -271,7 +318,8 @@ help:
 	@echo "make check      test + integration + asan + tsan + vmtest + fuzz (CI)"
 	@echo "make asan       the tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the tests under ThreadSanitizer"
-	@echo "make fuzz       libFuzzer on the daemon's decoder (FUZZ_SECONDS=60)"
+	@echo "make fuzz       libFuzzer on the daemon's decoder and on the worker's"
+	@echo "                handlers, FUZZ_SECONDS (60) each"
 	@echo "make vmtest     a real QEMU VM talks to a host peer over ivshmem"
 	@echo "make bench      ring latency/throughput/idle-CPU figures (JSON)"
 	@echo "make deps       install the Debian build dependencies (root)"

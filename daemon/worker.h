@@ -29,12 +29,14 @@ struct vw_handle {
 	uint64_t id;  /* 0 = free slot */
 	void *real;
 	struct vgpu_cu_fninfo *fn; /* functions: parameter layout */
+	uint64_t module; /* functions: the module's id; they go with it */
 };
 
 struct vw_alloc {
 	CUdeviceptr base;
 	uint64_t len;
 	bool global; /* a module's __device__ variable: not freeable */
+	uint64_t module; /* globals: the module's id; they go with it */
 };
 
 struct vw_exec;
@@ -73,13 +75,22 @@ extern const struct vw_gen_entry vw_gen_table[]; /* generated */
 
 /* tables (daemon/worker_tables.c) */
 CUresult vw_handle_get(struct vworker *W, int kind, uint64_t id, void **real);
+/* The entry itself: it moves when another executor grows the table, so
+ * only a single-threaded caller (tests) may keep it; others copy. */
 struct vw_handle *vw_handle_entry(struct vworker *W, int kind, uint64_t id);
 uint64_t vw_handle_new(struct vworker *W, int kind, void *real);
 void vw_handle_del(struct vworker *W, int kind, uint64_t id);
+/* Functions: a new id owning fi (0: out of memory, or module gone), and a
+ * lookup that copies the layout. */
+uint64_t vw_function_new(struct vworker *W, CUfunction f,
+			 struct vgpu_cu_fninfo *fi, uint64_t module);
+CUresult vw_function(struct vworker *W, uint64_t id, CUfunction *f,
+		     struct vgpu_cu_fninfo *fi);
 CUresult vw_stream(struct vworker *W, uint64_t id, CUstream *s);
 CUresult vw_range(struct vworker *W, CUdeviceptr p, uint64_t len);
 CUresult vw_alloc_add(struct vworker *W, CUdeviceptr p, uint64_t len);
-CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len);
+CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
+			 uint64_t module);
 CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
 void vw_alloc_del(struct vworker *W, CUdeviceptr p);
 
@@ -89,6 +100,10 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);
 /* executors (daemon/worker_exec.c) */
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m);
 void vw_exec_stop_all(struct vworker *W);
+/* A thread-less executor for callers that run vw_execute() themselves
+ * (tests and fuzzing only); free releases any image it was assembling. */
+struct vw_exec *vw_exec_standalone(struct vworker *W);
+void vw_exec_standalone_free(struct vw_exec *x);
 
 /* per-executor state the bulk calls need (module images in flight) */
 struct vw_exec_state {

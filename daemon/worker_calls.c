@@ -228,7 +228,7 @@ static CUresult fn_layout(struct vworker *W, CUfunction f,
 static void get_function(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_getfn g;
-	struct vgpu_cu_fninfo *fi = calloc(1, sizeof(*fi));
+	struct vgpu_cu_fninfo *fi = calloc(1, sizeof(*fi)), reply = {0};
 	CUmodule mod;
 	CUfunction f;
 	CUresult r = fi && read_getfn(m, &g) ? CUDA_SUCCESS
@@ -239,16 +239,15 @@ static void get_function(struct vworker *W, const struct vgpu_msg *m)
 		r = W->drv.cuModuleGetFunction(&f, mod, g.name);
 	if (r == CUDA_SUCCESS)
 		r = fn_layout(W, f, fi);
+	/* from here the handle owns fi (the launch path reads a copy), and
+	 * an unload on another executor may free it: answer from a copy */
 	if (r == CUDA_SUCCESS) {
-		fi->function = vw_handle_new(W, VGPU_HK_FUNCTION, f);
-		struct vw_handle *h =
-			vw_handle_entry(W, VGPU_HK_FUNCTION, fi->function);
-		if (h)
-			h->fn = fi; /* the launch path reads the layout */
-		else
+		reply = *fi;
+		reply.function = vw_function_new(W, f, fi, g.module);
+		if (!reply.function)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	vw_reply(W, m, take_async_err(W, r), fi, r ? 0 : sizeof(*fi), 0);
+	vw_reply(W, m, take_async_err(W, r), &reply, r ? 0 : sizeof(reply), 0);
 	if (r)
 		free(fi);
 }
@@ -266,7 +265,7 @@ static void get_global(struct vworker *W, const struct vgpu_msg *m)
 	if (r == CUDA_SUCCESS)
 		r = W->drv.cuModuleGetGlobal_v2(&p, &n, mod, g.name);
 	if (r == CUDA_SUCCESS && vw_range(W, p, n) != CUDA_SUCCESS)
-		r = vw_alloc_global(W, p, n); /* copies to symbols are ours */
+		r = vw_alloc_global(W, p, n, g.module); /* copies to symbols */
 	out.a[0] = p;
 	out.a[1] = n;
 	vw_reply(W, m, take_async_err(W, r), &out, sizeof(out), 0);
@@ -280,21 +279,22 @@ static CUresult launch(struct vworker *W, const struct vgpu_msg *m)
 	memcpy(&L, m->data, sizeof(L));
 	if (L.param_bytes > m->len - sizeof(L))
 		return CUDA_ERROR_INVALID_VALUE;
-	struct vw_handle *h = vw_handle_entry(W, VGPU_HK_FUNCTION, L.function);
+	CUfunction f;
+	struct vgpu_cu_fninfo fi;
 	CUstream s;
-	CUresult r = h && h->fn ? vw_stream(W, L.stream, &s)
-				: CUDA_ERROR_INVALID_HANDLE;
+	CUresult r = vw_function(W, L.function, &f, &fi);
+	if (!r)
+		r = vw_stream(W, L.stream, &s);
 	if (r)
 		return r;
-	const struct vgpu_cu_fninfo *fi = h->fn;
-	if (L.param_bytes < fi->param_bytes)
+	if (L.param_bytes < fi.param_bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	/* the driver copies the arguments before returning */
 	uint8_t *params = m->data + sizeof(L);
 	void *ptrs[VGPU_CU_MAX_PARAMS];
-	for (uint32_t i = 0; i < fi->nparams; i++)
-		ptrs[i] = params + fi->offset[i];
-	return W->drv.cuLaunchKernel((CUfunction)h->real, L.grid[0], L.grid[1],
+	for (uint32_t i = 0; i < fi.nparams; i++)
+		ptrs[i] = params + fi.offset[i];
+	return W->drv.cuLaunchKernel(f, L.grid[0], L.grid[1],
 				     L.grid[2], L.block[0], L.block[1],
 				     L.block[2], L.shared_bytes, s, ptrs, NULL);
 }

@@ -114,6 +114,26 @@ static struct vw_exec *exec_for(struct vworker *W, uint32_t tid)
 	return x;
 }
 
+/* An executor without a thread or queue, for tests and fuzzing only:
+ * tests/fuzz/fuzz_worker.c and the unit tests call vw_execute() on their
+ * own thread and need just the per-executor state a request may use (a
+ * module image being assembled). The serving path never makes one. */
+struct vw_exec *vw_exec_standalone(struct vworker *W)
+{
+	struct vw_exec *x = calloc(1, sizeof(*x));
+	if (x)
+		x->W = W;
+	return x;
+}
+
+void vw_exec_standalone_free(struct vw_exec *x)
+{
+	if (!x)
+		return;
+	free(x->st.image);
+	free(x);
+}
+
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vw_exec *x = exec_for(W, m->tid);

@@ -4,19 +4,41 @@
 #include "worker.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define ID_MASK ((1ull << VGPU_CU_HKIND_SHIFT) - 1)
+#define SALT_SHIFT 32
+#define INDEX_MASK ((1ull << SALT_SHIFT) - 1)
 
 static int kind_of(uint64_t id)
 {
 	return (int)(id >> VGPU_CU_HKIND_SHIFT);
 }
 
-/* Ids are (kind << 56) | index+1: O(1) lookup, and an id of one kind can
- * never pass as another. */
+/* This worker's pid, to sit between kind and index. Every worker numbered
+ * its table alike, so by position alone an id another guest process
+ * published, or one its parent held before fork(), named the holder's own
+ * object of that kind: destroying "their" stream destroyed ours. Workers
+ * alive at once have distinct pids, below 2^22 (PID_MAX_LIMIT), so those
+ * ids now fail as INVALID_HANDLE (tests/gpu/hostile.c, forkinit.c). */
+static uint64_t salt;
+static pthread_once_t salt_once = PTHREAD_ONCE_INIT;
+
+static void salt_init(void)
+{
+	salt = ((uint64_t)getpid() & 0xffffff) << SALT_SHIFT;
+}
+
+static uint64_t id_salt(void)
+{
+	pthread_once(&salt_once, salt_init);
+	return salt;
+}
+
+/* Ids are (kind << 56) | (salt << 32) | index+1: O(1) lookup, and an id of
+ * one kind can never pass as another. */
 static struct vw_handle *find(struct vworker *W, int kind, uint64_t id)
 {
-	uint64_t idx = (id & ID_MASK) - 1;
+	uint64_t idx = (id & INDEX_MASK) - 1; /* the full id is compared below */
 	if (kind_of(id) != kind || idx >= W->nhandles)
 		return NULL;
 	struct vw_handle *h = &W->handles[idx];
@@ -58,11 +80,32 @@ uint64_t vw_handle_new(struct vworker *W, int kind, void *real)
 	}
 	if (i == W->nhandles)
 		W->nhandles++;
-	id = ((uint64_t)kind << VGPU_CU_HKIND_SHIFT) | (i + 1);
+	id = ((uint64_t)kind << VGPU_CU_HKIND_SHIFT) | id_salt() | (i + 1);
 	W->handles[i] = (struct vw_handle){.id = id, .real = real};
 out:
 	pthread_mutex_unlock(&W->mu);
 	return id;
+}
+
+static void forget_handle(struct vw_handle *h)
+{
+	free(h->fn);
+	memset(h, 0, sizeof(*h));
+}
+
+/* An unloaded module's functions and globals are gone in the driver: kept,
+ * their ids would hand it dangling CUfunctions and their ranges would
+ * pass copies into freed device memory (fuzz_worker finding 2). */
+static void forget_module(struct vworker *W, uint64_t module)
+{
+	for (uint32_t i = 0; i < W->nhandles; i++)
+		if (W->handles[i].id && W->handles[i].module == module)
+			forget_handle(&W->handles[i]);
+	for (uint32_t i = 0; i < W->nallocs;)
+		if (W->allocs[i].global && W->allocs[i].module == module)
+			W->allocs[i] = W->allocs[--W->nallocs];
+		else
+			i++;
 }
 
 void vw_handle_del(struct vworker *W, int kind, uint64_t id)
@@ -70,10 +113,47 @@ void vw_handle_del(struct vworker *W, int kind, uint64_t id)
 	pthread_mutex_lock(&W->mu);
 	struct vw_handle *h = find(W, kind, id);
 	if (h) {
-		free(h->fn);
-		memset(h, 0, sizeof(*h));
+		forget_handle(h);
+		if (kind == VGPU_HK_MODULE)
+			forget_module(W, id);
 	}
 	pthread_mutex_unlock(&W->mu);
+}
+
+/* The layout and module are set under the lock, and only while the
+ * module is still ours: an unload racing from another executor either
+ * sweeps the new function or has made this fail. */
+uint64_t vw_function_new(struct vworker *W, CUfunction f,
+			 struct vgpu_cu_fninfo *fi, uint64_t module)
+{
+	uint64_t id = vw_handle_new(W, VGPU_HK_FUNCTION, f);
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, VGPU_HK_FUNCTION, id);
+	if (h && find(W, VGPU_HK_MODULE, module)) {
+		h->fn = fi;
+		h->module = module;
+	} else {
+		if (h)
+			memset(h, 0, sizeof(*h));
+		id = 0;
+	}
+	pthread_mutex_unlock(&W->mu);
+	return id;
+}
+
+/* Copies, under the lock: once it is released, another executor may grow
+ * the table (moving the entry) or unload the module (freeing the layout). */
+CUresult vw_function(struct vworker *W, uint64_t id, CUfunction *f,
+		     struct vgpu_cu_fninfo *fi)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, VGPU_HK_FUNCTION, id);
+	if (h && h->fn) {
+		*f = h->real;
+		*fi = *h->fn;
+	}
+	pthread_mutex_unlock(&W->mu);
+	return h && h->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
 CUresult vw_stream(struct vworker *W, uint64_t id, CUstream *s)
@@ -109,10 +189,15 @@ CUresult vw_range(struct vworker *W, CUdeviceptr p, uint64_t len)
 }
 
 static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
-		    bool global)
+		    bool global, uint64_t module)
 {
 	CUresult r = CUDA_SUCCESS;
 	pthread_mutex_lock(&W->mu);
+	/* a global of a module unloaded meanwhile would never be swept */
+	if (global && !find(W, VGPU_HK_MODULE, module)) {
+		r = CUDA_ERROR_INVALID_HANDLE;
+		goto out;
+	}
 	if (W->nallocs == W->acap) {
 		uint32_t cap = W->acap ? W->acap * 2 : 64;
 		struct vw_alloc *n = realloc(W->allocs, cap * sizeof(*n));
@@ -123,7 +208,7 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		W->allocs = n;
 		W->acap = cap;
 	}
-	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global};
+	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module};
 	if (!global)
 		W->mem_in_use += len;
 	if (W->ledger)
@@ -135,12 +220,13 @@ out:
 
 CUresult vw_alloc_add(struct vworker *W, CUdeviceptr p, uint64_t len)
 {
-	return add(W, p, len, false);
+	return add(W, p, len, false, 0);
 }
 
-CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len)
+CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
+			 uint64_t module)
 {
-	return add(W, p, len, true);
+	return add(W, p, len, true, module);
 }
 
 static struct vw_alloc *exact(struct vworker *W, CUdeviceptr p)

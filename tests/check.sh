@@ -3,10 +3,11 @@
 #
 # Stages: unit tests (make test), guest programs against vgpud on the sim
 # backend (make integration), the unit tests under ASan+UBSan and
-# under TSan, the real-VM test, and a bounded fuzzing run. Each stage's
+# under TSan, the real-VM test, and a bounded fuzzing run (the decoder's
+# and the worker's harnesses, one after the other). Each stage's
 # Criterion counts are added up; vmtest and fuzz count as one test each.
 # Environment: CHECK_STAGES="test asan tsan vmtest fuzz" picks stages;
-# FUZZ_SECONDS (default 60) bounds the fuzzer.
+# FUZZ_SECONDS (default 60) bounds each fuzzer.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

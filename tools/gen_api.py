@@ -102,14 +102,39 @@ def guest(calls):
     return "\n".join(o)
 
 
-def expr(e, c):
-    """A rule expression over argument names, evaluated on decoded locals."""
+def factors(e, c):
+    """A rule expression: in-argument names and decimal literals joined by
+    '*', nothing else, so that every length can be computed checked."""
     names = {a.name for a in c.ins}
-    for tok in re.findall(r"[A-Za-z_]\w*", e):
-        if tok not in names:
-            sys.exit("ring/cuda.api: %s: '%s' in '%s' is no in-argument"
-                     % (c.name, tok, e))
-    return re.sub(r"([A-Za-z_]\w*)", r"(uint64_t)\1", e)
+    out = []
+    for f in (x.strip() for x in e.split("*")):
+        if f not in names and not re.fullmatch(r"[0-9]+", f):
+            sys.exit("ring/cuda.api: %s: '%s' in '%s' is no in-argument "
+                     "or number" % (c.name, f, e))
+        out.append("(uint64_t)" + f)
+    return out
+
+
+def length(e, c, var):
+    """C statements setting uint64_t var to e. A product that overflows is
+    refused: wrapped, cuMemsetD32's N = 2^62 + 1 passed as a 4-byte range
+    and went to the driver as 2^62 + 1 words (tests/gpu/hostile.c)."""
+    f = factors(e, c)
+    o = ["\tuint64_t %s = %s;" % (var, f[0])]
+    for x in f[1:]:
+        o.append("\tif (__builtin_mul_overflow(%s, %s, &%s))\n"
+                 "\t\treturn CUDA_ERROR_INVALID_VALUE;" % (var, x, var))
+    return o
+
+
+def alloc_len(e, c):
+    """alloc(EXPR) is recorded after the driver allocated: one factor only,
+    so there is nothing to overflow there."""
+    f = factors(e, c)
+    if len(f) != 1:
+        sys.exit("ring/cuda.api: %s: alloc(%s) must be one argument"
+                 % (c.name, e))
+    return f[0]
 
 
 def daemon(calls):
@@ -140,8 +165,9 @@ def daemon(calls):
                 o.append("\t%s %s = (%s)in->a[%d];" % (a.ctype, a.name, a.ctype, i))
         for a in c.ins:  # ownership checks once every argument is decoded
             if a.rule and a.rule.startswith("range("):
-                o.append("\tr = vw_range(W, %s, %s);\n\tif (r)\n\t\treturn r;"
-                         % (a.name, expr(a.rule[6:-1], c)))
+                o += length(a.rule[6:-1], c, "len_" + a.name)
+                o.append("\tr = vw_range(W, %s, len_%s);\n\tif (r)\n\t\treturn r;"
+                         % (a.name, a.name))
             elif a.rule == "free":
                 o.append("\tr = vw_alloc_check(W, %s);\n\tif (r)\n\t\treturn r;"
                          % a.name)
@@ -150,6 +176,19 @@ def daemon(calls):
         call_args = ", ".join(("&" if a.dir == "out" else "") + a.name
                               for a in c.args)
         o.append("\tr = W->drv.%s(%s);" % (c.name, call_args))
+        # Released whatever the driver returned: it may free the object
+        # and still return an earlier asynchronous error (the sticky
+        # fault of a kernel: "may also return error codes from previous,
+        # asynchronous launches"). Kept, the id or range would hand the
+        # driver a dangling handle or freed memory (fuzz_worker finding 1);
+        # dropped when the driver did not free, it leaks until the worker
+        # exits and its context goes.
+        for a in c.ins:
+            if a.rule == "del":
+                o.append("\tvw_handle_del(W, %s, in->a[%d]);"
+                         % (HANDLES[a.type], c.ins.index(a)))
+            elif a.rule == "free":
+                o.append("\tvw_alloc_del(W, %s);" % a.name)
         o.append("\tif (r != CUDA_SUCCESS)\n\t\treturn r;")
         for i, a in enumerate(c.outs):
             if a.type in HANDLES:
@@ -164,13 +203,7 @@ def daemon(calls):
                 # untracked memory would be unusable and unfreeable
                 o.append("\tr = vw_alloc_add(W, %s, %s);\n\tif (r)\n"
                          "\t\tW->drv.cuMemFree_v2(%s);"
-                         % (a.name, expr(a.rule[6:-1], c), a.name))
-        for a in c.ins:
-            if a.rule == "del":
-                o.append("\tvw_handle_del(W, %s, in->a[%d]);"
-                         % (HANDLES[a.type], c.ins.index(a)))
-            elif a.rule == "free":
-                o.append("\tvw_alloc_del(W, %s);" % a.name)
+                         % (a.name, alloc_len(a.rule[6:-1], c), a.name))
         o.append("\treturn r;\n}\n")
     o.append("const struct vw_gen_entry vw_gen_table[] = {")
     for c in calls:

@@ -82,6 +82,8 @@ bool sim_obj_unregister(struct sim_obj *o);
 /* References to every live object of kind k (caller puts each and frees
  * the array); -1 if out of memory. */
 int sim_obj_collect(enum sim_kind k, struct sim_obj ***out, size_t *n);
+/* The registry's size in slots (tests: it follows the live objects). */
+size_t sim_obj_slots(void);
 
 /* ---- context (sim_ctx.c) ---------------------------------------------- */
 

@@ -131,7 +131,11 @@ static bool next_attr(const struct elf *e, size_t i, uint64_t *off,
 	a->payload = NULL;
 	if (a->fmt != EIFMT_SVAL)
 		return true;
-	if (*off + a->val > size)
+	/* the payload must be in the file too, not only in the section: a
+	 * NOBITS section's offset and size were never checked against it
+	 * (a guest's cubin read past the image: found with fuzz_worker) */
+	if (*off + a->val > size ||
+	    !at(e, e->sh[i].sh_offset + *off, a->val))
 		return false;
 	a->payload = h + 4;
 	*off += a->val;

@@ -35,9 +35,13 @@ static size_t probe(const void *o)
 	return i;
 }
 
+/* Rehash into a table sized by the live objects: the tombstones go. Sized
+ * from the old capacity instead, the table doubled each time tombstones
+ * filled it, so a create/destroy loop grew it (and every collect's scan)
+ * without bound (fuzz_worker's executions slowed down over minutes). */
 static int grow(void)
 {
-	size_t ncap = cap ? cap * 2 : 64;
+	size_t ncap = 64;
 	while (live * 2 >= ncap)
 		ncap *= 2;
 	struct sim_obj **old = slot, **n = calloc(ncap, sizeof(*n));
@@ -122,6 +126,14 @@ bool sim_obj_unregister(struct sim_obj *o)
 	if (found)
 		sim_obj_put(o);
 	return found;
+}
+
+size_t sim_obj_slots(void)
+{
+	pthread_mutex_lock(&mu);
+	size_t n = cap;
+	pthread_mutex_unlock(&mu);
+	return n;
 }
 
 int sim_obj_collect(enum sim_kind k, struct sim_obj ***out, size_t *n)

@@ -134,7 +134,7 @@ static char *dup_tok(const struct tok *t)
 /* ---- .entry ------------------------------------------------------------- */
 
 /* One ".param ... name[N]" after the ".param"; *end is the token after. */
-static CUresult param(struct lex *l, uint32_t *size, uint32_t *align)
+static CUresult param(struct lex *l, uint32_t *size, uint64_t *align)
 {
 	uint64_t elem = 0, al = 0, count = 1, v;
 	bool ptr = false;
@@ -166,21 +166,25 @@ static CUresult param(struct lex *l, uint32_t *size, uint32_t *align)
 	if (al & (al - 1) || elem * count > SIM_MAX_PARAM_BYTES)
 		return CUDA_ERROR_INVALID_PTX;
 	*size = (uint32_t)(elem * count);
-	*align = (uint32_t)al;
+	*align = al;
 	return CUDA_SUCCESS;
 }
 
-static CUresult add_param(struct sim_kdesc *k, uint32_t size, uint32_t align)
+/* In 64 bits, and checked before it is stored: ".align 4294967296"
+ * truncated to 0 in 32 placed the parameter at offset 0, under earlier
+ * ones, and argsize (the launch's buffer) came out smaller than the
+ * layout: a launch wrote past it (found with tests/fuzz/fuzz_worker.c). */
+static CUresult add_param(struct sim_kdesc *k, uint32_t size, uint64_t align)
 {
-	uint32_t off = (k->argsize + align - 1) & ~(align - 1);
+	uint64_t off = ((uint64_t)k->argsize + align - 1) & ~(align - 1);
+	if (off + size > SIM_MAX_PARAM_BYTES || k->nparams >= MAX_PARAMS)
+		return CUDA_ERROR_INVALID_PTX;
 	struct sim_param *v = realloc(k->params, (k->nparams + 1) * sizeof(*v));
 	if (!v)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	k->params = v;
-	v[k->nparams++] = (struct sim_param){off, size};
-	k->argsize = off + size;
-	if (k->argsize > SIM_MAX_PARAM_BYTES || k->nparams > MAX_PARAMS)
-		return CUDA_ERROR_INVALID_PTX;
+	v[k->nparams++] = (struct sim_param){(uint32_t)off, size};
+	k->argsize = (uint32_t)(off + size);
 	return CUDA_SUCCESS;
 }
 
@@ -196,7 +200,8 @@ static CUresult params(struct lex *l, struct sim_kdesc *k)
 	if (is(&l->t, ")"))
 		return CUDA_SUCCESS;
 	for (;;) {
-		uint32_t size, align;
+		uint32_t size;
+		uint64_t align;
 		if (!is(&l->t, ".param"))
 			return CUDA_ERROR_INVALID_PTX;
 		CUresult rc = param(l, &size, &align);
@@ -242,7 +247,12 @@ static CUresult store(struct var *v, uint64_t bits)
 	if (v->ninit * v->elem >= MAX_GLOBAL)
 		return CUDA_ERROR_INVALID_PTX;
 	if ((v->ninit + 1) * v->elem > v->cap) {
+		/* at least one element more: a ".v8 .b128" element is 128
+		 * bytes, and the first 64-byte buffer took only half of it
+		 * (found with tests/fuzz/fuzz_worker.c) */
 		uint64_t cap = v->cap ? v->cap * 2 : 64;
+		while (cap < (v->ninit + 1) * v->elem)
+			cap *= 2;
 		uint8_t *d = realloc(v->data, cap);
 		if (!d)
 			return CUDA_ERROR_OUT_OF_MEMORY;

@@ -11,6 +11,15 @@
 static __thread uint64_t current; /* context id, 0 = none */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Runs in the child, on its only thread (the one that forked): without
+ * this, the parent's context stayed current in a child that called cuInit
+ * again, and a lock another parent thread held was held for ever. */
+void vgpu_cu_ctx_after_fork(void)
+{
+	current = 0;
+	pthread_mutex_init(&mu, NULL);
+}
+
 static CUresult retain_id(void)
 {
 	if (vgpu_cu.ctx_id)

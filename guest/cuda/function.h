@@ -10,13 +10,20 @@
 
 struct vgpu_fn {
 	uint64_t magic;
+	uint64_t conn; /* vgpu_cu_conn_id() of the connection that made it */
 	struct vgpu_cu_fninfo info;
 };
 
+/* A record from another connection (the parent's, copied by fork()) is
+ * refused here: its id means nothing to this process's worker, and its
+ * cached layout would be trusted for a kernel this process never looked
+ * up. */
 static inline const struct vgpu_fn *vgpu_fn_of(CUfunction f)
 {
 	const struct vgpu_fn *p = (const struct vgpu_fn *)f;
-	return p && p->magic == VGPU_FN_MAGIC ? p : NULL;
+	return p && p->magic == VGPU_FN_MAGIC && p->conn == vgpu_cu_conn_id()
+		       ? p
+		       : NULL;
 }
 
 /* Log once that attribute a of call is not answered, and say so. */

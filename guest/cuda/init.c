@@ -40,11 +40,24 @@ static CUresult connect_daemon(void)
 	return CUDA_SUCCESS;
 }
 
-/* A forked child starts from scratch (it may not use the parent's). */
+/* fork() after cuInit. The driver refuses a child its parent's CUDA state:
+ * its calls, cuInit too, return CUDA_ERROR_NOT_INITIALIZED (NVIDIA's
+ * guidelines: a child must not use CUDA before exec; inducer/pycuda#137,
+ * triton-lang/triton#10443; measured on driver 580: all calls but those on
+ * inherited streams and events, which follow the stale pointers). Here the
+ * child forgets the parent's connection, so until it calls cuInit every
+ * call returns CUDA_ERROR_NOT_INITIALIZED (vgpu_cu_ready), and it cannot
+ * reach the parent's channel at all: the region is MADV_DONTFORK, not
+ * mapped in the child. Unlike the driver, cuInit then connects afresh: the
+ * child gets its own channel, worker and context, to which the parent's
+ * handles, pointers and kernels are foreign (tests/gpu/forkinit.c). The
+ * copy of the parent's connection is dropped, never released (guest/conn.c
+ * refuses that too). */
 static void child_after_fork(void)
 {
 	memset(&vgpu_cu, 0, sizeof(vgpu_cu));
 	pthread_mutex_init(&init_mu, NULL);
+	vgpu_cu_ctx_after_fork();
 }
 
 VGPU_EXPORT CUresult cuInit(unsigned int flags)

@@ -56,7 +56,10 @@ static CUresult pack(const struct vgpu_fn *f, void **params, void **extra,
 	}
 	if (fi->param_bytes && (!buf || size < fi->param_bytes))
 		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(p, buf, fi->param_bytes);
+	/* a kernel without parameters, launched with neither form: buf is
+	 * NULL, and memcpy from NULL is undefined even for 0 bytes (UBSan) */
+	if (fi->param_bytes)
+		memcpy(p, buf, fi->param_bytes);
 	return CUDA_SUCCESS;
 }
 

@@ -55,14 +55,26 @@ VGPU_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
 	return dtoh(dst, src, n, VGPU_CU_NO_STREAM);
 }
 
+/* The wire's "no stream" (a synchronous copy) is no handle the worker
+ * issues: a program passing that value as a stream got a synchronous copy
+ * instead of CUDA_ERROR_INVALID_HANDLE (tests/gpu/hostile.c). */
+static bool wire_sentinel(CUstream s)
+{
+	return (uint64_t)(uintptr_t)s == VGPU_CU_NO_STREAM;
+}
+
 VGPU_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src,
 					  size_t n, CUstream s)
 {
+	if (wire_sentinel(s))
+		return CUDA_ERROR_INVALID_HANDLE;
 	return htod(dst, src, n, (uint64_t)(uintptr_t)s);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src,
 					  size_t n, CUstream s)
 {
+	if (wire_sentinel(s))
+		return CUDA_ERROR_INVALID_HANDLE;
 	return dtoh(dst, src, n, (uint64_t)(uintptr_t)s);
 }

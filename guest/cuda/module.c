@@ -104,6 +104,7 @@ VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,
 		return r;
 	}
 	f->magic = VGPU_FN_MAGIC;
+	f->conn = vgpu_cu_conn_id();
 	*fn = (CUfunction)f;
 	return CUDA_SUCCESS;
 }
@@ -126,6 +127,9 @@ VGPU_EXPORT CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes,
 VGPU_EXPORT CUresult cuFuncGetParamInfo(CUfunction fn, size_t index,
 					size_t *offset, size_t *size)
 {
+	CUresult r = vgpu_cu_ready(); /* answered locally, but not before cuInit */
+	if (r)
+		return r;
 	const struct vgpu_fn *f = vgpu_fn_of(fn);
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
@@ -141,6 +145,9 @@ VGPU_EXPORT CUresult cuFuncGetParamInfo(CUfunction fn, size_t index,
 VGPU_EXPORT CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute a,
 					CUfunction fn)
 {
+	CUresult r = vgpu_cu_ready(); /* answered locally, but not before cuInit */
+	if (r)
+		return r;
 	const struct vgpu_fn *f = vgpu_fn_of(fn);
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;

@@ -31,6 +31,17 @@ struct vgpu_cu_state {
 
 extern struct vgpu_cu_state vgpu_cu;
 
+/* This process's connection: a channel's (index, generation) is never
+ * another live claim's, so objects the guest keeps per connection (kernel
+ * records) tell a parent's, inherited through fork(), from the child's
+ * own. 0 while not connected (no claim has generation 0). */
+static inline uint64_t vgpu_cu_conn_id(void)
+{
+	return (uint64_t)vgpu_cu.conn.ch.idx << 32 | vgpu_cu.conn.ch.gen;
+}
+/* In a forked child: forget the parent's current context and locks. */
+void vgpu_cu_ctx_after_fork(void);
+
 CUresult vgpu_cu_ready(void);
 CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,
 		     const char *name);

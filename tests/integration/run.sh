@@ -4,9 +4,11 @@
 # Starts vgpud (sim backend unless VGPU_BACKEND=cuda) from a throwaway
 # configuration, then runs unmodified driver-API programs (tests/gpu/
 # drvapi, linked with -lcuda) with vgpu's libcuda.so.1 first in the loader
-# path: each kernel image format, four processes at once, a guest killed
-# mid-run while another keeps working, and vgpuctl status. Ends with
-# "integration: N passed, N failed".
+# path: each kernel image format, four processes at once, threads of one
+# process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
+# handles and pointers, its own and another process's (tests/gpu/hostile),
+# fork() after cuInit, a guest killed mid-run while another keeps working,
+# and vgpuctl status. Ends with "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
 backend=${VGPU_BACKEND:-sim}
@@ -71,6 +73,11 @@ concurrent() {
 	return $rc
 }
 check four_processes concurrent
+
+kernels=$build/tests/gpu/kernels.cubin
+check threads guest "$build/tests/gpu/threads" "$kernels"
+check hostile guest "$build/tests/gpu/hostile" "$kernels"
+check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

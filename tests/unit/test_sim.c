@@ -9,13 +9,16 @@
 #include "../../daemon/backend.h"
 #include "../../daemon/sim/sim.h"
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef VGPU_BUILD_DIR
 #define VGPU_BUILD_DIR "build"
@@ -298,6 +301,21 @@ Test(sim, primary_context_is_refcounted_and_resets)
 	ERR(D.cuStreamSynchronize(s), CUDA_ERROR_INVALID_HANDLE);
 }
 
+/* The handle registry is sized by the live handles: it doubled each time
+ * destroyed handles' tombstones filled it, so a loop creating and
+ * destroying events grew it (and every context reset's scan of it) without
+ * bound. */
+Test(sim, handle_registry_does_not_grow_with_destroyed_handles)
+{
+	CUevent e;
+	for (int i = 0; i < 20000; i++) {
+		OK(D.cuEventCreate(&e, 0));
+		OK(D.cuEventDestroy_v2(e));
+	}
+	cr_expect_leq(sim_obj_slots(), 256, "%zu slots for one live handle",
+		      sim_obj_slots());
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 /* A device pointer is inside an inaccessible reservation of this process,
@@ -565,6 +583,87 @@ Test(sim, bad_images_are_refused)
 	ERR(D.cuModuleLoadData(&m, cubin), CUDA_ERROR_INVALID_IMAGE);
 	free(cubin);
 	ERR(D.cuModuleLoadData(&m, NULL), CUDA_ERROR_INVALID_VALUE);
+}
+
+/* The header of the section of that name in a cubin (bounds trusted:
+ * nvcc's own output). */
+static Elf64_Shdr *section(uint8_t *elf, const char *name)
+{
+	Elf64_Ehdr h;
+	memcpy(&h, elf, sizeof(h));
+	Elf64_Shdr *sh = (Elf64_Shdr *)(elf + h.e_shoff);
+	const char *names = (const char *)elf + sh[h.e_shstrndx].sh_offset;
+	for (size_t i = 0; i < h.e_shnum; i++)
+		if (!strcmp(names + sh[i].sh_name, name))
+			return &sh[i];
+	return NULL;
+}
+
+/* A NOBITS section has no bytes in the file, so nothing checks its offset
+ * and size against the image: .nv.info.<kernel> made NOBITS at the image's
+ * last 4 bytes had its attribute's payload read past the image (found
+ * with tests/fuzz/fuzz_worker.c). Here the image ends at a guard page. */
+Test(sim, nobits_attribute_section_is_not_read_past_the_image)
+{
+	size_t n;
+	CUmodule m;
+	uint8_t *cubin = image("cubin", &n);
+	Elf64_Shdr *s = section(cubin, ".nv.info.vgpu_inc_counter");
+	cr_assert_not_null(s);
+	s->sh_type = SHT_NOBITS;
+	s->sh_offset = n - 4;
+	s->sh_size = 0x1000;
+	memcpy(cubin + n - 4, "\x04\x17\xf0\x00", 4); /* KPARAM_INFO, 240 B */
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = (n + pg - 1) / pg * pg;
+	uint8_t *map = mmap(NULL, span + pg, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mprotect(map + span, pg, PROT_NONE), 0);
+	memcpy(map + span - n, cubin, n);
+	ERR(D.cuModuleLoadData(&m, map + span - n), CUDA_ERROR_INVALID_IMAGE);
+	munmap(map, span + pg);
+	free(cubin);
+}
+
+/* ".align 4294967296" was truncated to 0 in 32 bits: the parameter went
+ * to offset 0, under the earlier ones, and the launch buffer (sized by the
+ * last one's end) came out shorter than the layout; a launch wrote past it
+ * (found with tests/fuzz/fuzz_worker.c). */
+Test(sim, ptx_parameter_alignment_does_not_wrap)
+{
+	CUmodule m;
+	size_t off, size;
+	ERR(D.cuModuleLoadData(&m, ".version 9.0\n.target sm_90\n"
+			       ".visible .entry vgpu_add_f32(.param .u64 a,"
+			       " .param .u64 b, .param .u64 c,"
+			       " .param .align 4294967296 .u32 n) { ret; }\n"),
+	    CUDA_ERROR_INVALID_PTX);
+	/* the first parameter is at 0 whatever its alignment */
+	OK(D.cuModuleLoadData(&m, ".version 9.0\n.target sm_90\n"
+			      ".visible .entry k(.param .align 4294967296"
+			      " .u64 a) { ret; }\n"));
+	OK(D.cuFuncGetParamInfo(fn(m, "k"), 0, &off, &size));
+	cr_expect_eq(off, 0);
+	cr_expect_eq(size, 8);
+}
+
+/* An initialised ".v8 .b128" global: each element is 128 bytes, and the
+ * parser's first buffer (64 bytes) took half of one (found with
+ * tests/fuzz/fuzz_worker.c). */
+Test(sim, ptx_wide_vector_initialiser)
+{
+	CUmodule m;
+	CUdeviceptr g;
+	size_t size;
+	uint8_t h[256];
+	OK(D.cuModuleLoadData(&m, ".version 9.0\n.target sm_90\n"
+			      ".global .v8 .b128 g[2] = {7, 9};\n"));
+	OK(D.cuModuleGetGlobal_v2(&g, &size, m, "g"));
+	cr_assert_eq(size, 256);
+	OK(D.cuMemcpyDtoH_v2(h, g, size));
+	cr_expect_eq(h[0], 7);
+	cr_expect_eq(h[128], 9);
+	cr_expect_eq(h[1] | h[127] | h[255], 0);
 }
 
 /* Parameter layouts, each checked against nvcc 13.0's own output for

@@ -1,0 +1,254 @@
+/* The worker's request handlers (daemon/worker_calls.c and the generated
+ * ones) run in-process over the sim, message by message, as
+ * tests/fuzz/fuzz_worker.c drives them: regression tests of what that
+ * fuzzer found in the worker's handle and allocation tables.
+ */
+#define _GNU_SOURCE
+#include "../../daemon/devinfo.h"
+#include "../../daemon/worker.h"
+#include "../../ring/host.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SLOT_SIZE 1024
+#define ARENA (64u << 10)
+
+static struct vworker W;
+static struct vw_exec *X;
+static void *mem;
+static uint32_t pos;
+
+/* A PTX module of kernels the sim implements in C, and a global. */
+static const char PTX[] =
+	".version 9.0\n.target sm_90\n.address_size 64\n"
+	".global .align 8 .u64 vgpu_counter;\n"
+	".visible .entry vgpu_fault(.param .u64 p) { ret; }\n"
+	".visible .entry vgpu_inc_counter() { ret; }\n";
+
+/* A worker as worker_main.c builds one, serving channel 0 of a region in
+ * memory that a guest has claimed and the worker accepted. */
+static void up(void)
+{
+	char err[256] = "";
+	struct vgpu_msg m;
+	uint8_t buf[SLOT_SIZE];
+	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
+		     err);
+	pthread_mutex_init(&W.mu, NULL);
+	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
+	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
+	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
+	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
+	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
+	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
+			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
+	cr_assert_eq(vgpu_geom_layout(&g), 0);
+	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
+	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
+	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
+	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
+	ctl->abi = VGPU_ABI_MAX;
+	atomic_store(&ctl->req_gen, 1);
+	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
+		     VGPU_H_ATTACH);
+	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
+	pos = VGPU_START_DEFAULT;
+	X = vw_exec_standalone(&W);
+	cr_assert_not_null(X);
+}
+
+static void down(void)
+{
+	vw_exec_standalone_free(X);
+	vgpu_serve_fini(&W.srv);
+	free(mem);
+}
+
+TestSuite(worker, .init = up, .fini = down);
+
+/* ---- sending requests ---------------------------------------------------- */
+
+/* One request as the ring delivers it; the reply's result (for NOREPLY:
+ * the pending asynchronous error) and up to outlen payload bytes. */
+static int32_t request(uint16_t op, uint16_t flags, const void *data,
+		       uint32_t len, void *out, uint32_t outlen)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
+			     .len = len, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch};
+	uint8_t *copy = malloc(len ? len : 1);
+	memcpy(copy, data, len);
+	m.data = copy;
+	if (flags & VGPU_MSG_NOREPLY)
+		m.reply = VGPU_NO_REPLY;
+	vw_execute(&W, X, &m);
+	free(copy);
+	if (flags & VGPU_MSG_NOREPLY)
+		return W.async_err;
+	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
+	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
+	if (out)
+		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
+		       s->len < outlen ? s->len : outlen);
+	return s->result;
+}
+
+/* A generated call, by name (ring/cuda.api); a.a[] in, results out. */
+static int32_t call(const char *name, struct vgpu_cu_args *a)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (!strcmp(e->name, name))
+			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
+				       sizeof(*a), a, sizeof(*a));
+	cr_assert_fail("%s is not in ring/cuda.api", name);
+	return -1;
+}
+
+static uint64_t load_ptx(void)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
+			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch,
+			     .arena_len = sizeof(PTX) - 1,
+			     .total = sizeof(PTX) - 1};
+	uint8_t none = 0;
+	m.data = &none;
+	memcpy(vgpu_arena(&W.r, 0), PTX, sizeof(PTX) - 1);
+	vw_execute(&W, X, &m);
+	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &a, sizeof(a)),
+		     CUDA_SUCCESS);
+	return a.a[0];
+}
+
+static int32_t lookup(uint16_t op, uint64_t module, const char *name,
+		      void *out, uint32_t outlen)
+{
+	struct vgpu_cu_getfn g = {.module = module};
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	return request(op, 0, &g, sizeof(g), out, outlen);
+}
+
+static int32_t launch(uint64_t fn, const void *params, uint32_t n)
+{
+	uint8_t buf[sizeof(struct vgpu_cu_launch) + 64];
+	struct vgpu_cu_launch L = {.function = fn,
+				   .stream = (uint64_t)(uintptr_t)CU_STREAM_LEGACY,
+				   .grid = {1, 1, 1}, .block = {1, 1, 1},
+				   .param_bytes = n};
+	memcpy(buf, &L, sizeof(L));
+	memcpy(buf + sizeof(L), params, n);
+	return request(VGPU_CU_LAUNCH, 0, buf, sizeof(L) + n, NULL, 0);
+}
+
+static int32_t htod_inline(uint64_t dev, const void *p, uint32_t n)
+{
+	uint8_t buf[16 + 64];
+	uint64_t x[2] = {dev, UINT64_MAX /* no stream */};
+	memcpy(buf, x, sizeof(x));
+	memcpy(buf + sizeof(x), p, n);
+	return request(VGPU_CU_MEMCPY_HTOD_INLINE, 0, buf, 16 + n, NULL, 0);
+}
+
+/* ---- the tables ---------------------------------------------------------- */
+
+/* fuzz_worker finding 2: cuModuleUnload released only the module's own
+ * id; its functions' ids still named the unloaded CUfunctions and its
+ * globals' ranges still passed copies into freed device memory. */
+Test(worker, unloading_a_module_forgets_its_functions_and_globals)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_fninfo fi;
+	struct vgpu_cu_args g = {{0}};
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_inc_counter",
+			    &fi, sizeof(fi)), CUDA_SUCCESS);
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_GLOBAL, mod, "vgpu_counter", &g,
+			    sizeof(g)), CUDA_SUCCESS);
+	uint64_t one = 1;
+	cr_expect_eq(launch(fi.function, NULL, 0), CUDA_SUCCESS);
+	cr_expect_eq(htod_inline(g.a[0], &one, 8), CUDA_SUCCESS);
+	cr_expect_eq(W.nallocs, 1u, "the global is tracked");
+
+	struct vgpu_cu_args a = {{mod}};
+	cr_assert_eq(call("cuModuleUnload", &a), CUDA_SUCCESS);
+	cr_expect_eq(launch(fi.function, NULL, 0), CUDA_ERROR_INVALID_HANDLE);
+	cr_expect_eq(htod_inline(g.a[0], &one, 8), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(W.nallocs, 0u, "the global is forgotten");
+	cr_expect_null(vw_handle_entry(&W, VGPU_HK_FUNCTION, fi.function));
+	cr_expect_eq(W.mem_in_use, 0u);
+}
+
+/* fuzz_worker finding 1: after a kernel fault, cuMemFree and the destroy
+ * calls release the object and return the context's sticky error; the
+ * worker kept the allocation (mem_in_use and the ledger too) and the ids,
+ * so later calls handed the driver freed memory and dangling handles. */
+Test(worker, free_and_destroy_forget_even_when_the_context_has_faulted)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_fninfo fi;
+	struct vgpu_cu_args a = {{256}};
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_fault", &fi,
+			    sizeof(fi)), CUDA_SUCCESS);
+	cr_assert_eq(call("cuMemAlloc_v2", &a), CUDA_SUCCESS);
+	uint64_t dev = a.a[0];
+	a = (struct vgpu_cu_args){{0}};
+	cr_assert_eq(call("cuStreamCreate", &a), CUDA_SUCCESS);
+	uint64_t stream = a.a[0];
+	a = (struct vgpu_cu_args){{0}};
+	cr_assert_eq(call("cuEventCreate", &a), CUDA_SUCCESS);
+	uint64_t event = a.a[0];
+
+	uint64_t bad = dev + 4096; /* outside the allocation */
+	cr_assert_eq(launch(fi.function, &bad, 8), CUDA_SUCCESS);
+	a = (struct vgpu_cu_args){{0}};
+	cr_assert_eq(call("cuCtxSynchronize", &a), CUDA_ERROR_ILLEGAL_ADDRESS);
+
+	a = (struct vgpu_cu_args){{dev}};
+	cr_expect_eq(call("cuMemFree_v2", &a), CUDA_ERROR_ILLEGAL_ADDRESS);
+	cr_expect_eq(W.nallocs, 0u);
+	cr_expect_eq(W.mem_in_use, 0u);
+	cr_expect_eq(vw_range(&W, dev, 1), CUDA_ERROR_INVALID_VALUE);
+	a = (struct vgpu_cu_args){{stream}};
+	cr_expect_eq(call("cuStreamDestroy_v2", &a), CUDA_ERROR_ILLEGAL_ADDRESS);
+	cr_expect_null(vw_handle_entry(&W, VGPU_HK_STREAM, stream));
+	a = (struct vgpu_cu_args){{event}};
+	cr_expect_eq(call("cuEventDestroy_v2", &a), CUDA_ERROR_ILLEGAL_ADDRESS);
+	cr_expect_null(vw_handle_entry(&W, VGPU_HK_EVENT, event));
+	a = (struct vgpu_cu_args){{mod}};
+	cr_expect_eq(call("cuModuleUnload", &a), CUDA_ERROR_ILLEGAL_ADDRESS);
+	cr_expect_null(vw_handle_entry(&W, VGPU_HK_MODULE, mod));
+	cr_expect_null(vw_handle_entry(&W, VGPU_HK_FUNCTION, fi.function));
+}
+
+/* A function's layout is the handle's; the reply and each launch read
+ * copies, so the layout may go with its module at any time. */
+Test(worker, function_info_is_answered_and_launched_from_copies)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_fninfo fi;
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_fault", &fi,
+			    sizeof(fi)), CUDA_SUCCESS);
+	cr_expect_eq(fi.nparams, 1u);
+	cr_expect_eq(fi.size[0], 8u);
+	cr_expect_eq(fi.param_bytes, 8u);
+	struct vgpu_cu_fninfo copy;
+	CUfunction f;
+	cr_assert_eq(vw_function(&W, fi.function, &f, &copy), CUDA_SUCCESS);
+	cr_expect_eq(copy.nparams, fi.nparams);
+	uint64_t short_param = 0;
+	cr_expect_eq(launch(fi.function, &short_param, 4),
+		     CUDA_ERROR_INVALID_VALUE, "param_bytes below the layout's");
+	/* a lookup on a module that is gone makes no function */
+	struct vgpu_cu_args a = {{mod}};
+	cr_assert_eq(call("cuModuleUnload", &a), CUDA_SUCCESS);
+	cr_expect_eq(vw_function_new(&W, f, NULL, mod), 0u);
+	cr_expect_eq(vw_alloc_global(&W, 0x1000, 8, mod),
+		     CUDA_ERROR_INVALID_HANDLE);
+}
