@@ -221,7 +221,8 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
 # handlers and the CUresult table. --wrap lets the harness count replies.
 # Its seeds that load modules are made here from nvcc's test kernels, not
 # kept in the repository (tests/fuzz/mkseeds_worker.py). -timeout: a
-# message that hangs the worker is a finding too.
+# message that hangs the worker is a finding too. -detect_leaks=0: the
+# harness checks for leaks itself (fuzz_worker.c: run_leak_check).
 FUZZ_WORKER_SRC := daemon/worker_calls.c daemon/worker_tables.c \
 	daemon/worker_exec.c daemon/image_check.c daemon/devinfo.c \
 	daemon/config.c $(wildcard daemon/sim/*.c) $(RING_SRC)
@@ -230,7 +231,7 @@ fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp
 	@mkdir -p $(BUILD)/fuzz/corpus_worker $(BUILD)/fuzz/artifacts_worker
 	$(BUILD)/fuzz/fuzz_worker -max_total_time=$(FUZZ_SECONDS) \
 		-timeout=30 -max_len=65536 -dict=tests/fuzz/worker.dict \
-		-print_final_stats=1 \
+		-detect_leaks=0 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/artifacts_worker/ $(FUZZ_FLAGS) \
 		$(BUILD)/fuzz/corpus_worker tests/fuzz/corpus_worker \
 		$(FUZZ_WORKER_SEEDS)

@@ -126,7 +126,11 @@ static void memcpy_inline(struct vworker *W, const struct vgpu_msg *m,
 {
 	struct xfer x;
 	uint64_t n = 0;
-	uint8_t buf[VGPU_MAX_SLOT_SIZE];
+	/* per executor thread, not on the stack: after a sticky fault a
+	 * stream sync may return while a copy into buf is still running
+	 * (the sim can do that); it may then scribble on this thread's
+	 * buffer, never on a dead stack frame */
+	static __thread uint8_t buf[VGPU_MAX_SLOT_SIZE];
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
 	size_t hdr = htod ? sizeof(x) : sizeof(x) + 8;
 	if (m->len >= hdr) {

@@ -35,8 +35,9 @@
  *     matching kind.
  * After each input the primary context is released to zero (the sim
  * resets: streams drained and closed, handles invalid, memory freed), the
- * harness checks the sim is empty, and the worker's tables are cleared, so
- * inputs are independent and memory does not grow.
+ * harness checks the sim is empty (and its handle registry not growing),
+ * and the worker's tables are cleared, so inputs are independent and
+ * memory does not grow.
  *
  * Input format (bytes past the end read as 0): a sequence of messages,
  * at most MAX_MSGS, each
@@ -56,6 +57,7 @@
 #include "daemon/worker.h"
 #include "guest/cuda/errors_table.h"
 #include "ring/host.h"
+#include <sanitizer/lsan_interface.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,7 @@
 #define NFNS MAX_MSGS /* every function of an input: see build_launch */
 #define NO_STREAM UINT64_MAX
 #define SLEEP_MAX_NS 200000u /* vgpu_sleep_ns sleeps for real: cap it */
+#define LEAK_EVERY 512 /* inputs between two leak checks, see run_leak_check */
 
 /* ------------------------------------------------------------------ */
 /* reporting */
@@ -952,6 +955,10 @@ static void check_sim_empty(void)
 		free(v);
 		CHECK(n == 0, "%zu objects of kind %d after the reset", n, k);
 	}
+	/* sized by what is live, not by all the handles ever made (an input
+	 * makes at most a few thousand: a module's functions) */
+	CHECK(sim_obj_slots() <= 65536, "registry of %zu slots",
+	      sim_obj_slots());
 }
 
 /* Everything of the last input goes: the sim resets when the primary
@@ -974,6 +981,20 @@ static void reset_worker(void)
 	atomic_store(&ledger[0].mem_in_use, 0);
 	W.async_err = CUDA_SUCCESS;
 	open_context();
+}
+
+/* The sim frees streams and operations on its own threads, after an input
+ * has returned, so libFuzzer's per-input leak check (run whenever an
+ * input's mallocs outnumber its frees) rescanned the heap after almost
+ * every input, at an eighth of the speed: make fuzz runs with
+ * -detect_leaks=0 and the harness asks LeakSanitizer itself, now and then.
+ * A leak is then reported some inputs late; rerun the corpus with
+ * -detect_leaks=1 to find the input. */
+static void run_leak_check(void)
+{
+	static unsigned n;
+	if (++n % LEAK_EVERY == 0)
+		CHECK(!__lsan_do_recoverable_leak_check(), "memory leaked");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -1002,5 +1023,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (msg_index = 0; in_n && msg_index < MAX_MSGS; msg_index++)
 		one_message(&q);
 	reset_worker();
+	run_leak_check();
 	return 0;
 }

@@ -82,7 +82,8 @@ static int32_t request(uint16_t op, uint16_t flags, const void *data,
 			     .len = len, .reply = at % 16,
 			     .epoch = W.srv.ch[0].epoch};
 	uint8_t *copy = malloc(len ? len : 1);
-	memcpy(copy, data, len);
+	if (len) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(copy, data, len);
 	m.data = copy;
 	if (flags & VGPU_MSG_NOREPLY)
 		m.reply = VGPU_NO_REPLY;
@@ -144,7 +145,8 @@ static int32_t launch(uint64_t fn, const void *params, uint32_t n)
 				   .grid = {1, 1, 1}, .block = {1, 1, 1},
 				   .param_bytes = n};
 	memcpy(buf, &L, sizeof(L));
-	memcpy(buf + sizeof(L), params, n);
+	if (n)
+		memcpy(buf + sizeof(L), params, n);
 	return request(VGPU_CU_LAUNCH, 0, buf, sizeof(L) + n, NULL, 0);
 }
 
