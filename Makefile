@@ -212,7 +212,7 @@ fuzz-host: $(BUILD)/fuzz/fuzz_host
 	$(BUILD)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) \
 		-print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
 		$(FUZZ_FLAGS) $(BUILD)/fuzz/corpus tests/fuzz/corpus
-$(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c $(RING_SRC) ring/*.h
+$(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c tests/fuzz/fuzz_common.h $(RING_SRC) ring/*.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined $< $(RING_SRC) -o $@ -pthread
@@ -236,7 +236,8 @@ fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp
 		$(BUILD)/fuzz/corpus_worker tests/fuzz/corpus_worker \
 		$(FUZZ_WORKER_SEEDS)
 $(BUILD)/fuzz/fuzz_worker: tests/fuzz/fuzz_worker.c $(FUZZ_WORKER_SRC) \
-		daemon/*.h daemon/sim/*.h ring/*.h $(GEN)/cuda_api_daemon.c \
+		daemon/*.h daemon/sim/*.h ring/*.h tests/fuzz/fuzz_common.h \
+		$(GEN)/cuda_api_daemon.c \
 		$(GEN)/cuda_api_ops.h $(GEN)/errors_table.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(CUDA_INC) -I$(GEN) \

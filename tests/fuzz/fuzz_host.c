@@ -40,59 +40,11 @@
 #define MAX_CH 4
 #define NSAVED 4
 
-/* ------------------------------------------------------------------ */
-/* reporting */
+#define FUZZ_NAME "fuzz_host"
+#define FUZZ_STEP "op"
+#include "fuzz_common.h"
 
-static bool trace_on, writeset_on = true;
-static unsigned op_index;
-
-static void tracef(const char *fmt, ...)
-{
-	if (!trace_on)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[%4u] ", op_index);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-__attribute__((noreturn, format(printf, 3, 4))) static void
-fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "\nfuzz_host: CONTRACT VIOLATION (%s:%d, op #%u): ",
-		file, line, op_index);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			fail(__FILE__, __LINE__, "!(" #cond ") " __VA_ARGS__); \
-	} while (0)
-
-/* ------------------------------------------------------------------ */
-/* input reader */
-
-static const uint8_t *in_p;
-static size_t in_n;
-
-static uint8_t u8(void)
-{
-	if (!in_n)
-		return 0;
-	in_n--;
-	return *in_p++;
-}
-static uint16_t u16(void) { return (uint16_t)(u8() | (unsigned)u8() << 8); }
-static uint32_t u32(void) { return u16() | (uint32_t)u16() << 16; }
-static uint64_t u64(void) { return u32() | (uint64_t)u32() << 32; }
+static bool writeset_on = true;
 
 /* ------------------------------------------------------------------ */
 /* geometries: each allocated, formatted and snapshotted once */
@@ -1163,7 +1115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	in_p = data;
 	in_n = size;
-	op_index = 0;
+	step_index = 0;
 	G = &GEOMS[u8() % NGEOM];
 	R = &G->r;
 	geo_reset(G);
@@ -1174,9 +1126,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	now_ns = 1000000000ull;
 	tracef("geometry %u ch x %u slots x %u B, arena %llu", nch(), nslots(),
 	       R->g.slot_size, (unsigned long long)R->g.arena_per_chan);
-	while (in_n && op_index < MAX_OPS) {
+	while (in_n && step_index < MAX_OPS) {
 		run_op(u8());
-		op_index++;
+		step_index++;
 	}
 	check_all();
 	return 0;

@@ -74,73 +74,9 @@
 #define SLEEP_MAX_NS 200000u /* vgpu_sleep_ns sleeps for real: cap it */
 #define LEAK_EVERY 512 /* inputs between two leak checks, see run_leak_check */
 
-/* ------------------------------------------------------------------ */
-/* reporting */
-
-static bool trace_on;
-static unsigned msg_index;
-
-static void tracef(const char *fmt, ...)
-{
-	if (!trace_on)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[%3u] ", msg_index);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-__attribute__((noreturn, format(printf, 3, 4))) static void
-fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "\nfuzz_worker: INVARIANT VIOLATED (%s:%d, message #%u): ",
-		file, line, msg_index);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			fail(__FILE__, __LINE__, "!(" #cond ") " __VA_ARGS__); \
-	} while (0)
-
-/* ------------------------------------------------------------------ */
-/* input reader */
-
-static const uint8_t *in_p;
-static size_t in_n;
-
-static uint8_t u8(void)
-{
-	if (!in_n)
-		return 0;
-	in_n--;
-	return *in_p++;
-}
-/* Little-endian; one statement per read, since the operands of | are
- * unsequenced and the byte order must not depend on the compiler. */
-static uint16_t u16(void)
-{
-	uint16_t lo = u8();
-	return (uint16_t)(lo | (unsigned)u8() << 8);
-}
-static uint32_t u32(void)
-{
-	uint32_t lo = u16();
-	return lo | (uint32_t)u16() << 16;
-}
-static uint64_t u64(void)
-{
-	uint64_t lo = u32();
-	return lo | (uint64_t)u32() << 32;
-}
+#define FUZZ_NAME "fuzz_worker"
+#define FUZZ_STEP "message"
+#include "fuzz_common.h"
 
 /* n bytes of input into dst; what the input lacks is zero. */
 static void bytes(uint8_t *dst, size_t n)
@@ -1020,7 +956,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	X = vw_exec_standalone(&W);
 	CHECK(X);
 	add_id(W.ctx_id);
-	for (msg_index = 0; in_n && msg_index < MAX_MSGS; msg_index++)
+	for (step_index = 0; in_n && step_index < MAX_MSGS; step_index++)
 		one_message(&q);
 	reset_worker();
 	run_leak_check();
