@@ -244,7 +244,7 @@ $(BUILD)/fuzz/fuzz_worker: tests/fuzz/fuzz_worker.c $(FUZZ_WORKER_SRC) \
 		-Wl,--wrap=vgpu_hchan_reply $< $(FUZZ_WORKER_SRC) \
 		$(GEN)/cuda_api_daemon.c $(GEN)/errors_table.c -o $@ \
 		-pthread -lm -ldl
-$(FUZZ_WORKER_SEEDS).stamp: tests/fuzz/mkseeds_worker.py ring/cuda.api \
+$(FUZZ_WORKER_SEEDS).stamp: tests/fuzz/mkseeds_worker.py tests/fuzz/fuzzbytes.py ring/cuda.api \
 		$(KERNEL_IMAGES)
 	$(PYTHON) tests/fuzz/mkseeds_worker.py --images $(BUILD)/tests/gpu \
 		$(FUZZ_WORKER_SEEDS)

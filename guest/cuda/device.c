@@ -32,15 +32,21 @@ VGPU_EXPORT CUresult cuDeviceGet(CUdevice *dev, int ordinal)
 	return CUDA_SUCCESS;
 }
 
-VGPU_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
+/* A cached string of the device into the caller's buffer of len bytes. */
+static CUresult get_string(char *dst, int len, CUdevice dev, const char *src)
 {
 	CUresult r = dev_ok(dev);
 	if (r)
 		return r;
-	if (!name || len <= 0)
+	if (!dst || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(name, (size_t)len, "%s", vgpu_cu.info.name);
+	snprintf(dst, (size_t)len, "%s", src);
 	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
+{
+	return get_string(name, len, dev, vgpu_cu.info.name);
 }
 
 static CUresult get_uuid(CUuuid *uuid, CUdevice dev)
@@ -107,13 +113,7 @@ VGPU_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
 
 VGPU_EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice dev)
 {
-	CUresult r = dev_ok(dev);
-	if (r)
-		return r;
-	if (!bus || len <= 0)
-		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(bus, (size_t)len, "%s", vgpu_cu.info.pci_bus_id);
-	return CUDA_SUCCESS;
+	return get_string(bus, len, dev, vgpu_cu.info.pci_bus_id);
 }
 
 VGPU_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,

@@ -9,27 +9,11 @@ DETACH, lease reclaim, ABI refusal) so the fuzzer starts from there.
 Run it again after changing the input format: python3 tests/fuzz/mkseeds.py
 """
 import os
-import struct
+from fuzzbytes import u8, u16, u32, u64
 
 # opcode numbers: the enum OP_* of fuzz_host.c, in order
 (WRITE, FIELD, SEQ, PUT, PUTN, CLAIM, RELEASE, BEAT, POLL, DRAIN, ACCEPT,
  REFUSE, REPLY, REPLY_FORGED, LEASE, VALIDATE, SCRIBBLE, WAKE) = range(18)
-
-
-def u8(*v):
-    return bytes(x & 0xFF for x in v)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 def claim(ch, mode=0):

@@ -20,6 +20,7 @@ of returned ids and pointers; run this again after changing the format.
 import os
 import struct
 import sys
+from fuzzbytes import u8, u16, u32, u64
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 API = os.path.join(HERE, "..", "..", "ring", "cuda.api")
@@ -73,22 +74,6 @@ PTX = b"""\
 .visible .entry vgpu_saxpy(.param .f32 a, .param .u64 x, .param .u64 y,
                            .param .u32 n) { ret; }
 """
-
-
-def u8(*v):
-    return bytes(x & 0xFF for x in v)
-
-
-def u16(v):
-    return struct.pack("<H", v & 0xFFFF)
-
-
-def u32(v):
-    return struct.pack("<I", v & 0xFFFFFFFF)
-
-
-def u64(v):
-    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
 # ---- value encoders (gen_dev, gen_stream, gen_arg of the harness) ----
