@@ -97,6 +97,20 @@ void vw_alloc_del(struct vworker *W, CUdeviceptr p);
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);
 
+/* Areas of the driver API, one file each (daemon/worker_AREA.c): each
+ * handles the hand-written opcodes of its range in ring/cuda_proto.h and
+ * returns true, or false for an opcode not its own. */
+bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
+			const struct vgpu_msg *m); /* copies in every direction, 2D/3D, memset, host memory, pointer attributes */
+bool vw_stream_execute(struct vworker *W, struct vw_exec *x,
+			const struct vgpu_msg *m); /* streams, priorities, host callbacks, stream memory ops, launch variants, occupancy, contexts */
+bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
+			const struct vgpu_msg *m); /* stream capture and graphs */
+bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
+			const struct vgpu_msg *m); /* virtual memory management and IPC */
+bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
+			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
+
 /* executors (daemon/worker_exec.c) */
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m);
 void vw_exec_stop_all(struct vworker *W);

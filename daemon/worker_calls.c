@@ -326,6 +326,10 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	case VGPU_CU_MODULE_GET_GLOBAL: get_global(W, m); return;
 	case VGPU_CU_LAUNCH: vw_reply(W, m, launch(W, m), NULL, 0, 0); return;
 	}
+	if (vw_mem_execute(W, x, m) || vw_stream_execute(W, x, m) ||
+	    vw_graph_execute(W, x, m) || vw_vmm_execute(W, x, m) ||
+	    vw_lib_execute(W, x, m))
+		return;
 	if ((e = gen_entry(m->op)))
 		gen_call(W, e, m);
 	else

@@ -27,6 +27,19 @@ enum vgpu_cu_op {
 	VGPU_CU_MEMCPY_HTOD_INLINE = 0x19, /* u64 dst, u64 stream, data */
 	VGPU_CU_MEMCPY_DTOH_INLINE = 0x1A, /* u64 src, u64 stream, u64 len
 					    * -> data */
+	/* Hand-written opcodes by area (daemon/worker_AREA.c):
+	 * 0x20-0x2F mem, 0x30-0x3F stream, 0x40-0x4F graph, 0x50-0x5F vmm,
+	 * 0x60-0x6F lib. */
+	/* -- mem -- */
+
+	/* -- stream -- */
+
+	/* -- graph -- */
+
+	/* -- vmm -- */
+
+	/* -- lib -- */
+
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };
 
@@ -39,6 +52,12 @@ enum vgpu_cu_hkind {
 	VGPU_HK_FUNCTION = 0xC3,
 	VGPU_HK_STREAM = 0xC4,
 	VGPU_HK_EVENT = 0xC5,
+	VGPU_HK_GRAPH = 0xC6,
+	VGPU_HK_GRAPH_EXEC = 0xC7,
+	VGPU_HK_GRAPH_NODE = 0xC8,
+	VGPU_HK_MEM_HANDLE = 0xC9,  /* VMM physical allocation */
+	VGPU_HK_LIBRARY = 0xCA,
+	VGPU_HK_KERNEL = 0xCB,
 };
 
 struct vgpu_cu_args {

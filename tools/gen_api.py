@@ -15,7 +15,11 @@ SCALARS = {  # spec type -> C type
     "uchar": "unsigned char", "float": "float", "CUdeviceptr": "CUdeviceptr",
 }
 HANDLES = {"CUstream": "VGPU_HK_STREAM", "CUevent": "VGPU_HK_EVENT",
-           "CUmodule": "VGPU_HK_MODULE", "CUcontext": "VGPU_HK_CONTEXT"}
+           "CUmodule": "VGPU_HK_MODULE", "CUcontext": "VGPU_HK_CONTEXT",
+           "CUgraph": "VGPU_HK_GRAPH", "CUgraphExec": "VGPU_HK_GRAPH_EXEC",
+           "CUgraphNode": "VGPU_HK_GRAPH_NODE",
+           "CUmemGenericAllocationHandle": "VGPU_HK_MEM_HANDLE",
+           "CUlibrary": "VGPU_HK_LIBRARY", "CUkernel": "VGPU_HK_KERNEL"}
 RULE = re.compile(r"^(range|alloc)\((.+)\)$|^(free|new|del|stream)$")
 
 

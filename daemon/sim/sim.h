@@ -342,4 +342,15 @@ struct sim_kimpl {
 /* The C kernel of that name whose parameters match d, or NULL. */
 const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d);
 
+/* Areas added by the driver-API work, one sim_AREA.c each. */
+/* -- mem -- */
+
+/* -- stream -- */
+
+/* -- graph -- */
+
+/* -- vmm -- */
+
+/* -- lib -- */
+
 #endif

@@ -1,0 +1,16 @@
+/* daemon/worker_lib.c - the worker's libraries and kernels (cuLibrary, cuKernel), export tables.
+ *
+ * Contract: vw_lib_execute() runs the hand-written requests of this area
+ * (its opcode range in ring/cuda_proto.h) and replies; any other opcode
+ * returns false untouched.
+ */
+#include "worker.h"
+
+bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
+		     const struct vgpu_msg *m)
+{
+	(void)W;
+	(void)x;
+	(void)m;
+	return false;
+}
