@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "region_file.h"
+#include "vminfo_pub.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -21,7 +22,7 @@
 
 static int ledger_open(struct vgpud_vmstate *v)
 {
-	size_t len = v->cfg->channels * sizeof(struct vgpud_ledger);
+	size_t len = vgpud_ledger_size(v->cfg->channels);
 	v->ledger_fd = memfd_create("vgpud-ledger", 0); /* inherited */
 	if (v->ledger_fd < 0 || ftruncate(v->ledger_fd, (off_t)len))
 		return -1;
@@ -285,6 +286,7 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		if (vm_open(&d->vms[i], &d->cfg.vms[i], err, n))
 			return -1;
+	d->gpu = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
 		return -1;
@@ -305,6 +307,7 @@ void vgpud_run(struct vgpud *d)
 			pick_up_claims(v);
 			wake_parked(v);
 			housekeeping(d, v);
+			vgpud_vminfo_refresh(d, v, vgpu_now_ns());
 		}
 		vgpud_ctl_serve(d);
 		usleep(TICK_US);
@@ -322,6 +325,8 @@ void vgpud_shutdown(struct vgpud *d)
 	while (wait(NULL) > 0)
 		;
 	vgpud_ctl_close(d);
+	vgpud_hostgpu_close(d->gpu);
+	d->gpu = NULL;
 	VLOG_INFO("stopped");
 }
 

@@ -16,6 +16,7 @@
 
 #include "../ring/region.h"
 #include "config.h"
+#include "hostgpu.h"
 #include "ledger.h"
 #include <signal.h>
 #include <stdbool.h>
@@ -32,6 +33,17 @@ struct vgpud_worker {
 	uint32_t guest_pid;
 };
 
+/* What the VM info block's publisher remembers between refreshes. */
+struct vgpud_vminfo_state {
+	uint32_t seq;         /* the seqlock's value, never read back */
+	uint64_t updates;
+	uint64_t last_ns;
+	uint64_t last_calls;
+	uint16_t busy;        /* one bit per period, newest in bit 0 */
+	bool have_ident;
+	struct vgpud_ledger_ident ident; /* private copy once ready */
+};
+
 struct vgpud_vmstate {
 	const struct vgpud_vm *cfg;
 	struct vgpu_region r;
@@ -42,6 +54,7 @@ struct vgpud_vmstate {
 	struct vgpud_worker *w;
 	uint32_t nw, wcap;
 	uint64_t beat_ns;
+	struct vgpud_vminfo_state info; /* daemon/vminfo_pub.c */
 };
 
 struct vgpud {
@@ -49,6 +62,7 @@ struct vgpud {
 	struct vgpud_vmstate *vms;
 	char worker_path[512];
 	int ctl_fd;
+	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
 	volatile sig_atomic_t stop;
 };
 

@@ -81,8 +81,15 @@ static void *exec_main(void *arg)
 	struct vworker *W = x->W;
 	W->drv.cuCtxSetCurrent(W->ctx);
 	struct vw_job *j;
+	struct vgpud_ledger *L = W->ledger ? &W->ledger[W->chan] : NULL;
 	while ((j = next_job(x))) {
+		if (L) /* the supervisor's activity measure (utilization) */
+			atomic_fetch_add(&L->active, 1);
 		vw_execute(W, x, &j->m);
+		if (L) {
+			atomic_fetch_sub(&L->active, 1);
+			atomic_fetch_add(&L->calls, 1);
+		}
 		free(j);
 	}
 	free(x->st.image);

@@ -88,10 +88,31 @@ static void map_ledger(struct vworker *W, int fd)
 {
 	if (fd < 0)
 		return;
-	size_t len = W->r.g.nchannels * sizeof(struct vgpud_ledger);
+	size_t len = vgpud_ledger_size(W->r.g.nchannels);
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	W->ledger = m == MAP_FAILED ? NULL : m;
+}
+
+/* The first worker of a VM tells the supervisor the VM's identity. */
+static void publish_ident(struct vworker *W)
+{
+	if (!W->ledger)
+		return;
+	struct vgpud_ledger_ident *id =
+		vgpud_ledger_ident(W->ledger, W->r.g.nchannels);
+	uint32_t want = VGPUD_IDENT_EMPTY;
+	CUuuid u;
+	size_t total;
+	if (W->drv.cuDeviceGetUuid_v2(&u, W->dev) ||
+	    W->drv.cuDeviceTotalMem_v2(&total, W->dev) ||
+	    !atomic_compare_exchange_strong(&id->state, &want,
+					    VGPUD_IDENT_WRITING))
+		return;
+	memcpy(id->phys_uuid, u.bytes, 16);
+	id->phys_total = total;
+	id->info = W->info;
+	atomic_store(&id->state, VGPUD_IDENT_READY);
 }
 
 static int open_device(struct vworker *W, const struct opts *o, char *err,
@@ -203,6 +224,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	map_ledger(&W, o.ledger_fd);
+	publish_ident(&W);
 	printf("ready\n");
 	fflush(stdout);
 	char line[64];

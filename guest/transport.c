@@ -62,7 +62,7 @@ static int open_err(int e)
 static int map_path(struct vgpu_transport *t, const char *path,
 		    enum vgpu_map_kind kind)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int fd = open(path, (t->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return open_err(errno);
 	/* VGPU_REGION may name a BAR file (a container's bind mount): then
@@ -80,13 +80,16 @@ static int map_path(struct vgpu_transport *t, const char *path,
 		close(fd);
 		return VGPU_E_SMALL;
 	}
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	void *m = mmap(NULL, (size_t)st.st_size,
+		       t->readonly ? PROT_READ : PROT_READ | PROT_WRITE,
 		       MAP_SHARED, fd, 0);
 	int e = errno;
 	close(fd);
 	if (m == MAP_FAILED)
 		return open_err(e);
-	madvise(m, (size_t)st.st_size, MADV_DONTFORK);
+	/* a reader holds no channel: a forked child may keep reading */
+	if (!t->readonly)
+		madvise(m, (size_t)st.st_size, MADV_DONTFORK);
 	t->map = m;
 	t->maplen = (size_t)st.st_size;
 	t->kind = kind;
@@ -115,9 +118,11 @@ static int map_pci(struct vgpu_transport *t, char *msg, size_t msglen)
 	return rc;
 }
 
-int vgpu_transport_open(struct vgpu_transport *t, char *msg, size_t msglen)
+static int open_mode(struct vgpu_transport *t, bool readonly, char *msg,
+		     size_t msglen)
 {
 	memset(t, 0, sizeof(*t));
+	t->readonly = readonly;
 	const char *file = getenv("VGPU_REGION");
 	int rc;
 	if (file && *file) {
@@ -140,6 +145,17 @@ int vgpu_transport_open(struct vgpu_transport *t, char *msg, size_t msglen)
 		vgpu_transport_close(t);
 	}
 	return rc;
+}
+
+int vgpu_transport_open(struct vgpu_transport *t, char *msg, size_t msglen)
+{
+	return open_mode(t, false, msg, msglen);
+}
+
+int vgpu_transport_open_ro(struct vgpu_transport *t, char *msg,
+			   size_t msglen)
+{
+	return open_mode(t, true, msg, msglen);
 }
 
 void vgpu_transport_close(struct vgpu_transport *t)

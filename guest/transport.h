@@ -30,9 +30,14 @@ struct vgpu_transport {
 	void *map;
 	size_t maplen;
 	char path[256];
+	bool readonly; /* mapped PROT_READ, inherited across fork */
 };
 
 int vgpu_transport_open(struct vgpu_transport *t, char *msg, size_t msglen);
+/* The same region, mapped read-only and without MADV_DONTFORK: for
+ * readers of the VM info block (the guest NVML), which claim nothing. */
+int vgpu_transport_open_ro(struct vgpu_transport *t, char *msg,
+			   size_t msglen);
 void vgpu_transport_close(struct vgpu_transport *t);
 
 /* Find the first 1af4:1110 device under root (e.g. /sys/bus/pci/devices);

@@ -16,6 +16,8 @@
  *   chans_off         struct vgpu_chan_ctl[nchannels] (VGPU_CTL_SIZE each)
  *   slots_off         nchannels * nslots request slots of slot_size bytes
  *   replies_off       nchannels * nslots reply entries of slot_size bytes
+ *   info_off          the VM info block (ring/vminfo.h), daemon-written,
+ *                     read by the guest NVML library; 0 = absent
  *   arena_off         nchannels * arena_per_chan bytes, 2 MiB aligned
  *   pool_off          reserved for the pinned-host pool (0 = absent)
  *
@@ -85,7 +87,9 @@ struct vgpu_region_hdr {
 	uint64_t pool_off;       /*  80 reserved: 0 */
 	uint64_t pool_size;      /*  88 reserved: 0 */
 	uint64_t replies_off;    /*  96 */
-	uint8_t pad1[128 - 104];
+	uint64_t info_off;       /* 104 VM info block (ring/vminfo.h); 0 = absent */
+	uint64_t info_size;      /* 112 its bytes, multiple of 4096; 0 = absent */
+	uint8_t pad1[128 - 120];
 	/* line 2: liveness, written by the daemon while it runs */
 	_Atomic uint32_t state;     /* 128 enum vgpu_region_state */
 	_Atomic uint32_t epoch;     /* 132 bumped at every daemon start */
@@ -185,6 +189,7 @@ _Static_assert(offsetof(struct vgpu_chan_ctl, prod) == 64, "ctl prod");
 _Static_assert(offsetof(struct vgpu_chan_ctl, ready_gen) == 128, "ctl line2");
 _Static_assert(sizeof(struct vgpu_slot) == VGPU_MSG_HDR_SIZE, "slot hdr");
 _Static_assert(offsetof(struct vgpu_region_hdr, replies_off) == 96, "replies");
+_Static_assert(offsetof(struct vgpu_region_hdr, info_off) == 104, "info");
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics");
 
 #endif

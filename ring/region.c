@@ -1,5 +1,6 @@
 /* ring/region.c - region geometry, formatting (daemon) and checking (guest). */
 #include "region.h"
+#include "vminfo.h"
 #include <string.h>
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -33,7 +34,9 @@ int vgpu_geom_layout(struct vgpu_geom *g)
 				(uint64_t)g->nchannels * VGPU_CTL_SIZE, 4096);
 	uint64_t slots = (uint64_t)g->nchannels * g->nslots * g->slot_size;
 	g->replies_off = g->slots_off + slots;
-	g->arena_off = align_up(g->replies_off + slots, VGPU_ARENA_ALIGN);
+	g->info_off = align_up(g->replies_off + slots, 4096);
+	g->info_size = VGPU_VMINFO_SIZE;
+	g->arena_off = align_up(g->info_off + g->info_size, VGPU_ARENA_ALIGN);
 	g->size = g->arena_off + (uint64_t)g->nchannels * g->arena_per_chan;
 	return VGPU_OK;
 }
@@ -85,6 +88,8 @@ int vgpu_region_format(struct vgpu_region *r, void *base, uint64_t maplen,
 	h->chans_off = g.chans_off;
 	h->slots_off = g.slots_off;
 	h->replies_off = g.replies_off;
+	h->info_off = g.info_off;
+	h->info_size = g.info_size;
 	h->arena_off = g.arena_off;
 	h->arena_per_chan = g.arena_per_chan;
 	h->magic = VGPU_REGION_MAGIC;
@@ -120,6 +125,11 @@ int vgpu_region_check(struct vgpu_region *r, void *base, uint64_t maplen,
 	if (g.chans_off != h.chans_off || g.slots_off != h.slots_off ||
 	    g.replies_off != h.replies_off ||
 	    g.arena_off != h.arena_off || g.size != h.region_size)
+		return VGPU_E_GEOM;
+	/* the info block is where the geometry puts it, or absent (0, 0) */
+	if (!h.info_off && !h.info_size)
+		g.info_off = g.info_size = 0;
+	else if (h.info_off != g.info_off || h.info_size != g.info_size)
 		return VGPU_E_GEOM;
 	if (g.size > maplen)
 		return VGPU_E_SMALL;

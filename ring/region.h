@@ -21,6 +21,8 @@ struct vgpu_geom {
 	uint64_t chans_off;
 	uint64_t slots_off;
 	uint64_t replies_off;
+	uint64_t info_off;  /* the VM info block (ring/vminfo.h) */
+	uint64_t info_size;
 	uint64_t arena_off;
 	uint64_t size; /* bytes needed */
 };
@@ -82,6 +84,12 @@ static inline struct vgpu_slot *vgpu_reply_at(const struct vgpu_region *r,
 static inline uint8_t *vgpu_arena(const struct vgpu_region *r, uint32_t ch)
 {
 	return r->base + r->g.arena_off + (uint64_t)ch * r->g.arena_per_chan;
+}
+
+/* The VM info block (ring/vminfo.h), or NULL when the region has none. */
+static inline void *vgpu_info(const struct vgpu_region *r)
+{
+	return r->g.info_size ? r->base + r->g.info_off : NULL;
 }
 
 static inline uint32_t vgpu_inline_max(const struct vgpu_region *r)
