@@ -47,6 +47,7 @@ CUDA_IMPL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard guest/cuda/*.c)) \
 CUDA_GEN_OBJ := $(GEN)/cuda_unimpl.o $(GEN)/procaddr_table.o \
 		$(GEN)/errors_table.o
 CUDA_SO   := $(BUILD)/guest/libvgpu-cuda.so
+NVML_SO   := $(BUILD)/guest/libvgpu-nvml.so
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -56,7 +57,7 @@ BENCH_BIN := $(BUILD)/bench/ring
 .PHONY: all demo test integration check asan tsan fuzz fuzz-host fuzz-worker \
 	bench vmtest deps clean help
 all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
-	$(BUILD)/vgpuctl $(CUDA_SO) $(TOOLS) $(BENCH_BIN)
+	$(BUILD)/vgpuctl $(CUDA_SO) $(NVML_SO) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -168,6 +169,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBV
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 		tests/data/cuda13-getprocaddress-requests.txt
 
+# test_nvml dlopens the guest NVML and reads its export list.
+$(BUILD)/tests/unit/test_nvml: $(NVML_SO) guest/nvml/exports.txt
+
 $(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ $(LDLIBS)
@@ -257,6 +261,32 @@ $(GUEST_LIB)/libcuda.so.1: $(CUDA_SO)
 	ln -sf ../libvgpu-cuda.so $@
 	ln -sf libcuda.so.1 $(GUEST_LIB)/libcuda.so
 
+# The guest's stand-in for libnvidia-ml.so.1 (guest/nvml/, docs/nvml.md):
+# it answers from the VM info block and shares libcuda's once-only report
+# for the generated NOT_SUPPORTED stubs.
+NVML_IMPL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard guest/nvml/*.c))
+$(NVML_IMPL_OBJ) $(GEN)/nvml_unimpl.o: CFLAGS += -fvisibility=hidden \
+	-isystem $(CUDA_INCDIR)
+$(GEN)/nvml_defined.txt: $(NVML_IMPL_OBJ)
+	@mkdir -p $(dir $@)
+	$(NM) --defined-only $(NVML_IMPL_OBJ) > $@
+$(GEN)/nvml_unimpl.c: $(GEN)/nvml_defined.txt guest/nvml/exports.txt \
+		tools/gen_unimpl.py
+	$(PYTHON) tools/gen_unimpl.py guest/nvml/exports.txt $< $@ nvml
+$(GEN)/nvml_unimpl.o: $(GEN)/nvml_unimpl.c
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(NVML_SO): $(NVML_IMPL_OBJ) $(GEN)/nvml_unimpl.o $(BUILD)/guest/cuda/unimpl.o \
+		$(LIBRING)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libnvidia-ml.so.1 \
+		$(CUDA_SO_LDFLAGS) $(NVML_IMPL_OBJ) $(GEN)/nvml_unimpl.o \
+		$(BUILD)/guest/cuda/unimpl.o -Wl,--exclude-libs,ALL $(LIBRING) \
+		-o $@ -lpthread
+$(GUEST_LIB)/libnvidia-ml.so.1: $(NVML_SO)
+	@mkdir -p $(dir $@)
+	ln -sf ../libvgpu-nvml.so $@
+	ln -sf libnvidia-ml.so.1 $(GUEST_LIB)/libnvidia-ml.so
+
 # A driver-API program that checks itself, linked like any CUDA program.
 $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
@@ -272,6 +302,14 @@ $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -pthread \
 		-isystem $(CUDA_INCDIR) $< -L$(GUEST_LIB) -lcuda -o $@
 
+# NVML and the driver API in one guest process (tests/gpu/nvml.c).
+$(BUILD)/tests/gpu/nvml: tests/gpu/nvml.c tests/gpu/check.h \
+		guest/nvml/nvml_abi.h $(GUEST_LIB)/libcuda.so.1 \
+		$(GUEST_LIB)/libnvidia-ml.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -lnvidia-ml -o $@
+
 $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -283,7 +321,8 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 
 INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
-	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1
+	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
+	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

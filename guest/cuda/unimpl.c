@@ -62,15 +62,21 @@ static int quiet(void)
 
 int vgpu_unimplemented(const char *name)
 {
+	return vgpu_unimplemented_as(name, "CUDA_ERROR_NOT_SUPPORTED",
+				     VGPU_CUDA_ERROR_NOT_SUPPORTED);
+}
+
+int vgpu_unimplemented_as(const char *name, const char *code_name, int code)
+{
 	if (!name || quiet() || !first_report(name))
-		return VGPU_CUDA_ERROR_NOT_SUPPORTED;
+		return code;
 	/* One write(2) per line, so lines from several threads never mix
 	 * (stdio would also allocate its buffer here). */
 	char line[256];
 	int n = snprintf(line, sizeof(line), "vgpu: %s is not implemented "
-			 "(CUDA_ERROR_NOT_SUPPORTED)\n", name);
+			 "(%s)\n", name, code_name);
 	if (n < 0)
-		return VGPU_CUDA_ERROR_NOT_SUPPORTED;
+		return code;
 	size_t len = (size_t)n;
 	if (len >= sizeof(line)) { /* a name this long is not a driver's */
 		len = sizeof(line) - 1;
@@ -88,5 +94,5 @@ int vgpu_unimplemented(const char *name)
 		len -= (size_t)w;
 	}
 	errno = saved_errno;
-	return VGPU_CUDA_ERROR_NOT_SUPPORTED;
+	return code;
 }

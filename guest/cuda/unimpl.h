@@ -19,5 +19,8 @@
 #define VGPU_CUDA_ERROR_NOT_SUPPORTED 801
 
 int vgpu_unimplemented(const char *name);
+/* The same report for another library's entry points (the guest NVML):
+ * names code_name in the line and returns code. */
+int vgpu_unimplemented_as(const char *name, const char *code_name, int code);
 
 #endif

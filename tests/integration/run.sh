@@ -14,10 +14,11 @@ build=${1:-build}
 backend=${VGPU_BACKEND:-sim}
 tmp=$(mktemp -d /tmp/vgpu-it.XXXXXX)
 region=/dev/shm/vgpu-it-$$
+qregion=/dev/shm/vgpu-it-q-$$ # a second VM, with a memory quota (NVML)
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region"
+	rm -rf "$tmp" "$region" "$qregion"
 }
 trap cleanup EXIT
 
@@ -33,6 +34,12 @@ cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
 region_size = 128M
 channels = 8
+CONF
+cat >"$tmp/vms.d/q.conf" <<CONF
+region = $qregion
+region_size = 16M
+channels = 2
+memory_limit = 256M
 CONF
 
 check() { # NAME COMMAND...: one result line
@@ -100,6 +107,12 @@ status() {
 	grep -q "vm it .*channels 0/8  memory 0 MiB" "$tmp/status.txt"
 }
 check vgpuctl_status status
+
+# NVML (guest/nvml, docs/nvml.md): against the driver API in one process,
+# on the quota VM: total is the quota, used follows cuMemAlloc
+qguest() { VGPU_REGION=$qregion LD_LIBRARY_PATH=$build/guest/lib "$@"; }
+check nvml_quota_vm qguest "$build/tests/gpu/nvml" $((256 << 20))
+check nvml guest "$build/tests/gpu/nvml"
 
 kill "$daemon" && wait "$daemon"
 daemon=
