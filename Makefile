@@ -319,7 +319,20 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -o $@
 
-INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+# NVIDIA's own Python bindings (nvidia-ml-py, import pynvml), unmodified,
+# from PyPI: a pure-Python wheel, unpacked here and put on PYTHONPATH by the
+# integration suite, which runs them against the guest NVML.
+PYNVML_VERSION ?= 13.615.71
+PYNVML := $(BUILD)/pypi/nvidia-ml-py
+$(PYNVML)/pynvml.py:
+	@mkdir -p $(BUILD)/pypi
+	$(PYTHON) -m pip download --no-deps --only-binary=:all: \
+		-d $(BUILD)/pypi nvidia-ml-py==$(PYNVML_VERSION)
+	$(PYTHON) -m zipfile -e \
+		$(BUILD)/pypi/nvidia_ml_py-$(PYNVML_VERSION)-py3-none-any.whl $(PYNVML)
+	touch $@
+
+INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
 	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1

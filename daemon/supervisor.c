@@ -206,7 +206,14 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 			VLOG_INFO("vm %s: guest pid %u left channel %d",
 				  v->cfg->name, w->guest_pid, w->chan);
 		}
-		atomic_store(&v->ledger[w->chan].mem_in_use, 0);
+		/* the channel may already serve its next guest process (the
+		 * claim came before this worker's exit): its entry is the
+		 * new worker's now */
+		bool reassigned = false;
+		for (uint32_t k = 0; k < v->nw; k++)
+			reassigned |= &v->w[k] != w && v->w[k].chan == w->chan;
+		if (!reassigned)
+			atomic_store(&v->ledger[w->chan].mem_in_use, 0);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);

@@ -15,6 +15,7 @@ pkgs=(
 	libcriterion-dev             # unit and integration tests
 	qemu-system-x86 cpio         # the real-VM test (make vmtest)
 	busybox-static               # its guest userland
+	python3-pip                  # fetches nvidia-ml-py (make integration)
 )
 
 missing=()

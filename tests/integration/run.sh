@@ -113,6 +113,13 @@ check vgpuctl_status status
 qguest() { VGPU_REGION=$qregion LD_LIBRARY_PATH=$build/guest/lib "$@"; }
 check nvml_quota_vm qguest "$build/tests/gpu/nvml" $((256 << 20))
 check nvml guest "$build/tests/gpu/nvml"
+# NVIDIA's nvidia-ml-py, unmodified (Makefile: PYNVML), reads every query
+pynvml() {
+	PYTHONPATH=$build/pypi/nvidia-ml-py "$@" python3 \
+		tests/integration/pynvml_check.py --quota $((256 << 20)) \
+		${backend/cuda/} ${backend/sim/--sim}
+}
+check pynvml_quota_vm pynvml qguest
 
 kill "$daemon" && wait "$daemon"
 daemon=
