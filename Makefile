@@ -310,6 +310,14 @@ $(BUILD)/tests/gpu/nvml: tests/gpu/nvml.c tests/gpu/check.h \
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -lnvidia-ml -o $@
 
+# Ollama's and PyTorch's discovery sequences, libraries dlopen'ed.
+$(BUILD)/tests/gpu/discovery: tests/gpu/discovery.c tests/gpu/check.h \
+		guest/nvml/nvml_abi.h $(GUEST_LIB)/libcuda.so.1 \
+		$(GUEST_LIB)/libnvidia-ml.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -ldl -o $@
+
 $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -335,7 +343,8 @@ $(PYNVML)/pynvml.py:
 INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
-	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1
+	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1 \
+	$(BUILD)/tests/gpu/discovery
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

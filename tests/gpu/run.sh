@@ -8,6 +8,9 @@
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
+# 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
+#    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
+#    (-L, the default view, -q: exit 0 and the virtual GPU shown).
 # Writes logs and JSON into ${OUT:-/tmp/vgpu-gpu}; prints a table last.
 set -uo pipefail
 B=${1:-build}
@@ -54,6 +57,23 @@ frc=$?
 verdict "faulting guest sees ILLEGAL_ADDRESS" "[[ $frc -eq 0 ]]"
 verdict "neighbour of the fault unharmed" "[[ $rc -eq 0 ]]"
 
+guest "$B/tests/gpu/nvml" >"$out/nvml.txt" 2>&1
+rc=$?
+verdict "nvml beside the driver API" "[[ $rc -eq 0 ]]"
+guest "$B/tests/gpu/discovery" >"$out/discovery.txt" 2>&1
+rc=$?
+verdict "Ollama/PyTorch discovery" "[[ $rc -eq 0 ]]"
+uuid=$(grep -o 'GPU-[0-9a-f-]*' "$out/discovery.txt" | head -1)
+smi() { # ARGS WANT: nvidia-smi through vgpu exits 0 and shows WANT
+	local f=$out/nvidia-smi${1:-default}.txt
+	guest nvidia-smi $1 >"$f" 2>&1
+	local rc=$?
+	verdict "nvidia-smi ${1:-(default)} through vgpu" \
+		"[[ $rc -eq 0 && -n '$2' ]] && grep -qi -- '$2' '$f'"
+}
+smi -L "${uuid#GPU-}"
+smi "" "00000000:01:00.0" # the default table shows the bus id, not the UUID
+smi -q "${uuid#GPU-}"
 "$B/bench/cuda_calls" "$k" native >"$out/bench-cuda.jsonl" 2>&1
 guest "$B/bench/cuda_calls" "$k" vgpu >>"$out/bench-cuda.jsonl" 2>&1
 "$B/bench/ring" --quick >"$out/bench-ring.jsonl" 2>&1

@@ -117,9 +117,11 @@ check nvml guest "$build/tests/gpu/nvml"
 pynvml() {
 	PYTHONPATH=$build/pypi/nvidia-ml-py "$@" python3 \
 		tests/integration/pynvml_check.py --quota $((256 << 20)) \
-		${backend/cuda/} ${backend/sim/--sim}
+		$([[ $backend == sim ]] && echo --sim)
 }
 check pynvml_quota_vm pynvml qguest
+# Ollama's and PyTorch's discovery sequences find the virtual GPU
+check discovery guest "$build/tests/gpu/discovery"
 
 kill "$daemon" && wait "$daemon"
 daemon=
