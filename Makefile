@@ -304,7 +304,7 @@ $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 
 # NVML and the driver API in one guest process (tests/gpu/nvml.c).
 $(BUILD)/tests/gpu/nvml: tests/gpu/nvml.c tests/gpu/check.h \
-		guest/nvml/nvml_abi.h $(GUEST_LIB)/libcuda.so.1 \
+		guest/nvml/*.h $(GUEST_LIB)/libcuda.so.1 \
 		$(GUEST_LIB)/libnvidia-ml.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -312,7 +312,7 @@ $(BUILD)/tests/gpu/nvml: tests/gpu/nvml.c tests/gpu/check.h \
 
 # Ollama's and PyTorch's discovery sequences, libraries dlopen'ed.
 $(BUILD)/tests/gpu/discovery: tests/gpu/discovery.c tests/gpu/check.h \
-		guest/nvml/nvml_abi.h $(GUEST_LIB)/libcuda.so.1 \
+		guest/nvml/*.h $(GUEST_LIB)/libcuda.so.1 \
 		$(GUEST_LIB)/libnvidia-ml.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \

@@ -330,3 +330,28 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t d,
 	p->baseClass = 0x03, p->subClass = 0x02; /* 3D controller */
 	return NVML_SUCCESS;
 }
+
+static nvmlReturn_t board_string(nvmlDevice_t d, char *out, unsigned len,
+				 size_t field)
+{
+	struct vgpu_vminfo s;
+	nvmlReturn_t r = vn_device(d, &s);
+	if (r)
+		return r;
+	const char *v = (const char *)&s + field;
+	return v[0] ? vn_str(out, len, v) : NVML_ERROR_NOT_SUPPORTED;
+}
+
+/* The physical board's, as the host's NVML reports them. */
+VGPU_EXPORT nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t d, char *v,
+						    unsigned len)
+{
+	return board_string(d, v, len, offsetof(struct vgpu_vminfo,
+						vbios_version));
+}
+
+VGPU_EXPORT nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t d,
+						       char *v, unsigned len)
+{
+	return board_string(d, v, len, offsetof(struct vgpu_vminfo, board_part));
+}

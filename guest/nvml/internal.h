@@ -14,7 +14,7 @@
 
 #include "../../ring/vminfo.h"
 #include "../cuda/export.h"
-#include "nvml_abi.h"
+#include "nvml_api.h"
 #include <stdbool.h>
 #include <stddef.h>
 

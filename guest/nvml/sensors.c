@@ -23,38 +23,37 @@ static nvmlReturn_t get(nvmlDevice_t d, struct vgpu_vminfo *s, uint64_t bit,
 	return r;
 }
 
-#define U32(name, bit, expr)                                                 \
-	VGPU_EXPORT nvmlReturn_t name(nvmlDevice_t d, unsigned *out)         \
+#define VAL(name, type, bit, expr)                                           \
+	VGPU_EXPORT nvmlReturn_t name(nvmlDevice_t d, type *out)             \
 	{                                                                    \
 		struct vgpu_vminfo s;                                        \
 		nvmlReturn_t r = get(d, &s, bit, out);                       \
 		if (!r)                                                      \
-			*out = (expr);                                       \
+			*out = (type)(expr);                                 \
 		return r;                                                    \
 	}
 
-U32(nvmlDeviceGetPowerUsage, VGPU_VMI_POWER, s.power_usage)
-U32(nvmlDeviceGetPowerManagementLimit, VGPU_VMI_POWER, s.power_limit)
-U32(nvmlDeviceGetEnforcedPowerLimit, VGPU_VMI_POWER, s.power_limit)
-U32(nvmlDeviceGetPowerManagementDefaultLimit, VGPU_VMI_POWER,
+VAL(nvmlDeviceGetPowerUsage, unsigned, VGPU_VMI_POWER, s.power_usage)
+VAL(nvmlDeviceGetPowerManagementLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
+VAL(nvmlDeviceGetEnforcedPowerLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
+VAL(nvmlDeviceGetPowerManagementDefaultLimit, unsigned, VGPU_VMI_POWER,
     s.power_default_limit)
-U32(nvmlDeviceGetFanSpeed, VGPU_VMI_FAN, s.fan_speed)
-U32(nvmlDeviceGetNumFans, VGPU_VMI_FAN, s.nfans)
-U32(nvmlDeviceGetCurrPcieLinkGeneration, VGPU_VMI_PCIE, s.pcie_gen)
-U32(nvmlDeviceGetMaxPcieLinkGeneration, VGPU_VMI_PCIE, s.pcie_gen_max)
-U32(nvmlDeviceGetGpuMaxPcieLinkGeneration, VGPU_VMI_PCIE, s.pcie_gen_max)
-U32(nvmlDeviceGetCurrPcieLinkWidth, VGPU_VMI_PCIE, s.pcie_width)
-U32(nvmlDeviceGetMaxPcieLinkWidth, VGPU_VMI_PCIE, s.pcie_width_max)
+VAL(nvmlDeviceGetFanSpeed, unsigned, VGPU_VMI_FAN, s.fan_speed)
+VAL(nvmlDeviceGetNumFans, unsigned, VGPU_VMI_FAN, s.nfans)
+VAL(nvmlDeviceGetCurrPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen)
+VAL(nvmlDeviceGetMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
+VAL(nvmlDeviceGetGpuMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
+VAL(nvmlDeviceGetCurrPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width)
+VAL(nvmlDeviceGetMaxPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width_max)
 
-/* enums are int-sized: the same ABI as unsigned * */
-U32(nvmlDeviceGetPerformanceState, VGPU_VMI_PSTATE, s.pstate)
-U32(nvmlDeviceGetPowerState, VGPU_VMI_PSTATE, s.pstate)
-U32(nvmlDeviceGetPersistenceMode, VGPU_VMI_MODES, s.persistence)
-U32(nvmlDeviceGetComputeMode, VGPU_VMI_MODES, s.compute_mode)
-U32(nvmlDeviceGetPowerManagementMode, VGPU_VMI_POWER, NVML_FEATURE_ENABLED)
+VAL(nvmlDeviceGetPerformanceState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
+VAL(nvmlDeviceGetPowerState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
+VAL(nvmlDeviceGetPersistenceMode, nvmlEnableState_t, VGPU_VMI_MODES, s.persistence)
+VAL(nvmlDeviceGetComputeMode, nvmlComputeMode_t, VGPU_VMI_MODES, s.compute_mode)
+VAL(nvmlDeviceGetPowerManagementMode, nvmlEnableState_t, VGPU_VMI_POWER, NVML_FEATURE_ENABLED)
 /* no display engine is exposed to a VM */
-U32(nvmlDeviceGetDisplayMode, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
-U32(nvmlDeviceGetDisplayActive, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
+VAL(nvmlDeviceGetDisplayMode, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
+VAL(nvmlDeviceGetDisplayActive, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
 
 VGPU_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(
 	nvmlDevice_t d, unsigned long long *mj)
