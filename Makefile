@@ -57,7 +57,7 @@ BENCH_BIN := $(BUILD)/bench/ring
 .PHONY: all demo test integration check asan tsan fuzz fuzz-host fuzz-worker \
 	bench vmtest deps clean help
 all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
-	$(BUILD)/vgpuctl $(CUDA_SO) $(NVML_SO) $(TOOLS) $(BENCH_BIN)
+	$(BUILD)/vgpuctl $(CUDA_SO) $(NVML_SO) $(VGPU_SMI) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -287,6 +287,15 @@ $(GUEST_LIB)/libnvidia-ml.so.1: $(NVML_SO)
 	ln -sf ../libvgpu-nvml.so $@
 	ln -sf libnvidia-ml.so.1 $(GUEST_LIB)/libnvidia-ml.so
 
+# vgpu-smi: nvidia-smi for guests without NVIDIA userspace, an ordinary
+# NVML program (guest/tools/).
+VGPU_SMI := $(BUILD)/guest/tools/vgpu-smi
+$(VGPU_SMI): $(wildcard guest/tools/*.c) guest/tools/smi.h guest/nvml/*.h \
+		$(GUEST_LIB)/libnvidia-ml.so.1
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(wildcard guest/tools/*.c) -L$(GUEST_LIB) \
+		-lnvidia-ml -o $@
+
 # A driver-API program that checks itself, linked like any CUDA program.
 $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
@@ -344,7 +353,7 @@ INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
 	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1 \
-	$(BUILD)/tests/gpu/discovery
+	$(BUILD)/tests/gpu/discovery $(VGPU_SMI)
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

@@ -122,6 +122,8 @@ pynvml() {
 check pynvml_quota_vm pynvml qguest
 # Ollama's and PyTorch's discovery sequences find the virtual GPU
 check discovery guest "$build/tests/gpu/discovery"
+check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \
+	"$build/guest/tools/vgpu-smi" 256
 
 kill "$daemon" && wait "$daemon"
 daemon=
