@@ -28,8 +28,6 @@ import sys
 # generated file next to the stub).
 PENDING = {
     'cuGetExportTable': 'to be implemented (issue 4): the dark-API tables',
-    'nvmlInternalGetExportTable': 'to be implemented (issue 5): the table '
-                                  'nvidia-smi asks for',
 }
 
 NVML_NOT_SUPPORTED = 3

@@ -18,6 +18,8 @@ nvmlReturn_t nvmlInit_v2(void);
 nvmlReturn_t nvmlInitWithFlags(unsigned flags);
 nvmlReturn_t nvmlShutdown(void);
 const char *nvmlErrorString(nvmlReturn_t r);
+/* nvidia-smi's private table (guest/nvml/export_table.c) */
+nvmlReturn_t nvmlInternalGetExportTable(const void **table, const void *id);
 
 nvmlReturn_t nvmlSystemGetDriverVersion(char *v, unsigned len);
 nvmlReturn_t nvmlSystemGetNVMLVersion(char *v, unsigned len);

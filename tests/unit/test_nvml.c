@@ -338,6 +338,24 @@ Test(nvml, no_region_is_driver_not_loaded)
 	cr_expect_str_eq(es((nvmlReturn_t)12345), "Unknown Error");
 }
 
+Test(nvml, nvidia_smi_export_table_is_empty)
+{
+	static const unsigned char smi[16] = {0xc4, 0xfe, 0x3e, 0x6c, 0xc9, 0x8f,
+					      0x6c, 0x4e, 0xa3, 0x27, 0xee, 0x69,
+					      0x6e, 0x12, 0xf7, 0xc4};
+	unsigned char other[16] = {0};
+	const void *t = (void *)1;
+	nvmlReturn_t (*get)(const void **, const void *);
+	*(void **)&get = sym("nvmlInternalGetExportTable");
+	cr_assert_eq(get(&t, smi), NVML_SUCCESS);
+	cr_assert_not_null(t);
+	for (int i = 0; i < 512; i++) /* size 0, and no entry points */
+		cr_assert_null(((const void *const *)t)[i], "slot %d", i);
+	cr_expect_eq(get(&t, other), NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_null(t);
+	cr_expect_eq(get(NULL, smi), NVML_ERROR_INVALID_ARGUMENT);
+}
+
 /* ---- the symbol surface ---- */
 
 Test(nvml_exports, every_export_and_nothing_else)
