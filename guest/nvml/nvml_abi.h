@@ -206,6 +206,46 @@ typedef enum {
 	NVML_NVLINK_DEVICE_TYPE_UNKNOWN = 0xFF
 } nvmlIntNvLinkDeviceType_t;
 
+/* versioned temperature query (nvmlDeviceGetTemperatureV) */
+typedef struct {
+	unsigned version;
+	nvmlTemperatureSensors_t sensorType;
+	int temperature;
+} nvmlTemperature_v1_t;
+#define nvmlTemperature_v1 NVML_STRUCT_VERSION(sizeof(nvmlTemperature_v1_t), 1)
+
+/* field values (nvmlDeviceGetFieldValues): each entry has its own result */
+typedef enum {
+	NVML_VALUE_TYPE_DOUBLE = 0, NVML_VALUE_TYPE_UNSIGNED_INT = 1,
+	NVML_VALUE_TYPE_UNSIGNED_LONG = 2,
+	NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3,
+	NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4, NVML_VALUE_TYPE_SIGNED_INT = 5,
+	NVML_VALUE_TYPE_UNSIGNED_SHORT = 6
+} nvmlValueType_t;
+
+typedef union {
+	double dVal;
+	unsigned uiVal;
+	unsigned long ulVal;
+	unsigned long long ullVal;
+	long long sllVal;
+	int siVal;
+	unsigned short usVal;
+} nvmlValue_t;
+
+typedef struct {
+	unsigned fieldId, scopeId;
+	long long timestamp;   /* microseconds since 1970 */
+	long long latencyUsec;
+	nvmlValueType_t valueType;
+	nvmlReturn_t nvmlReturn;
+	nvmlValue_t value;
+} nvmlFieldValue_t;
+
+#define NVML_FI_DEV_ECC_CURRENT 1
+#define NVML_FI_DEV_ECC_PENDING 2
+#define NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION 83
+
 #define NVML_INIT_FLAG_NO_GPUS 1u
 #define NVML_INIT_FLAG_NO_ATTACH 2u
 
@@ -219,5 +259,7 @@ _Static_assert(sizeof(nvmlProcessInfo_v2_t) == 24, "nvmlProcessInfo_v2_t");
 _Static_assert(sizeof(nvmlProcessDetail_v1_t) == 32, "ProcessDetail_v1");
 _Static_assert(nvmlProcessDetailList_v1 == 0x1000018, "ProcessDetailList");
 _Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "util sample");
+_Static_assert(nvmlTemperature_v1 == 0x100000C, "nvmlTemperature_v1");
+_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t");
 
 #endif

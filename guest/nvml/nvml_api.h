@@ -87,6 +87,11 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDev d, nvmlTemperatureSensors_t s,
 nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDev d,
 					       nvmlTemperatureThresholds_t t,
 					       unsigned *c);
+nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDev d, nvmlTemperature_v1_t *t);
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDev d, int count,
+				      nvmlFieldValue_t *values);
+nvmlReturn_t nvmlDeviceGetMemoryBusWidth(nvmlDev d, unsigned *bits);
+nvmlReturn_t nvmlDeviceGetMultiGpuBoard(nvmlDev d, unsigned *multi);
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDev d, unsigned *mw);
 nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDev d, unsigned *mw);
 nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDev d, unsigned *mw);

@@ -122,8 +122,7 @@ def sensors():
     assert 0 <= u.gpu <= 100 and 0 <= u.memory <= 100, (u.gpu, u.memory)
     clk = [N.nvmlDeviceGetClockInfo(d, t) for t in range(4)]
     mx = [N.nvmlDeviceGetMaxClockInfo(d, t) for t in range(4)]
-    eq(N.nvmlDeviceGetClock(d, N.NVML_CLOCK_SM, N.NVML_CLOCK_ID_CURRENT),
-       clk[1], 'nvmlDeviceGetClock')
+    clock = N.nvmlDeviceGetClock(d, N.NVML_CLOCK_SM, N.NVML_CLOCK_ID_CURRENT)
     eq(N.nvmlDeviceGetMaxCustomerBoostClock(d, N.NVML_CLOCK_SM), mx[1],
        'boost clock')
     t = N.nvmlDeviceGetTemperature(d, N.NVML_TEMPERATURE_GPU)
@@ -140,7 +139,7 @@ def sensors():
        'power management')
     energy = N.nvmlDeviceGetTotalEnergyConsumption(d)
     ps = N.nvmlDeviceGetPerformanceState(d)
-    eq(N.nvmlDeviceGetPowerState(d), ps, 'power state')
+    ps2 = N.nvmlDeviceGetPowerState(d)
     ecc = N.nvmlDeviceGetEccMode(d)
     errs = N.nvmlDeviceGetTotalEccErrors(
         d, N.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, N.NVML_VOLATILE_ECC)
@@ -154,19 +153,37 @@ def sensors():
     eq(N.nvmlDeviceGetDisplayMode(d), N.NVML_FEATURE_DISABLED, 'display')
     eq(N.nvmlDeviceGetDisplayActive(d), N.NVML_FEATURE_DISABLED, 'display')
     eq(N.nvmlDeviceGetMigMode(d), [0, 0], 'MIG mode')
-    if sim:  # the sim's fixed values, daemon/hostgpu.c
+    tv = N.nvmlDeviceGetTemperatureV(d, N.NVML_TEMPERATURE_GPU)
+    eq(N.nvmlDeviceGetMultiGpuBoard(d), 0, 'multi-GPU board')
+    assert N.nvmlDeviceGetMemoryBusWidth(d) > 0
+    fv = N.nvmlDeviceGetFieldValues(d, [N.NVML_FI_DEV_ECC_CURRENT,
+                                        N.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION,
+                                        N.NVML_FI_DEV_MEMORY_TEMP])
+    eq([f.nvmlReturn for f in fv],
+       [0, 0, N.NVML_ERROR_NOT_SUPPORTED], 'field value results')
+    eq(fv[0].value.uiVal, ecc[0], 'ECC field value')
+    # the board's energy counter only grows (on the sim it stands still)
+    assert fv[1].value.ullVal >= energy, (fv[1].value.ullVal, energy)
+    # On a GPU the sensors move between two calls (vgpud samples them each
+    # second): exact equalities only on the sim's fixed values.
+    if sim:  # daemon/hostgpu.c
         eq(clk, [1980, 1980, 2619, 1755], 'clocks')
-        eq((t, slow, shut), (41, 90, 92), 'temperatures')
+        eq(clock, clk[1], 'nvmlDeviceGetClock')
+        eq((t, tv, slow, shut), (41, 41, 90, 92), 'temperatures')
+        eq(ps2, ps, 'power state')
         eq((p, lim, dflt, lo, hi), (112000, 700000, 700000, 200000, 700000),
            'power')
-        eq(energy, 1000000, 'energy')
+        eq((energy, fv[1].value.ullVal), (1000000, 1000000), 'energy')
         eq((N.nvmlDeviceGetFanSpeed(d), N.nvmlDeviceGetFanSpeed_v2(d, 0),
             N.nvmlDeviceGetNumFans(d)), (30, 30, 1), 'fan')
         eq((ps, ecc, errs, pm, cm), (0, [1, 1], 0, 1, 0), 'state')
         eq((gen, width), (5, 16), 'PCIe')
+        eq(N.nvmlDeviceGetMemoryBusWidth(d), 5120, 'memory bus width')
     else:
-        assert 0 < t < 120 and slow >= t and p > 0 and lo <= lim <= hi
-        assert all(c <= m for c, m in zip(clk, mx)), (clk, mx)
+        assert 0 < t < 120 and 0 < tv < 120 and slow > 0 and shut >= slow
+        assert p > 0 and lo <= lim <= hi and dflt > 0, (p, lo, lim, hi)
+        assert all(0 < c <= m for c, m in zip(clk, mx)), (clk, mx)
+        assert 0 < clock <= mx[1] and ps <= 15 and ps2 <= 15
 
 
 def processes():

@@ -338,6 +338,36 @@ Test(nvml, no_region_is_driver_not_loaded)
 	cr_expect_str_eq(es((nvmlReturn_t)12345), "Unknown Error");
 }
 
+Test(nvml, field_values_answer_each_field)
+{
+	nvmlDevice_t d = init_dev();
+	nvmlFieldValue_t f[3] = {{.fieldId = NVML_FI_DEV_ECC_CURRENT},
+				 {.fieldId = NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION},
+				 {.fieldId = 4242}};
+	nvmlReturn_t (*get)(nvmlDevice_t, int, nvmlFieldValue_t *);
+	*(void **)&get = sym("nvmlDeviceGetFieldValues");
+	/* this host has no ECC or energy reading: per-field NOT_SUPPORTED */
+	cr_assert_eq(get(d, 3, f), NVML_SUCCESS);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(f[i].nvmlReturn, NVML_ERROR_NOT_SUPPORTED, "%d", i);
+	T.v.valid |= VGPU_VMI_ECC | VGPU_VMI_ENERGY;
+	T.v.ecc_current = 1;
+	T.v.energy = 123456789;
+	publish();
+	cr_assert_eq(get(d, 3, f), NVML_SUCCESS);
+	cr_expect_eq(f[0].nvmlReturn, NVML_SUCCESS);
+	cr_expect_eq(f[0].valueType, NVML_VALUE_TYPE_UNSIGNED_INT);
+	cr_expect_eq(f[0].value.uiVal, 1);
+	cr_expect_eq(f[1].value.ullVal, 123456789);
+	cr_expect_eq(f[2].nvmlReturn, NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_gt(f[1].timestamp, 0);
+	cr_expect_eq(get(d, -1, f), NVML_ERROR_INVALID_ARGUMENT);
+	nvmlTemperature_v1_t t = {.version = 1};
+	cr_expect_eq(FN(nvmlDeviceGetTemperatureV, nvmlDevice_t,
+			nvmlTemperature_v1_t *)(d, &t),
+		     NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+}
+
 Test(nvml, nvidia_smi_export_table_is_empty)
 {
 	static const unsigned char smi[16] = {0xc4, 0xfe, 0x3e, 0x6c, 0xc9, 0x8f,
