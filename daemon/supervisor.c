@@ -327,6 +327,7 @@ void vgpud_shutdown(struct vgpud *d)
 		struct vgpud_vmstate *v = &d->vms[i];
 		for (uint32_t k = 0; k < v->nw; k++)
 			kill(v->w[k].pid, SIGTERM);
+		vgpud_vminfo_withdraw(v);
 		vgpud_region_close(&v->r);
 	}
 	while (wait(NULL) > 0)

@@ -91,6 +91,25 @@ static void processes(struct vgpud *d, struct vgpud_vmstate *v,
 	b->valid |= VGPU_VMI_UTIL;
 }
 
+static void header(struct vgpud_vminfo_state *st, struct vgpu_vminfo *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->magic = VGPU_VMINFO_MAGIC;
+	b->version = VGPU_VMINFO_VERSION;
+	b->size = sizeof(*b);
+	b->updates = ++st->updates;
+}
+
+void vgpud_vminfo_withdraw(struct vgpud_vmstate *v)
+{
+	static struct vgpu_vminfo b;
+	struct vgpu_vminfo *dst = vgpu_info(&v->r);
+	if (!dst)
+		return;
+	header(&v->info, &b);
+	vgpu_vminfo_write(dst, &b, &v->info.seq);
+}
+
 void vgpud_vminfo_refresh(struct vgpud *d, struct vgpud_vmstate *v,
 			  uint64_t now_ns)
 {
@@ -101,11 +120,7 @@ void vgpud_vminfo_refresh(struct vgpud *d, struct vgpud_vmstate *v,
 		return;
 	st->last_ns = now_ns;
 	static struct vgpu_vminfo b;
-	memset(&b, 0, sizeof(b));
-	b.magic = VGPU_VMINFO_MAGIC;
-	b.version = VGPU_VMINFO_VERSION;
-	b.size = sizeof(b);
-	b.updates = ++st->updates;
+	header(st, &b);
 	if (ident(d, v)) {
 		const struct vgpu_cu_devinfo *i = &st->ident.info;
 		b.dev = *i;

@@ -21,4 +21,8 @@
 void vgpud_vminfo_refresh(struct vgpud *d, struct vgpud_vmstate *v,
 			  uint64_t now_ns);
 
+/* At shutdown: a block that describes no device, so guests' NVML stops
+ * reporting a GPU nobody serves (NVML_ERROR_GPU_IS_LOST). */
+void vgpud_vminfo_withdraw(struct vgpud_vmstate *v);
+
 #endif

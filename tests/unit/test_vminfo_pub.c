@@ -143,3 +143,13 @@ Test(vminfo_pub, refreshes_wait_for_their_period)
 	cr_expect_eq(b->updates, n + 1);
 	cr_expect_eq(seq % 2, 0);
 }
+
+Test(vminfo_pub, shutdown_withdraws_the_device)
+{
+	worker_publishes_identity();
+	cr_assert(refresh()->valid & VGPU_VMI_IDENTITY);
+	vgpud_vminfo_withdraw(&v);
+	struct vgpu_vminfo out;
+	cr_assert(vgpu_vminfo_read(vgpu_info(&v.r), &out));
+	cr_expect_eq(out.valid, 0);
+}
