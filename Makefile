@@ -31,6 +31,11 @@ GUEST_OBJ := $(GUEST_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBRING   := $(BUILD)/libvgpuring.a
 LIBVGPUD  := $(BUILD)/libvgpud.a
+# scheduler/: pure policy (no I/O, no CUDA), its own library so vgpud,
+# the worker and the tests link the same code.
+SCHED_SRC := $(wildcard scheduler/*.c)
+SCHED_OBJ := $(SCHED_SRC:%.c=$(BUILD)/%.o)
+LIBSCHED  := $(BUILD)/libvgpusched.a
 
 # The guest's stand-in for libcuda.so.1: guest/cuda/*.c plus three files
 # generated into $(GEN) (the tools/gen_*.py scripts say what and why).
@@ -55,7 +60,7 @@ BENCH_BIN := $(BUILD)/bench/ring
 
 .PHONY: all demo test integration check asan tsan fuzz fuzz-host fuzz-worker \
 	bench vmtest deps clean help
-all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
+all: $(LIBRING) $(LIBVGPUD) $(LIBSCHED) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
 	$(BUILD)/vgpuctl $(CUDA_SO) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -82,13 +87,17 @@ $(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBRING)
-	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+$(LIBSCHED): $(SCHED_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
 
-$(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBRING)
+$(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+
+$(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
+	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
+		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
 
 # Only definitions marked VGPU_EXPORT (guest/cuda/export.h) leave the
 # library. cuda.h comes in as a system header: its own warnings are not ours.
@@ -158,12 +167,12 @@ endif
 # checked-in data, whatever directory it runs from.
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
 $(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image: $(KERNEL_IMAGES)
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
 		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
 		$< tests/support/*.c $(LIBVGPUD) \
-		$(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 		tests/data/cuda13-getprocaddress-requests.txt
