@@ -233,7 +233,8 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c tests/fuzz/fuzz_common.h $(RING_
 # message that hangs the worker is a finding too. -detect_leaks=0: the
 # harness checks for leaks itself (fuzz_worker.c: run_leak_check).
 FUZZ_WORKER_SRC := daemon/worker_calls.c daemon/worker_tables.c \
-	daemon/worker_exec.c daemon/image_check.c daemon/devinfo.c \
+	daemon/worker_exec.c daemon/worker_quota.c daemon/image_check.c \
+	daemon/devinfo.c \
 	daemon/config.c $(wildcard daemon/sim/*.c) $(RING_SRC)
 FUZZ_WORKER_SEEDS := $(BUILD)/fuzz/seeds_worker
 fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp
@@ -274,7 +275,7 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
-GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit)
+GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota)
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

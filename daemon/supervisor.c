@@ -21,13 +21,44 @@
 
 static int ledger_open(struct vgpud_vmstate *v)
 {
-	size_t len = v->cfg->channels * sizeof(struct vgpud_ledger);
+	size_t len = VGPUD_LEDGER_SIZE(v->cfg->channels);
 	v->ledger_fd = memfd_create("vgpud-ledger", 0); /* inherited */
 	if (v->ledger_fd < 0 || ftruncate(v->ledger_fd, (off_t)len))
 		return -1;
 	v->ledger = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 v->ledger_fd, 0);
-	return v->ledger == MAP_FAILED ? -1 : 0;
+	if (v->ledger == MAP_FAILED)
+		return -1;
+	v->vml = vgpud_ledger_vm(v->ledger, v->cfg->channels);
+	atomic_store(&v->vml->mem_limit, v->cfg->memory_limit);
+	return 0;
+}
+
+/* What a gone worker still had charged goes back to the VM: its context,
+ * and so its memory, went with it. */
+static void uncharge_channel(struct vgpud_vmstate *v, uint32_t ch)
+{
+	uint64_t n = atomic_exchange(&v->ledger[ch].mem_in_use, 0);
+	uint64_t used = atomic_load(&v->vml->mem_used);
+	while (!atomic_compare_exchange_weak(&v->vml->mem_used, &used,
+					     used > n ? used - n : 0))
+		;
+}
+
+/* With no channel in use nothing can be charged: a worker killed between
+ * charging the VM and its channel (daemon/worker_quota.c) left the VM
+ * over-counted; this is where that heals. Workers charge only while
+ * serving a channel, and channels are handed out by this thread. */
+static void heal_quota(struct vgpud_vmstate *v)
+{
+	for (uint32_t i = 0; i < v->nw; i++)
+		if (v->w[i].chan >= 0)
+			return;
+	uint64_t stale = atomic_exchange(&v->vml->mem_used, 0);
+	if (stale)
+		VLOG_WARN("vm %s: %llu bytes of memory quota were charged with "
+			  "no process left: released", v->cfg->name,
+			  (unsigned long long)stale);
 }
 
 static int vm_open(struct vgpud_vmstate *v, const struct vgpud_vm *cfg,
@@ -141,7 +172,7 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 	w->gen = gen;
 	w->guest_pid = pid;
 	v->assigned[ch] = gen;
-	atomic_store(&v->ledger[ch].mem_in_use, 0);
+	uncharge_channel(v, ch); /* nothing: its last worker's was returned */
 	atomic_store(&v->ledger[ch].calls, 0);
 	VLOG_INFO("vm %s: guest pid %u on channel %u, worker pid %d",
 		  v->cfg->name, pid, ch, (int)w->pid);
@@ -205,7 +236,7 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 			VLOG_INFO("vm %s: guest pid %u left channel %d",
 				  v->cfg->name, w->guest_pid, w->chan);
 		}
-		atomic_store(&v->ledger[w->chan].mem_in_use, 0);
+		uncharge_channel(v, (uint32_t)w->chan);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);
@@ -305,6 +336,7 @@ void vgpud_run(struct vgpud *d)
 			pick_up_claims(v);
 			wake_parked(v);
 			housekeeping(d, v);
+			heal_quota(v);
 		}
 		vgpud_ctl_serve(d);
 		usleep(TICK_US);

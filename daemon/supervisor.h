@@ -8,8 +8,8 @@
  * guest process still holds the channel marks that channel FAILED, so the
  * guest's next call fails instead of hanging; other guests are untouched.
  * A shared ledger (one memfd per VM, written by workers) holds each
- * channel's device memory in use, read by `vgpuctl status` and, later, the
- * scheduler's quotas.
+ * channel's device memory in use, and the VM's memory quota: the limit
+ * (written here) and the VM-wide use workers charge against it.
  */
 #ifndef VGPU_DAEMON_SUPERVISOR_H
 #define VGPU_DAEMON_SUPERVISOR_H
@@ -39,6 +39,7 @@ struct vgpud_vmstate {
 	uint32_t *assigned;        /* per channel: generation handed out */
 	int ledger_fd;
 	struct vgpud_ledger *ledger;
+	struct vgpud_vm_ledger *vml; /* the VM-wide part of the ledger */
 	struct vgpud_worker *w;
 	uint32_t nw, wcap;
 	uint64_t beat_ns;

@@ -7,7 +7,8 @@
 # path: each kernel image format, four processes at once, threads of one
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
-# fork() after cuInit, a guest killed mid-run while another keeps working,
+# fork() after cuInit, a VM's memory quota across two of its processes
+# (tests/gpu/quota), a guest killed mid-run while another keeps working,
 # and vgpuctl status. Ends with "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
@@ -17,7 +18,7 @@ region=/dev/shm/vgpu-it-$$
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region"
+	rm -rf "$tmp" "$region" "$region-q"
 }
 trap cleanup EXIT
 
@@ -33,6 +34,13 @@ cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
 region_size = 128M
 channels = 8
+CONF
+# a second VM with a memory limit, for tests/gpu/quota (two processes)
+cat >"$tmp/vms.d/quota.conf" <<CONF
+region = $region-q
+region_size = 16M
+channels = 4
+memory_limit = 64M
 CONF
 
 check() { # NAME COMMAND...: one result line
@@ -78,6 +86,9 @@ kernels=$build/tests/gpu/kernels.cubin
 check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
+
+check memory_quota_two_processes env VGPU_REGION=$region-q \
+	LD_LIBRARY_PATH=$build/guest/lib "$build/tests/gpu/quota" 64
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
