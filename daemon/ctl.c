@@ -1,6 +1,7 @@
 /* daemon/ctl.c - accept and answer control connections. */
 #define _GNU_SOURCE
 #include "ctl.h"
+#include "reload.h"
 #include "supervisor.h"
 #include <errno.h>
 #include <libgen.h>
@@ -39,10 +40,17 @@ static void answer(struct vgpud *d, int c)
 	struct pollfd p = {.fd = c, .events = POLLIN};
 	ssize_t k = poll(&p, 1, 200) == 1 ? read(c, req, sizeof(req) - 1) : 0;
 	static char out[1 << 16];
-	if (k > 0 && !strncmp(req, "status", 6))
+	if (k > 0 && !strncmp(req, "status", 6)) {
 		vgpud_status(d, out, sizeof(out));
-	else
-		snprintf(out, sizeof(out), "error: unknown request (try: status)\n");
+	} else if (k > 0 && !strncmp(req, "reload", 6)) {
+		/* the first word says how it went (vgpuctl's exit status) */
+		static char msg[1 << 15];
+		int rc = vgpud_reload(d, msg, sizeof(msg));
+		snprintf(out, sizeof(out), rc ? "error: %s\n" : "ok: %s", msg);
+	} else {
+		snprintf(out, sizeof(out),
+			 "error: unknown request (try: status, reload)\n");
+	}
 	size_t len = strlen(out), done = 0;
 	while (done < len) {
 		ssize_t w = write(c, out + done, len - done);

@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "region_file.h"
+#include "reload.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -328,6 +329,11 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 void vgpud_run(struct vgpud *d)
 {
 	while (!d->stop) {
+		if (d->reload) {
+			char msg[4096];
+			d->reload = 0;
+			vgpud_reload(d, msg, sizeof(msg)); /* it logs */
+		}
 		reap(d);
 		for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 			struct vgpud_vmstate *v = &d->vms[i];

@@ -51,6 +51,7 @@ struct vgpud {
 	char worker_path[512];
 	int ctl_fd;
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };
 
 int vgpud_start(struct vgpud *d, char *err, size_t errlen);

@@ -8,8 +8,9 @@
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, a VM's memory quota across two of its processes
-# (tests/gpu/quota), a guest killed mid-run while another keeps working,
-# and vgpuctl status. Ends with "integration: N passed, N failed".
+# (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
+# mid-run while another keeps working, and vgpuctl status. Ends with
+# "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
 backend=${VGPU_BACKEND:-sim}
@@ -87,8 +88,32 @@ check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 
-check memory_quota_two_processes env VGPU_REGION=$region-q \
-	LD_LIBRARY_PATH=$build/guest/lib "$build/tests/gpu/quota" 64
+quota() { # LIMIT_MIB: tests/gpu/quota as guests of the VM "quota"
+	VGPU_REGION=$region-q LD_LIBRARY_PATH=$build/guest/lib \
+		"$build/tests/gpu/quota" "$1"
+}
+check memory_quota_two_processes quota 64
+
+# vgpuctl reload and SIGHUP: the limit goes down and up under a running
+# vgpud; an invalid file is refused by file and line and changes nothing
+reload_quota() {
+	local conf=$tmp/vms.d/quota.conf ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	sed -i 's/^memory_limit = .*/memory_limit = 32M/' "$conf"
+	"${ctl[@]}" reload && quota 32 || return 1
+	sed -i 's/^memory_limit = .*/memory_limit = 10K/' "$conf"
+	"${ctl[@]}" reload 2>"$tmp/reload.err" && return 1
+	cat "$tmp/reload.err"
+	grep -q "quota.conf:4: memory_limit = 10K: .*below 1M" "$tmp/reload.err" &&
+		quota 32 || return 1
+	sed -i 's/^memory_limit = .*/memory_limit = 64M/' "$conf"
+	kill -HUP "$daemon"
+	for _ in $(seq 100); do
+		"${ctl[@]}" status | grep -q "vm quota .* of 64 MiB" && break
+		sleep 0.05
+	done
+	quota 64
+}
+check reload_quota reload_quota
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
