@@ -42,6 +42,10 @@ static void answer(struct vgpud *d, int c)
 	static char out[1 << 16];
 	if (k > 0 && !strncmp(req, "status", 6)) {
 		vgpud_status(d, out, sizeof(out));
+	} else if (k > 0 && !strncmp(req, "stats", 5)) {
+		vgpud_stats(d, out, sizeof(out));
+	} else if (k > 0 && !strncmp(req, "metrics", 7)) {
+		vgpud_stats_prom(d, out, sizeof(out));
 	} else if (k > 0 && !strncmp(req, "reload", 6)) {
 		/* the first word says how it went (vgpuctl's exit status) */
 		static char msg[1 << 15];
@@ -49,7 +53,7 @@ static void answer(struct vgpud *d, int c)
 		snprintf(out, sizeof(out), rc ? "error: %s\n" : "ok: %s", msg);
 	} else {
 		snprintf(out, sizeof(out),
-			 "error: unknown request (try: status, reload)\n");
+			 "error: unknown request (try: status, stats, metrics, reload)\n");
 	}
 	size_t len = strlen(out), done = 0;
 	while (done < len) {

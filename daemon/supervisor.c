@@ -174,7 +174,7 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 	w->guest_pid = pid;
 	v->assigned[ch] = gen;
 	uncharge_channel(v, ch); /* nothing: its last worker's was returned */
-	atomic_store(&v->ledger[ch].calls, 0);
+	vgpud_stats_retire(v, ch); /* likewise */
 	VLOG_INFO("vm %s: guest pid %u on channel %u, worker pid %d",
 		  v->cfg->name, pid, ch, (int)w->pid);
 }
@@ -238,6 +238,7 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 				  v->cfg->name, w->guest_pid, w->chan);
 		}
 		uncharge_channel(v, (uint32_t)w->chan);
+		vgpud_stats_retire(v, (uint32_t)w->chan);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);
@@ -344,6 +345,7 @@ void vgpud_run(struct vgpud *d)
 			housekeeping(d, v);
 			heal_quota(v);
 		}
+		vgpud_stats_sample(d, vgpu_now_ns());
 		vgpud_ctl_serve(d);
 		usleep(TICK_US);
 	}

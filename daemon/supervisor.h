@@ -17,6 +17,7 @@
 #include "../ring/region.h"
 #include "config.h"
 #include "ledger.h"
+#include "stats.h"
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -43,6 +44,7 @@ struct vgpud_vmstate {
 	struct vgpud_worker *w;
 	uint32_t nw, wcap;
 	uint64_t beat_ns;
+	struct vgpud_vmstats stats;
 };
 
 struct vgpud {

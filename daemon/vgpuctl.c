@@ -22,6 +22,12 @@ static void usage(FILE *f)
 "  status   the VMs vgpud serves: each VM's region, channels in use (guest\n"
 "           process id, worker process id) and device memory in use of its\n"
 "           memory_limit.\n"
+"  stats    per VM: guest processes / channels, device memory charged to\n"
+"           its quota and its memory_limit (M = MiB), allocations refused\n"
+"           for the limit, CUDA calls per second over the last second and\n"
+"           the last 10 seconds, and calls in all since vgpud started.\n"
+"  metrics  the same figures in Prometheus text format (vgpu_vm_* metrics,\n"
+"           label vm), for a collector that reads a file or a command.\n"
 "  reload   re-read the configuration (vgpud.conf and vms.d/NAME.conf in\n"
 "           the directory vgpud was started with) and apply it to the\n"
 "           running VMs without disturbing their work; the same as sending\n"
@@ -49,7 +55,8 @@ static void usage(FILE *f)
 "See also: vgpud --help, docs/daemon.md, docs/scheduler.md.\n");
 }
 
-static const char *const commands[] = {"status", "reload"};
+static const char *const commands[] = {"status", "stats", "metrics",
+				       "reload"};
 
 static int known(const char *cmd)
 {

@@ -154,6 +154,9 @@ static int on_event(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 		W->attached = true;
 		return VGPU_SERVE_ACCEPT;
 	case VGPU_H_MSG:
+		if (W->ledger) /* this worker's slot alone: no contention */
+			atomic_fetch_add_explicit(&W->ledger[W->chan].calls, 1,
+						  memory_order_relaxed);
 		vw_exec_submit(W, m);
 		return 0;
 	case VGPU_H_BADMSG:

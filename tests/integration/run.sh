@@ -9,7 +9,8 @@
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, a VM's memory quota across two of its processes
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
-# mid-run while another keeps working, and vgpuctl status. Ends with
+# mid-run while another keeps working, vgpuctl stats, metrics and status.
+# Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
@@ -114,6 +115,20 @@ reload_quota() {
 	quota 64
 }
 check reload_quota reload_quota
+
+# the quota VM's refusals and calls so far, as text and as Prometheus
+stats() {
+	local ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	"${ctl[@]}" stats >"$tmp/stats.txt" &&
+		"${ctl[@]}" metrics >"$tmp/metrics.txt" || return 1
+	cat "$tmp/stats.txt" "$tmp/metrics.txt"
+	awk '$1 == "quota" && $4 == "64.0M" && $5 >= 1 && $8 > 0 { ok = 1 }
+	     END { exit !ok }' "$tmp/stats.txt" &&
+		grep -q '^vgpu_vm_memory_limit_bytes{vm="quota"} 67108864$' \
+			"$tmp/metrics.txt" &&
+		grep -Eq '^vgpu_vm_calls_total\{vm="it"\} [1-9]' "$tmp/metrics.txt"
+}
+check vgpuctl_stats stats
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
