@@ -159,7 +159,7 @@ Test(sched_policy, cap_bucket_and_debt)
 	cr_expect_str_eq(vs_held(&S, 0, 30 * MS), "compute cap");
 	cr_expect_eq(S.vm[0].budget_ns, -5 * (int64_t)MS, "the overrun is debt");
 	cr_expect_str_eq(vs_held(&S, 0, 40 * MS), "compute cap");
-	cr_expect_null(vs_held(&S, 0, 41 * MS), "repaid at 50%");
+	cr_expect_null(vs_held(&S, 0, 41 * MS), "repaid at 50%%");
 }
 
 /* ---- synthetic workloads ---- */
