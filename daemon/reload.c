@@ -58,6 +58,10 @@ static int compare_host(const struct vgpud_config *a,
 		return refuse(e, f, "gpu", "gpu " RESTART);
 	if (strcmp(a->control_socket, b->control_socket))
 		return refuse(e, f, "control_socket", "control_socket " RESTART);
+	if (a->metrics_on != b->metrics_on ||
+	    a->metrics_addr != b->metrics_addr ||
+	    a->metrics_port != b->metrics_port)
+		return refuse(e, f, "metrics_listen", "metrics_listen " RESTART);
 	return 0;
 }
 

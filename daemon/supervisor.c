@@ -5,6 +5,7 @@
 #include "../ring/wait.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "region_file.h"
 #include "reload.h"
 #include <errno.h>
@@ -310,6 +311,7 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 {
 	vlog_set_level(d->cfg.log_level);
 	d->ctl_fd = -1;
+	d->metrics_fd = -1;
 	if (find_worker(d, err, n))
 		return -1;
 	d->vms = calloc(d->cfg.nvms ? d->cfg.nvms : 1, sizeof(*d->vms));
@@ -320,6 +322,8 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 			return -1;
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
+		return -1;
+	if (vgpud_metrics_listen(d, err, n))
 		return -1;
 	if (!d->cfg.nvms)
 		VLOG_WARN("no VMs configured: add %s/vms.d/NAME.conf",
@@ -347,6 +351,7 @@ void vgpud_run(struct vgpud *d)
 		}
 		vgpud_stats_sample(d, vgpu_now_ns());
 		vgpud_ctl_serve(d);
+		vgpud_metrics_serve(d);
 		usleep(TICK_US);
 	}
 }
@@ -362,6 +367,7 @@ void vgpud_shutdown(struct vgpud *d)
 	while (wait(NULL) > 0)
 		;
 	vgpud_ctl_close(d);
+	vgpud_metrics_close(d);
 	VLOG_INFO("stopped");
 }
 

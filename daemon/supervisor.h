@@ -52,6 +52,7 @@ struct vgpud {
 	struct vgpud_vmstate *vms;
 	char worker_path[512];
 	int ctl_fd;
+	int metrics_fd; /* -1: metrics_listen off */
 	volatile sig_atomic_t stop;
 	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };

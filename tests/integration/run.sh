@@ -9,7 +9,8 @@
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, a VM's memory quota across two of its processes
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
-# mid-run while another keeps working, vgpuctl stats, metrics and status.
+# mid-run while another keeps working, vgpuctl stats and metrics (also
+# over HTTP), and vgpuctl status.
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -31,6 +32,7 @@ ${VGPU_DRIVER:+driver = $VGPU_DRIVER}
 control_socket = $tmp/control.sock
 lease = 3s
 log_level = debug
+metrics_listen = 127.0.0.1:0
 CONF
 cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
@@ -129,6 +131,29 @@ stats() {
 		grep -Eq '^vgpu_vm_calls_total\{vm="it"\} [1-9]' "$tmp/metrics.txt"
 }
 check vgpuctl_stats stats
+
+# the same metrics over HTTP (metrics_listen, on the port vgpud logged)
+http_get() { # PORT PATH: the whole response
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&3
+	cat <&3
+	exec 3<&-
+}
+metrics_http() {
+	local port
+	port=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' \
+		"$tmp/vgpud.log")
+	[[ -n $port ]] || return 1
+	http_get "$port" /metrics >"$tmp/http.txt" &&
+		http_get "$port" /nope >"$tmp/http404.txt" || return 1
+	cat "$tmp/http.txt"
+	head -1 "$tmp/http.txt" | grep -q '^HTTP/1.0 200 OK' &&
+		grep -q '^Content-Type: text/plain; version=0.0.4' "$tmp/http.txt" &&
+		grep -q '^vgpu_vm_memory_limit_bytes{vm="quota"} 67108864' \
+			"$tmp/http.txt" &&
+		head -1 "$tmp/http404.txt" | grep -q '^HTTP/1.0 404'
+}
+check metrics_http metrics_http
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

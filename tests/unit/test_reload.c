@@ -134,6 +134,8 @@ Test(reload, geometry_needs_a_restart)
 	put("vms.d/a.conf", VM_A "memory_limit = 64M\n");
 	put("vgpud.conf", "log_level = warn\n\nbackend = cuda\n");
 	expect_refused("vgpud.conf", 3, "backend cannot change");
+	put("vgpud.conf", "backend = sim\nmetrics_listen = 9464\n");
+	expect_refused("vgpud.conf", 2, "metrics_listen cannot change");
 }
 
 Test(reload, vms_added_or_removed_need_a_restart)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEC 1000000000ull
 
@@ -93,4 +94,42 @@ Test(stats, text_and_prometheus)
 	atomic_store(&V->mem_limit, 0);
 	vgpud_stats(&D, out, sizeof(out));
 	cr_expect(strstr(out, " none ") != NULL, "%s", out);
+}
+
+/* metrics_listen in vgpud.conf: off by default, loopback unless told. */
+static int load_metrics(const char *value, struct vgpud_config *c)
+{
+	char dir[] = "/tmp/vgpud-metrics-XXXXXX", p[64];
+	struct vgpud_cfgerr e;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/vgpud.conf", dir);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	if (value)
+		fprintf(f, "metrics_listen = %s\n", value);
+	fclose(f);
+	int rc = vgpud_config_load(dir, c, &e);
+	unlink(p);
+	rmdir(dir);
+	return rc;
+}
+
+Test(stats, metrics_listen_key)
+{
+	static struct vgpud_config c;
+	cr_assert_eq(load_metrics(NULL, &c), 0);
+	cr_expect(!c.metrics_on, "off by default");
+	cr_assert_eq(load_metrics("9464", &c), 0);
+	cr_expect(c.metrics_on);
+	cr_expect_eq(c.metrics_addr, 0x7f000001u, "loopback unless told");
+	cr_expect_eq(c.metrics_port, 9464);
+	cr_assert_eq(load_metrics("0.0.0.0:0", &c), 0);
+	cr_expect_eq(c.metrics_addr, 0u);
+	cr_expect_eq(c.metrics_port, 0);
+	cr_assert_eq(load_metrics("none", &c), 0);
+	cr_expect(!c.metrics_on);
+	cr_expect_eq(load_metrics("10.0.0.256:80", &c), -1);
+	cr_expect_eq(load_metrics("localhost:80", &c), -1);
+	cr_expect_eq(load_metrics("1.2.3.4:", &c), -1);
+	cr_expect_eq(load_metrics("70000", &c), -1);
 }
