@@ -182,9 +182,17 @@ int vgpud_reload(struct vgpud *d, char *msg, size_t n)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		apply_vm(&d->vms[i], &d->cfg.vms[i],
 			 find_vm(neu, d->cfg.vms[i].name), msg, n, &o);
-	if (d->cfg.log_level != neu->log_level || d->cfg.lease_ms != neu->lease_ms)
+	static const char *const level[] = {"error", "warn", "info", "debug"};
+	if (d->cfg.log_level != neu->log_level)
 		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
-				      "log_level and lease as in vgpud.conf\n");
+				      "log_level %s -> %s\n",
+				      level[d->cfg.log_level],
+				      level[neu->log_level]);
+	if (d->cfg.lease_ms != neu->lease_ms)
+		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
+				      "lease %llums -> %llums\n",
+				      (unsigned long long)d->cfg.lease_ms,
+				      (unsigned long long)neu->lease_ms);
 	d->cfg.log_level = neu->log_level;
 	d->cfg.lease_ms = neu->lease_ms;
 	vlog_set_level(d->cfg.log_level);

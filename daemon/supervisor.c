@@ -180,6 +180,15 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 		  v->cfg->name, pid, ch, (int)w->pid);
 }
 
+/* Whether a worker (of an earlier claim) still runs on channel ch. */
+static bool chan_taken(const struct vgpud_vmstate *v, uint32_t ch)
+{
+	for (uint32_t i = 0; i < v->nw; i++)
+		if (v->w[i].chan == (int)ch)
+			return true;
+	return false;
+}
+
 static void pick_up_claims(struct vgpud_vmstate *v)
 {
 	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
@@ -188,6 +197,12 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 		uint32_t gen = VGPU_CLAIM_GEN(c), pid = VGPU_CLAIM_PID(c);
 		if (!pid || gen == v->assigned[ch] ||
 		    atomic_load(&ctl->req_gen) != gen)
+			continue;
+		/* A channel's ledger slot (its memory charged to the quota,
+		 * its call count, its park futex) is one worker's: the next
+		 * claim waits until the last worker, which leaves as soon as
+		 * it sees the claim change, has exited and been accounted. */
+		if (chan_taken(v, ch))
 			continue;
 		struct vgpud_worker *w = idle_worker(v);
 		if (!w)

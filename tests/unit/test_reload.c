@@ -97,6 +97,8 @@ Test(reload, quotas_apply_to_running_vms)
 		  "%s", msg);
 	cr_expect(strstr(msg, "vm a: compute_weight 100 -> 300") != NULL);
 	cr_expect(strstr(msg, "vm b: compute_cap 0 -> 50") != NULL);
+	cr_expect(strstr(msg, "log_level warn -> error") != NULL, "%s", msg);
+	cr_expect(strstr(msg, "lease 30000ms -> 9000ms") != NULL, "%s", msg);
 
 	/* and back down; none is 0 in the ledger */
 	put("vms.d/a.conf", VM_A);
