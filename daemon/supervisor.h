@@ -8,8 +8,10 @@
  * guest process still holds the channel marks that channel FAILED, so the
  * guest's next call fails instead of hanging; other guests are untouched.
  * A shared ledger (one memfd per VM, written by workers) holds each
- * channel's device memory in use, and the VM's memory quota: the limit
- * (written here) and the VM-wide use workers charge against it.
+ * channel's device memory in use and call count, and the VM's memory
+ * quota: the limit (written here) and the VM-wide use workers charge
+ * against it. A channel's next claim waits until its previous worker has
+ * exited, so each ledger slot has one writer at a time.
  */
 #ifndef VGPU_DAEMON_SUPERVISOR_H
 #define VGPU_DAEMON_SUPERVISOR_H

@@ -337,8 +337,10 @@ Test(sched_sim, bursty_light_vm_beside_heavy, .timeout = 60)
 		     "without", (unsigned long long)lat_with,
 		     (unsigned long long)lat_without);
 	cr_expect_geq(M.p[li].done, done_without);
-	/* the light VM is never held for its share: it is always behind */
+	/* the light VM is never held for its share (it is always behind),
+	 * nor queued behind the heavy VM: its launches are admitted at once */
 	cr_expect_eq(S.vm[1].throttled_ns, 0u);
+	cr_expect_eq(M.p[li].wait_max_ns, 0u);
 }
 
 /* Kernels 100x the slack, one VM's estimates 50x too low: the overrun is
