@@ -180,12 +180,18 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 		  v->cfg->name, pid, ch, (int)w->pid);
 }
 
-/* Whether a worker (of an earlier claim) still runs on channel ch. */
+/* Whether a worker of an earlier claim still runs on channel ch. Its
+ * guest process has lost the channel, so the worker has nothing left to
+ * do; one still busy (a long synchronising call) is killed rather than
+ * waited for, so the new claim is not held up past the guest's timeout.
+ * Its pid cannot be reused before we reap it. */
 static bool chan_taken(const struct vgpud_vmstate *v, uint32_t ch)
 {
 	for (uint32_t i = 0; i < v->nw; i++)
-		if (v->w[i].chan == (int)ch)
+		if (v->w[i].chan == (int)ch) {
+			kill(v->w[i].pid, SIGKILL);
 			return true;
+		}
 	return false;
 }
 
@@ -200,8 +206,8 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 			continue;
 		/* A channel's ledger slot (its memory charged to the quota,
 		 * its call count, its park futex) is one worker's: the next
-		 * claim waits until the last worker, which leaves as soon as
-		 * it sees the claim change, has exited and been accounted. */
+		 * claim waits until the last worker has exited and been
+		 * accounted (a tick or two). */
 		if (chan_taken(v, ch))
 			continue;
 		struct vgpud_worker *w = idle_worker(v);
