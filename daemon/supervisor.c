@@ -195,6 +195,28 @@ static bool chan_taken(const struct vgpud_vmstate *v, uint32_t ch)
 	return false;
 }
 
+static uint32_t procs_in_use(const struct vgpud_vmstate *v)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < v->nw; i++)
+		n += v->w[i].chan >= 0;
+	return n;
+}
+
+/* max_processes reached: the guest's cuInit fails at once (the claim's
+ * wait sees REFUSED) instead of timing out. */
+static void refuse(struct vgpud_vmstate *v, uint32_t ch, uint32_t gen,
+		   uint32_t pid)
+{
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&v->r, ch);
+	atomic_store_explicit(&ctl->status, VGPU_CHAN_REFUSED,
+			      memory_order_relaxed);
+	atomic_store_explicit(&ctl->ready_gen, gen, memory_order_release);
+	v->assigned[ch] = gen;
+	VLOG_WARN("vm %s: guest pid %u refused: max_processes (%u) reached",
+		  v->cfg->name, pid, v->cfg->max_processes);
+}
+
 static void pick_up_claims(struct vgpud_vmstate *v)
 {
 	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
@@ -210,6 +232,10 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 		 * accounted (a tick or two). */
 		if (chan_taken(v, ch))
 			continue;
+		if (procs_in_use(v) >= v->cfg->max_processes) {
+			refuse(v, ch, gen, pid);
+			continue;
+		}
 		struct vgpud_worker *w = idle_worker(v);
 		if (!w)
 			return; /* the pool refills; the guest waits a moment */

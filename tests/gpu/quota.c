@@ -1,7 +1,14 @@
-/* tests/gpu/quota.c - a VM's memory_limit across two of its processes.
+/* tests/gpu/quota.c - a VM's memory_limit across two of its processes,
+ * and its max_processes.
  *
  * Usage: quota LIMIT_MIB   (run as a guest of a VM whose memory_limit is
  *                           LIMIT_MIB MiB and that has nothing allocated)
+ *        quota one-process (a VM with max_processes = 1 and no process)
+ *
+ * one-process: this process gets a context; a child forked after that
+ * calls cuInit, which fails with CUDA_ERROR_NO_DEVICE (vgpud refuses its
+ * channel: second_process_refused), while the first keeps working
+ * (first_process_unaffected).
  *
  * Forks before touching CUDA, so parent and child are two guest processes
  * of the VM with a channel, a worker and a context each. The child takes
@@ -54,10 +61,35 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static int one_process(void)
+{
+	CUcontext ctx;
+	CUdeviceptr p;
+	check_share();
+	struct check k = {.name = "second_process_refused"};
+	if (ctx_up(&ctx))
+		check_fail(&k, "the first process got no context");
+	pid_t pid = fork();
+	if (pid == 0) {
+		EXPECT(&k, CUDA_ERROR_NO_DEVICE, cuInit(0));
+		check_end(&k);
+		exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	k = (struct check){.name = "first_process_unaffected"};
+	EXPECT_OK(&k, cuMemAlloc(&p, 1 << 20));
+	EXPECT_OK(&k, cuMemFree(p));
+	check_end(&k);
+	return check_summary("quota one-process");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "one-process"))
+		return one_process();
 	if (argc != 2 || atoll(argv[1]) <= 0) {
-		fprintf(stderr, "usage: quota LIMIT_MIB\n");
+		fprintf(stderr, "usage: quota LIMIT_MIB | one-process\n");
 		return 2;
 	}
 	size_t limit = (size_t)atoll(argv[1]) * MiB;

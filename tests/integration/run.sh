@@ -118,6 +118,22 @@ reload_quota() {
 }
 check reload_quota reload_quota
 
+# max_processes (reloaded to 1): a second process's cuInit is refused
+max_processes() {
+	local conf=$tmp/vms.d/quota.conf ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	echo "max_processes = 1" >>"$conf"
+	# earlier guests keep their channels until their lease (3 s) runs out
+	for _ in $(seq 100); do
+		"${ctl[@]}" status | grep -q "vm quota .*channels 0/4" && break
+		sleep 0.1
+	done
+	"${ctl[@]}" reload && quota one-process
+	local rc=$?
+	sed -i '/^max_processes/d' "$conf"
+	"${ctl[@]}" reload && return $rc
+}
+check max_processes max_processes
+
 # the quota VM's refusals and calls so far, as text and as Prometheus
 stats() {
 	local ctl=("$build/vgpuctl" -s "$tmp/control.sock")
