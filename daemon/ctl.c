@@ -55,8 +55,11 @@ static void answer(struct vgpud *d, int c)
 		snprintf(out, sizeof(out),
 			 "error: unknown request (try: status, stats, metrics, reload)\n");
 	}
+	/* a client that stops reading gets what fits in 200 ms, no more:
+	 * the daemon's loop must not wait on it */
 	size_t len = strlen(out), done = 0;
-	while (done < len) {
+	struct pollfd o = {.fd = c, .events = POLLOUT};
+	while (done < len && poll(&o, 1, 200) == 1) {
 		ssize_t w = write(c, out + done, len - done);
 		if (w <= 0)
 			break;
@@ -68,7 +71,8 @@ void vgpud_ctl_serve(struct vgpud *d)
 {
 	int c;
 	while (d->ctl_fd >= 0 &&
-	       (c = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+	       (c = accept4(d->ctl_fd, NULL, NULL,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		answer(d, c);
 		close(c);
 	}

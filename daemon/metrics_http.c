@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define IO_MS 100
+#define CONN_MS 200 /* all the time one connection gets */
 
 int vgpud_metrics_listen(struct vgpud *d, char *err, size_t n)
 {
@@ -47,17 +48,28 @@ int vgpud_metrics_listen(struct vgpud *d, char *err, size_t n)
 	return 0;
 }
 
-static int wait_io(int fd, short ev)
+static uint64_t now_ms(void)
 {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Ready before the connection's deadline: a client that trickles bytes
+ * in or out cannot keep the supervisor's loop here past it. */
+static int wait_io(int fd, short ev, uint64_t deadline)
+{
+	uint64_t now = now_ms();
 	struct pollfd p = {.fd = fd, .events = ev};
-	return poll(&p, 1, IO_MS) == 1 ? 0 : -1;
+	return now < deadline && poll(&p, 1, (int)(deadline - now)) == 1 ? 0
+									 : -1;
 }
 
 /* The request line, up to the first CR or LF. */
-static int request(int c, char *buf, size_t n)
+static int request(int c, char *buf, size_t n, uint64_t deadline)
 {
 	size_t got = 0;
-	while (got < n - 1 && wait_io(c, POLLIN) == 0) {
+	while (got < n - 1 && wait_io(c, POLLIN, deadline) == 0) {
 		ssize_t k = read(c, buf + got, n - 1 - got);
 		if (k <= 0)
 			break;
@@ -69,9 +81,9 @@ static int request(int c, char *buf, size_t n)
 	return -1;
 }
 
-static void send_all(int c, const char *p, size_t len)
+static void send_all(int c, const char *p, size_t len, uint64_t deadline)
 {
-	while (len && wait_io(c, POLLOUT) == 0) {
+	while (len && wait_io(c, POLLOUT, deadline) == 0) {
 		ssize_t k = write(c, p, len);
 		if (k <= 0)
 			return;
@@ -80,30 +92,32 @@ static void send_all(int c, const char *p, size_t len)
 	}
 }
 
-static void respond(int c, const char *status, const char *body)
+static void respond(int c, const char *status, const char *body,
+		    uint64_t deadline)
 {
 	char head[256];
 	int h = snprintf(head, sizeof(head),
 			 "HTTP/1.0 %s\r\nContent-Type: text/plain; "
 			 "version=0.0.4; charset=utf-8\r\nContent-Length: %zu"
 			 "\r\nConnection: close\r\n\r\n", status, strlen(body));
-	send_all(c, head, (size_t)h);
-	send_all(c, body, strlen(body));
+	send_all(c, head, (size_t)h, deadline);
+	send_all(c, body, strlen(body), deadline);
 }
 
 static void answer(struct vgpud *d, int c)
 {
 	static char body[1 << 18]; /* 256 VMs x 6 metrics fit */
 	char req[1024];
-	if (request(c, req, sizeof(req))) {
-		respond(c, "400 Bad Request", "bad request\n");
+	uint64_t deadline = now_ms() + CONN_MS;
+	if (request(c, req, sizeof(req), deadline)) {
+		respond(c, "400 Bad Request", "bad request\n", deadline);
 		return;
 	}
 	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET / ", 6)) {
 		vgpud_stats_prom(d, body, sizeof(body));
-		respond(c, "200 OK", body);
+		respond(c, "200 OK", body, deadline);
 	} else {
-		respond(c, "404 Not Found", "try GET /metrics\n");
+		respond(c, "404 Not Found", "try GET /metrics\n", deadline);
 	}
 }
 

@@ -5,8 +5,8 @@
  * metrics` prints, Prometheus exposition format 0.0.4; anything else gets
  * 404, a malformed request 400. HTTP/1.0 style: one request per
  * connection, then close. The supervisor's loop serves pending
- * connections each tick; a client that neither sends nor reads within
- * 100 ms is dropped, so no client can stall the loop for longer.
+ * connections each tick; each connection gets 200 ms in all to send its
+ * request and take the answer, so no client can stall the loop longer.
  */
 #ifndef VGPU_DAEMON_METRICS_HTTP_H
 #define VGPU_DAEMON_METRICS_HTTP_H
