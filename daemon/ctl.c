@@ -39,7 +39,7 @@ static void answer(struct vgpud *d, int c)
 	char req[64] = "";
 	struct pollfd p = {.fd = c, .events = POLLIN};
 	ssize_t k = poll(&p, 1, 200) == 1 ? read(c, req, sizeof(req) - 1) : 0;
-	static char out[1 << 16];
+	static char out[1 << 18]; /* metrics of 256 VMs fit */
 	if (k > 0 && !strncmp(req, "status", 6)) {
 		vgpud_status(d, out, sizeof(out));
 	} else if (k > 0 && !strncmp(req, "stats", 5)) {

@@ -56,6 +56,8 @@ static void heal_quota(struct vgpud_vmstate *v)
 	for (uint32_t i = 0; i < v->nw; i++)
 		if (v->w[i].chan >= 0)
 			return;
+	if (!atomic_load(&v->vml->mem_used))
+		return; /* the usual case: no write to the shared page */
 	uint64_t stale = atomic_exchange(&v->vml->mem_used, 0);
 	if (stale)
 		VLOG_WARN("vm %s: %llu bytes of memory quota were charged with "
