@@ -397,3 +397,38 @@ Test(sched_sim, deterministic, .timeout = 60)
 			cr_expect_arr_eq(first, M.gpu_ns, sizeof(first));
 	}
 }
+
+/* Weights 1:2:3 beside a heavier VM (weight 6) capped at 10%: the cap
+ * binds, and what it leaves goes to the others by weight. */
+Test(sched_sim, weights_with_a_binding_cap, .timeout = 60)
+{
+	double sh[4], want[4] = {0.15, 0.30, 0.45, 0.10};
+	fresh(true);
+	vm(0, 1, 0);
+	vm(1, 2, 0);
+	vm(2, 3, 0);
+	vm(3, 6, 10);
+	for (uint32_t i = 0; i < 4; i++)
+		procs(i, 2, (i + 1) * 250 * US, 3);
+	vs_sim_run(&M, 10 * SEC);
+	shares(NULL, 4, sh);
+	expect_shares(sh, want, 4, 0.02);
+	double w[4] = {0.15, 0.30, 0.45, 0.10};
+	cr_expect_geq(vs_jain(sh, w, 4), 0.99);
+	cr_expect_eq(M.idle_with_work_ns, 0u);
+}
+
+/* Four equal VMs of one process each: fair with or without. */
+Test(sched_sim, one_one_one_one, .timeout = 60)
+{
+	double sh[4], want[4] = {0.25, 0.25, 0.25, 0.25};
+	fresh(true);
+	for (uint32_t i = 0; i < 4; i++) {
+		vm(i, 100, 0);
+		procs(i, 1, (i + 1) * 200 * US, 4); /* unequal kernel sizes */
+	}
+	vs_sim_run(&M, 10 * SEC);
+	shares(NULL, 4, sh);
+	expect_shares(sh, want, 4, 0.02);
+	cr_expect_geq(vs_jain(sh, want, 4), 0.99);
+}
