@@ -31,6 +31,11 @@ GUEST_OBJ := $(GUEST_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBRING   := $(BUILD)/libvgpuring.a
 LIBVGPUD  := $(BUILD)/libvgpud.a
+# scheduler/: pure policy (no I/O, no CUDA), its own library so vgpud,
+# the worker and the tests link the same code.
+SCHED_SRC := $(wildcard scheduler/*.c)
+SCHED_OBJ := $(SCHED_SRC:%.c=$(BUILD)/%.o)
+LIBSCHED  := $(BUILD)/libvgpusched.a
 
 # The guest's stand-in for libcuda.so.1: guest/cuda/*.c plus three files
 # generated into $(GEN) (the tools/gen_*.py scripts say what and why).
@@ -56,7 +61,7 @@ BENCH_BIN := $(BUILD)/bench/ring
 
 .PHONY: all demo test integration check asan tsan fuzz fuzz-host fuzz-worker \
 	bench vmtest deps clean help
-all: $(LIBRING) $(LIBVGPUD) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
+all: $(LIBRING) $(LIBVGPUD) $(LIBSCHED) $(BUILD)/vgpud $(BUILD)/vgpud-worker \
 	$(BUILD)/vgpuctl $(CUDA_SO) $(NVML_SO) $(VGPU_SMI) $(TOOLS) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -83,13 +88,17 @@ $(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBRING)
-	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+$(LIBSCHED): $(SCHED_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
 
-$(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBRING)
+$(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+
+$(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
+	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
+		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
 
 # Only definitions marked VGPU_EXPORT (guest/cuda/export.h) leave the
 # library. cuda.h comes in as a system header: its own warnings are not ours.
@@ -159,12 +168,12 @@ endif
 # checked-in data, whatever directory it runs from.
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
 $(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image: $(KERNEL_IMAGES)
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
 		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
 		$< tests/support/*.c $(LIBVGPUD) \
-		$(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 		tests/data/cuda13-getprocaddress-requests.txt
@@ -227,8 +236,9 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c tests/fuzz/fuzz_common.h $(RING_
 # kept in the repository (tests/fuzz/mkseeds_worker.py). -timeout: a
 # message that hangs the worker is a finding too. -detect_leaks=0: the
 # harness checks for leaks itself (fuzz_worker.c: run_leak_check).
-FUZZ_WORKER_SRC := daemon/worker_calls.c daemon/worker_tables.c \
-	daemon/worker_exec.c daemon/image_check.c daemon/devinfo.c \
+# Every worker file but its main(): each area adds its own worker_AREA.c.
+FUZZ_WORKER_SRC := $(filter-out daemon/worker_main.c,$(wildcard daemon/worker_*.c)) \
+	daemon/image_check.c daemon/devinfo.c \
 	daemon/config.c $(wildcard daemon/sim/*.c) $(RING_SRC)
 FUZZ_WORKER_SEEDS := $(BUILD)/fuzz/seeds_worker
 fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp
@@ -304,7 +314,7 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
-GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit)
+GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota)
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

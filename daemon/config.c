@@ -183,10 +183,41 @@ static int set_lease(void *o, const char *v, const char **why)
 	return 0;
 }
 
+/* none | [IPV4:]PORT; the address defaults to loopback: metrics name
+ * every VM, so exposing them beyond the host is a choice to make. */
+static int set_metrics(void *o, const char *v, const char **why)
+{
+	struct vgpud_config *c = o;
+	const char *colon = strrchr(v, ':'), *port = colon ? colon + 1 : v;
+	unsigned a[4];
+	char tail;
+	c->metrics_on = false;
+	if (!strcmp(v, "none"))
+		return 0;
+	c->metrics_addr = 0x7f000001;
+	if (colon) {
+		if (colon - v > 15 ||
+		    sscanf(v, "%3u.%3u.%3u.%3u%c", &a[0], &a[1], &a[2], &a[3],
+			   &tail) != 5 || tail != ':' ||
+		    (a[0] | a[1] | a[2] | a[3]) > 255) {
+			*why = "expected none, PORT or IPV4:PORT (e.g. "
+			       "127.0.0.1:9464)";
+			return -1;
+		}
+		c->metrics_addr = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+	}
+	uint32_t p;
+	if (parse_u32_range(port, 0, 65535, &p, why))
+		return -1;
+	c->metrics_port = (uint16_t)p;
+	c->metrics_on = true;
+	return 0;
+}
+
 static const struct key host_keys[] = {
 	{"backend", set_backend}, {"driver", set_driver}, {"gpu", set_gpu},
 	{"log_level", set_log}, {"control_socket", set_socket},
-	{"lease", set_lease}, {NULL, NULL}};
+	{"lease", set_lease}, {"metrics_listen", set_metrics}, {NULL, NULL}};
 
 static int set_region(void *o, const char *v, const char **why)
 {

@@ -49,6 +49,10 @@ struct vgpud_config {
 	enum vgpud_log log_level;
 	char control_socket[VGPUD_PATH_MAX];
 	uint64_t lease_ms;                  /* channel lease backstop */
+	/* Prometheus metrics over HTTP: off unless metrics_listen is set */
+	bool metrics_on;
+	uint32_t metrics_addr;              /* IPv4, host byte order */
+	uint16_t metrics_port;              /* 0: any free port (logged) */
 	uint32_t nvms;
 	struct vgpud_vm vms[VGPUD_MAX_VMS];
 };

@@ -1,6 +1,7 @@
 /* daemon/ctl.c - accept and answer control connections. */
 #define _GNU_SOURCE
 #include "ctl.h"
+#include "reload.h"
 #include "supervisor.h"
 #include <errno.h>
 #include <libgen.h>
@@ -38,13 +39,27 @@ static void answer(struct vgpud *d, int c)
 	char req[64] = "";
 	struct pollfd p = {.fd = c, .events = POLLIN};
 	ssize_t k = poll(&p, 1, 200) == 1 ? read(c, req, sizeof(req) - 1) : 0;
-	static char out[1 << 16];
-	if (k > 0 && !strncmp(req, "status", 6))
+	static char out[1 << 18]; /* metrics of 256 VMs fit */
+	if (k > 0 && !strncmp(req, "status", 6)) {
 		vgpud_status(d, out, sizeof(out));
-	else
-		snprintf(out, sizeof(out), "error: unknown request (try: status)\n");
+	} else if (k > 0 && !strncmp(req, "stats", 5)) {
+		vgpud_stats(d, out, sizeof(out));
+	} else if (k > 0 && !strncmp(req, "metrics", 7)) {
+		vgpud_stats_prom(d, out, sizeof(out));
+	} else if (k > 0 && !strncmp(req, "reload", 6)) {
+		/* the first word says how it went (vgpuctl's exit status) */
+		static char msg[1 << 15];
+		int rc = vgpud_reload(d, msg, sizeof(msg));
+		snprintf(out, sizeof(out), rc ? "error: %s\n" : "ok: %s", msg);
+	} else {
+		snprintf(out, sizeof(out),
+			 "error: unknown request (try: status, stats, metrics, reload)\n");
+	}
+	/* a client that stops reading gets what fits in 200 ms, no more:
+	 * the daemon's loop must not wait on it */
 	size_t len = strlen(out), done = 0;
-	while (done < len) {
+	struct pollfd o = {.fd = c, .events = POLLOUT};
+	while (done < len && poll(&o, 1, 200) == 1) {
 		ssize_t w = write(c, out + done, len - done);
 		if (w <= 0)
 			break;
@@ -56,7 +71,8 @@ void vgpud_ctl_serve(struct vgpud *d)
 {
 	int c;
 	while (d->ctl_fd >= 0 &&
-	       (c = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+	       (c = accept4(d->ctl_fd, NULL, NULL,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		answer(d, c);
 		close(c);
 	}

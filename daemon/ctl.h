@@ -1,8 +1,9 @@
 /* daemon/ctl.h - vgpud's control socket (a UNIX stream socket).
  *
- * Contract: one request line per connection ("status"), one text answer,
- * then the daemon closes. vgpuctl is the client. The socket is created
- * mode 0660 so root and the socket's group may query. */
+ * Contract: one request line per connection ("status", "stats",
+ * "metrics", "reload"), one text answer, then the daemon closes; an answer
+ * that begins "error:" is a failure. vgpuctl is the client. The socket is
+ * created mode 0660 so root and the socket's group may query. */
 #ifndef VGPU_DAEMON_CTL_H
 #define VGPU_DAEMON_CTL_H
 

@@ -5,8 +5,10 @@
 #include "../ring/wait.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "region_file.h"
 #include "vminfo_pub.h"
+#include "reload.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,13 +24,46 @@
 
 static int ledger_open(struct vgpud_vmstate *v)
 {
-	size_t len = vgpud_ledger_size(v->cfg->channels);
+	size_t len = VGPUD_LEDGER_SIZE(v->cfg->channels);
 	v->ledger_fd = memfd_create("vgpud-ledger", 0); /* inherited */
 	if (v->ledger_fd < 0 || ftruncate(v->ledger_fd, (off_t)len))
 		return -1;
 	v->ledger = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 v->ledger_fd, 0);
-	return v->ledger == MAP_FAILED ? -1 : 0;
+	if (v->ledger == MAP_FAILED)
+		return -1;
+	v->vml = vgpud_ledger_vm(v->ledger, v->cfg->channels);
+	atomic_store(&v->vml->mem_limit, v->cfg->memory_limit);
+	return 0;
+}
+
+/* What a gone worker still had charged goes back to the VM: its context,
+ * and so its memory, went with it. */
+static void uncharge_channel(struct vgpud_vmstate *v, uint32_t ch)
+{
+	uint64_t n = atomic_exchange(&v->ledger[ch].mem_in_use, 0);
+	uint64_t used = atomic_load(&v->vml->mem_used);
+	while (!atomic_compare_exchange_weak(&v->vml->mem_used, &used,
+					     used > n ? used - n : 0))
+		;
+}
+
+/* With no channel in use nothing can be charged: a worker killed between
+ * charging the VM and its channel (daemon/worker_quota.c) left the VM
+ * over-counted; this is where that heals. Workers charge only while
+ * serving a channel, and channels are handed out by this thread. */
+static void heal_quota(struct vgpud_vmstate *v)
+{
+	for (uint32_t i = 0; i < v->nw; i++)
+		if (v->w[i].chan >= 0)
+			return;
+	if (!atomic_load(&v->vml->mem_used))
+		return; /* the usual case: no write to the shared page */
+	uint64_t stale = atomic_exchange(&v->vml->mem_used, 0);
+	if (stale)
+		VLOG_WARN("vm %s: %llu bytes of memory quota were charged with "
+			  "no process left: released", v->cfg->name,
+			  (unsigned long long)stale);
 }
 
 static int vm_open(struct vgpud_vmstate *v, const struct vgpud_vm *cfg,
@@ -142,10 +177,47 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 	w->gen = gen;
 	w->guest_pid = pid;
 	v->assigned[ch] = gen;
-	atomic_store(&v->ledger[ch].mem_in_use, 0);
-	atomic_store(&v->ledger[ch].calls, 0);
+	uncharge_channel(v, ch); /* nothing: its last worker's was returned */
+	vgpud_stats_retire(v, ch); /* likewise */
 	VLOG_INFO("vm %s: guest pid %u on channel %u, worker pid %d",
 		  v->cfg->name, pid, ch, (int)w->pid);
+}
+
+/* Whether a worker of an earlier claim still runs on channel ch. Its
+ * guest process has lost the channel, so the worker has nothing left to
+ * do; one still busy (a long synchronising call) is killed rather than
+ * waited for, so the new claim is not held up past the guest's timeout.
+ * Its pid cannot be reused before we reap it. */
+static bool chan_taken(const struct vgpud_vmstate *v, uint32_t ch)
+{
+	for (uint32_t i = 0; i < v->nw; i++)
+		if (v->w[i].chan == (int)ch) {
+			kill(v->w[i].pid, SIGKILL);
+			return true;
+		}
+	return false;
+}
+
+static uint32_t procs_in_use(const struct vgpud_vmstate *v)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < v->nw; i++)
+		n += v->w[i].chan >= 0;
+	return n;
+}
+
+/* max_processes reached: the guest's cuInit fails at once (the claim's
+ * wait sees REFUSED) instead of timing out. */
+static void refuse(struct vgpud_vmstate *v, uint32_t ch, uint32_t gen,
+		   uint32_t pid)
+{
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&v->r, ch);
+	atomic_store_explicit(&ctl->status, VGPU_CHAN_REFUSED,
+			      memory_order_relaxed);
+	atomic_store_explicit(&ctl->ready_gen, gen, memory_order_release);
+	v->assigned[ch] = gen;
+	VLOG_WARN("vm %s: guest pid %u refused: max_processes (%u) reached",
+		  v->cfg->name, pid, v->cfg->max_processes);
 }
 
 static void pick_up_claims(struct vgpud_vmstate *v)
@@ -157,6 +229,16 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 		if (!pid || gen == v->assigned[ch] ||
 		    atomic_load(&ctl->req_gen) != gen)
 			continue;
+		/* A channel's ledger slot (its memory charged to the quota,
+		 * its call count, its park futex) is one worker's: the next
+		 * claim waits until the last worker has exited and been
+		 * accounted (a tick or two). */
+		if (chan_taken(v, ch))
+			continue;
+		if (procs_in_use(v) >= v->cfg->max_processes) {
+			refuse(v, ch, gen, pid);
+			continue;
+		}
 		struct vgpud_worker *w = idle_worker(v);
 		if (!w)
 			return; /* the pool refills; the guest waits a moment */
@@ -206,14 +288,8 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 			VLOG_INFO("vm %s: guest pid %u left channel %d",
 				  v->cfg->name, w->guest_pid, w->chan);
 		}
-		/* the channel may already serve its next guest process (the
-		 * claim came before this worker's exit): its entry is the
-		 * new worker's now */
-		bool reassigned = false;
-		for (uint32_t k = 0; k < v->nw; k++)
-			reassigned |= &v->w[k] != w && v->w[k].chan == w->chan;
-		if (!reassigned)
-			atomic_store(&v->ledger[w->chan].mem_in_use, 0);
+		uncharge_channel(v, (uint32_t)w->chan);
+		vgpud_stats_retire(v, (uint32_t)w->chan);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);
@@ -285,6 +361,7 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 {
 	vlog_set_level(d->cfg.log_level);
 	d->ctl_fd = -1;
+	d->metrics_fd = -1;
 	if (find_worker(d, err, n))
 		return -1;
 	d->vms = calloc(d->cfg.nvms ? d->cfg.nvms : 1, sizeof(*d->vms));
@@ -297,6 +374,8 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
 		return -1;
+	if (vgpud_metrics_listen(d, err, n))
+		return -1;
 	if (!d->cfg.nvms)
 		VLOG_WARN("no VMs configured: add %s/vms.d/NAME.conf",
 			  d->cfg.dir);
@@ -306,6 +385,11 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 void vgpud_run(struct vgpud *d)
 {
 	while (!d->stop) {
+		if (d->reload) {
+			char msg[4096];
+			d->reload = 0;
+			vgpud_reload(d, msg, sizeof(msg)); /* it logs */
+		}
 		reap(d);
 		for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 			struct vgpud_vmstate *v = &d->vms[i];
@@ -315,8 +399,11 @@ void vgpud_run(struct vgpud *d)
 			wake_parked(v);
 			housekeeping(d, v);
 			vgpud_vminfo_refresh(d, v, vgpu_now_ns());
+			heal_quota(v);
 		}
+		vgpud_stats_sample(d, vgpu_now_ns());
 		vgpud_ctl_serve(d);
+		vgpud_metrics_serve(d);
 		usleep(TICK_US);
 	}
 }
@@ -335,6 +422,7 @@ void vgpud_shutdown(struct vgpud *d)
 	vgpud_ctl_close(d);
 	vgpud_hostgpu_close(d->gpu);
 	d->gpu = NULL;
+	vgpud_metrics_close(d);
 	VLOG_INFO("stopped");
 }
 

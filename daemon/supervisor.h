@@ -8,8 +8,10 @@
  * guest process still holds the channel marks that channel FAILED, so the
  * guest's next call fails instead of hanging; other guests are untouched.
  * A shared ledger (one memfd per VM, written by workers) holds each
- * channel's device memory in use, read by `vgpuctl status` and, later, the
- * scheduler's quotas.
+ * channel's device memory in use and call count, and the VM's memory
+ * quota: the limit (written here) and the VM-wide use workers charge
+ * against it. A channel's next claim waits until its previous worker has
+ * exited, so each ledger slot has one writer at a time.
  */
 #ifndef VGPU_DAEMON_SUPERVISOR_H
 #define VGPU_DAEMON_SUPERVISOR_H
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "hostgpu.h"
 #include "ledger.h"
+#include "stats.h"
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -51,10 +54,12 @@ struct vgpud_vmstate {
 	uint32_t *assigned;        /* per channel: generation handed out */
 	int ledger_fd;
 	struct vgpud_ledger *ledger;
+	struct vgpud_vm_ledger *vml; /* the VM-wide part of the ledger */
 	struct vgpud_worker *w;
 	uint32_t nw, wcap;
 	uint64_t beat_ns;
 	struct vgpud_vminfo_state info; /* daemon/vminfo_pub.c */
+	struct vgpud_vmstats stats;
 };
 
 struct vgpud {
@@ -63,7 +68,9 @@ struct vgpud {
 	char worker_path[512];
 	int ctl_fd;
 	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
+	int metrics_fd; /* -1: metrics_listen off */
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };
 
 int vgpud_start(struct vgpud *d, char *err, size_t errlen);

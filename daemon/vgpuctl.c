@@ -1,4 +1,6 @@
-/* daemon/vgpuctl.c - ask a running vgpud about its VMs. */
+/* daemon/vgpuctl.c - ask a running vgpud about its VMs, or tell it to
+ * re-read its configuration. One request per connection on vgpud's
+ * control socket (daemon/ctl.h); the answer is printed as it comes. */
 #define _GNU_SOURCE
 #include "config.h"
 #include <errno.h>
@@ -11,12 +13,77 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vgpuctl [-s SOCKET] status\n"
+"Usage: vgpuctl [-s SOCKET] COMMAND\n"
 "\n"
-"  status     list the VMs vgpud serves, each VM's channels in use (guest\n"
-"             process id, worker process id) and device memory in use\n"
-"  -s SOCKET  vgpud's control socket (default /run/vgpud/control.sock,\n"
-"             the control_socket of vgpud.conf)\n");
+"Query or control a running vgpud, the daemon that serves the host's GPU\n"
+"to VMs, through its control socket.\n"
+"\n"
+"Commands:\n"
+"  status   the VMs vgpud serves: each VM's region, channels in use (guest\n"
+"           process id, worker process id) and device memory in use of its\n"
+"           memory_limit.\n"
+"  stats    per VM: guest processes / channels, device memory charged to\n"
+"           its quota and its memory_limit (M = MiB), allocations refused\n"
+"           for the limit, CUDA calls per second over the last second and\n"
+"           the last 10 seconds, and calls in all since vgpud started.\n"
+"  metrics  the same figures in Prometheus text format (vgpu_vm_* metrics,\n"
+"           label vm), for a collector that reads a file or a command;\n"
+"           with metrics_listen set in vgpud.conf, vgpud also serves them\n"
+"           at http://ADDR:PORT/metrics.\n"
+"  reload   re-read the configuration (vgpud.conf and vms.d/NAME.conf in\n"
+"           the directory vgpud was started with) and apply it to the\n"
+"           running VMs without disturbing their work; the same as sending\n"
+"           vgpud SIGHUP. What may change: the quotas memory_limit,\n"
+"           compute_weight, compute_cap and max_processes, and log_level and\n"
+"           lease. A lowered memory_limit refuses new allocations while the\n"
+"           VM uses more, and never frees live memory. What needs a restart\n"
+"           of vgpud: adding or removing a VM, a VM's region, region_size,\n"
+"           region_owner, region_group, region_mode or channels, and the\n"
+"           backend, driver, gpu, control_socket and metrics_listen. If\n"
+"           anything is invalid or needs a restart, nothing is applied, and\n"
+"           the error names the file, the line and the reason, as\n"
+"           FILE:LINE: REASON; the configuration in force stays. On success\n"
+"           it lists what changed.\n"
+"\n"
+"Options:\n"
+"  -s SOCKET  vgpud's control socket (default /run/vgpud/control.sock, the\n"
+"             control_socket of vgpud.conf)\n"
+"  -h         this text\n"
+"\n"
+"Exit status: 0 done; 1 vgpud refused (reload: the configuration is\n"
+"invalid or needs a restart) or could not be reached; 2 bad usage.\n"
+"\n"
+"Files: /etc/vgpud/vgpud.conf, /etc/vgpud/vms.d/NAME.conf (every key is\n"
+"documented in the installed examples vgpud.conf and vm.conf.example).\n"
+"See also: vgpud --help, docs/daemon.md, docs/scheduler.md.\n");
+}
+
+static const char *const commands[] = {"status", "stats", "metrics",
+				       "reload"};
+
+static int known(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i]))
+			return 1;
+	return 0;
+}
+
+/* Send cmd, copy the answer to stdout; 1 if it says "error:". */
+static int ask(int fd, const char *cmd)
+{
+	char req[32], buf[4096];
+	int n = snprintf(req, sizeof(req), "%s\n", cmd), first = 1, bad = 0;
+	if (write(fd, req, (size_t)n) != n)
+		return 1;
+	ssize_t k;
+	while ((k = read(fd, buf, sizeof(buf))) > 0) {
+		if (first && !strncmp(buf, "error:", k < 6 ? (size_t)k : 6))
+			bad = 1;
+		first = 0;
+		fwrite(buf, 1, (size_t)k, bad ? stderr : stdout);
+	}
+	return bad || first;
 }
 
 int main(int argc, char **argv)
@@ -31,7 +98,7 @@ int main(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (optind != argc - 1 || strcmp(argv[optind], "status")) {
+	if (optind != argc - 1 || !known(argv[optind])) {
 		usage(stderr);
 		return 2;
 	}
@@ -43,12 +110,7 @@ int main(int argc, char **argv)
 			"systemctl status vgpud)\n", sock, strerror(errno));
 		return 1;
 	}
-	if (write(fd, "status\n", 7) != 7)
-		return 1;
-	char buf[4096];
-	ssize_t k;
-	while ((k = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)k, stdout);
+	int rc = ask(fd, argv[optind]);
 	close(fd);
-	return 0;
+	return rc;
 }

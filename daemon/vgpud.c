@@ -29,7 +29,8 @@ static void usage(FILE *f)
 "\n"
 "Files:\n"
 "  /etc/vgpud/vgpud.conf       backend (cuda|sim), driver, gpu, log_level,\n"
-"                              control_socket, lease\n"
+"                              control_socket, lease, metrics_listen\n"
+"                              (Prometheus metrics over HTTP; off)\n"
 "  /etc/vgpud/vms.d/NAME.conf  one VM: region, region_size, region_owner,\n"
 "                              region_group, region_mode, channels, and the\n"
 "                              quotas memory_limit, compute_weight,\n"
@@ -38,7 +39,12 @@ static void usage(FILE *f)
 "  (packaging/vgpud.conf, packaging/vm.conf.example).\n"
 "\n"
 "Signals: SIGTERM and SIGINT stop the daemon (guest processes then get\n"
-"errors). Status: vgpuctl status.\n"
+"errors). SIGHUP re-reads the configuration and applies changed quotas\n"
+"(memory_limit, compute_weight, compute_cap, max_processes), log_level\n"
+"and lease to the running VMs without disturbing their work, as\n"
+"`vgpuctl reload` does; anything else changed, or an invalid file, is\n"
+"logged as an error naming file, line and reason, and the configuration\n"
+"in force stays. Status: vgpuctl status, vgpuctl stats.\n"
 "\n"
 "Exit status: 0 stopped cleanly, 2 bad configuration, 1 other failure.\n");
 }
@@ -47,6 +53,12 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	D.stop = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	D.reload = 1;
 }
 
 int main(int argc, char **argv)
@@ -82,6 +94,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct sigaction hup = {.sa_handler = on_hup};
+	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (vgpud_start(&D, msg, sizeof(msg))) {
 		VLOG_ERR("%s", msg);

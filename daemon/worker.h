@@ -55,8 +55,9 @@ struct vworker {
 	uint32_t nhandles, hcap;
 	struct vw_alloc *allocs;
 	uint32_t nallocs, acap;
-	uint64_t mem_in_use;
+	uint64_t mem_in_use; /* bytes charged (vw_mem_charge), all paths */
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
+	struct vgpud_vm_ledger *vmledger; /* its VM-wide part; or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
 	uint64_t next_id;
@@ -88,11 +89,34 @@ CUresult vw_function(struct vworker *W, uint64_t id, CUfunction *f,
 		     struct vgpu_cu_fninfo *fi);
 CUresult vw_stream(struct vworker *W, uint64_t id, CUstream *s);
 CUresult vw_range(struct vworker *W, CUdeviceptr p, uint64_t len);
+/* Records an allocation already charged (vw_mem_charge); vw_alloc_del
+ * forgets it and uncharges it. */
 CUresult vw_alloc_add(struct vworker *W, CUdeviceptr p, uint64_t len);
 CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
 			 uint64_t module);
 CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
 void vw_alloc_del(struct vworker *W, CUdeviceptr p);
+
+/* Memory quota (daemon/worker_quota.c): THE single entry point for every
+ * allocation path that takes device memory (cuMemAlloc*, pitch, async and
+ * pool allocations, VMM cuMemCreate, graph memory nodes, ...):
+ *   r = vw_mem_charge(W, bytes);          before the driver is called
+ *   if (r) return r;                      CUDA_ERROR_OUT_OF_MEMORY: over the
+ *                                         VM's memory_limit, all processes
+ *   r = W->drv.cuMemXxx(...);
+ *   if (r) vw_mem_uncharge(W, bytes);     the driver failed: give it back
+ * and on free vw_mem_uncharge(W, bytes) (vw_alloc_del does it for ranges
+ * recorded with vw_alloc_add). Whatever is still charged when the worker
+ * exits is uncharged by the supervisor. Charge what the driver really
+ * takes (e.g. the granularity-rounded size of cuMemCreate). */
+CUresult vw_mem_charge(struct vworker *W, uint64_t bytes);
+void vw_mem_uncharge(struct vworker *W, uint64_t bytes);
+/* cuMemGetInfo's figures made quota-relative: total = min(limit, total),
+ * free = min(limit - used, free). Unchanged without a limit. */
+void vw_mem_info(struct vworker *W, size_t *free_b, size_t *total_b);
+/* The device's total memory as the guest sees it, under the current
+ * limit (a reload may have changed it since the worker started). */
+void vw_mem_refresh_devinfo(struct vworker *W);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);

@@ -83,15 +83,29 @@ static int map_region(struct vworker *W, const char *path)
 	return 0;
 }
 
-/* The VM's ledger, shared with the supervisor: what this process uses. */
-static void map_ledger(struct vworker *W, int fd)
+/* The VM's ledger, shared with the supervisor: what this process uses,
+ * and the VM's quota. Its size is the supervisor's word for the number of
+ * channels; the region's header is the guest's to rewrite, so a header
+ * that disagrees stops the worker rather than moving the quota counter
+ * (a guest must not shrink its way out of its memory limit). */
+static int map_ledger(struct vworker *W, int fd)
 {
+	struct stat st;
 	if (fd < 0)
-		return;
-	size_t len = vgpud_ledger_size(W->r.g.nchannels);
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		return 0;
+	if (fstat(fd, &st) ||
+	    (size_t)st.st_size != VGPUD_LEDGER_SIZE(W->r.g.nchannels)) {
+		close(fd);
+		return -1;
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
 	close(fd);
-	W->ledger = m == MAP_FAILED ? NULL : m;
+	if (m == MAP_FAILED)
+		return -1;
+	W->ledger = m;
+	W->vmledger = vgpud_ledger_vm(W->ledger, W->r.g.nchannels);
+	return 0;
 }
 
 /* The first worker of a VM tells the supervisor the VM's identity. */
@@ -161,6 +175,9 @@ static int on_event(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 		W->attached = true;
 		return VGPU_SERVE_ACCEPT;
 	case VGPU_H_MSG:
+		if (W->ledger) /* this worker's slot alone: no contention */
+			atomic_fetch_add_explicit(&W->ledger[W->chan].calls, 1,
+						  memory_order_relaxed);
 		vw_exec_submit(W, m);
 		return 0;
 	case VGPU_H_BADMSG:
@@ -195,6 +212,7 @@ static int serve(struct vworker *W, uint32_t chan)
 	    vgpu_serve_init(&W->srv, &W->r, on_event, W))
 		return -1;
 	W->chan = chan;
+	vw_mem_refresh_devinfo(W); /* the limit may have been reloaded */
 	W->srv.first = chan;
 	W->srv.count = 1;
 	W->srv.owner = false;
@@ -223,7 +241,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vgpud-worker[%s]: %s\n", o.vm, err);
 		return 1;
 	}
-	map_ledger(&W, o.ledger_fd);
+	if (map_ledger(&W, o.ledger_fd)) {
+		fprintf(stderr, "vgpud-worker[%s]: the ledger does not match the "
+			"region's %u channels\n", o.vm, W.r.g.nchannels);
+		return 1;
+	}
 	publish_ident(&W);
 	printf("ready\n");
 	fflush(stdout);

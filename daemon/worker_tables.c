@@ -209,10 +209,6 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		W->acap = cap;
 	}
 	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module};
-	if (!global)
-		W->mem_in_use += len;
-	if (W->ledger)
-		atomic_store(&W->ledger[W->chan].mem_in_use, W->mem_in_use);
 out:
 	pthread_mutex_unlock(&W->mu);
 	return r;
@@ -245,16 +241,18 @@ CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p)
 	return a ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+/* The quota is given back once the range is forgotten: charged memory
+ * (vw_mem_charge) is never reused before the table lets go of it. */
 void vw_alloc_del(struct vworker *W, CUdeviceptr p)
 {
+	uint64_t len = 0;
 	pthread_mutex_lock(&W->mu);
 	struct vw_alloc *a = exact(W, p);
 	if (a) {
-		W->mem_in_use -= a->len;
+		len = a->len;
 		*a = W->allocs[--W->nallocs];
-		if (W->ledger)
-			atomic_store(&W->ledger[W->chan].mem_in_use,
-				     W->mem_in_use);
 	}
 	pthread_mutex_unlock(&W->mu);
+	if (len)
+		vw_mem_uncharge(W, len);
 }

@@ -20,7 +20,8 @@ HANDLES = {"CUstream": "VGPU_HK_STREAM", "CUevent": "VGPU_HK_EVENT",
            "CUgraphNode": "VGPU_HK_GRAPH_NODE",
            "CUmemGenericAllocationHandle": "VGPU_HK_MEM_HANDLE",
            "CUlibrary": "VGPU_HK_LIBRARY", "CUkernel": "VGPU_HK_KERNEL"}
-RULE = re.compile(r"^(range|alloc)\((.+)\)$|^(free|new|del|stream)$")
+RULE = re.compile(r"^(range|alloc)\((.+)\)$"
+                  r"|^(free|new|del|stream|memfree|memtotal)$")
 
 
 class Arg:
@@ -179,7 +180,15 @@ def daemon(calls):
             o.append("\t%s %s = 0;" % (a.ctype, a.name))
         call_args = ", ".join(("&" if a.dir == "out" else "") + a.name
                               for a in c.args)
+        allocs = [a for a in c.outs if a.rule and a.rule.startswith("alloc(")]
+        for a in allocs:
+            # the VM's quota first: over it, the driver is never asked
+            o.append("\tr = vw_mem_charge(W, %s);\n\tif (r)\n\t\treturn r;"
+                     % alloc_len(a.rule[6:-1], c))
         o.append("\tr = W->drv.%s(%s);" % (c.name, call_args))
+        for a in allocs:
+            o.append("\tif (r != CUDA_SUCCESS)\n\t\tvw_mem_uncharge(W, %s);"
+                     % alloc_len(a.rule[6:-1], c))
         # Released whatever the driver returned: it may free the object
         # and still return an earlier asynchronous error (the sticky
         # fault of a kernel: "may also return error codes from previous,
@@ -194,6 +203,14 @@ def daemon(calls):
             elif a.rule == "free":
                 o.append("\tvw_alloc_del(W, %s);" % a.name)
         o.append("\tif (r != CUDA_SUCCESS)\n\t\treturn r;")
+        quota = {a.rule: a.name for a in c.outs
+                 if a.rule in ("memfree", "memtotal")}
+        if quota:  # the guest sees its VM's share of the device
+            if len(quota) != 2:
+                sys.exit("ring/cuda.api: %s: memfree and memtotal go together"
+                         % c.name)
+            o.append("\tvw_mem_info(W, &%s, &%s);" % (quota["memfree"],
+                                                     quota["memtotal"]))
         for i, a in enumerate(c.outs):
             if a.type in HANDLES:
                 o.append("\tout->a[%d] = vw_handle_new(W, %s, %s);"
@@ -205,9 +222,11 @@ def daemon(calls):
                 o.append("\tout->a[%d] = (uint64_t)%s;" % (i, a.name))
             if a.rule and a.rule.startswith("alloc("):
                 # untracked memory would be unusable and unfreeable
-                o.append("\tr = vw_alloc_add(W, %s, %s);\n\tif (r)\n"
-                         "\t\tW->drv.cuMemFree_v2(%s);"
-                         % (a.name, alloc_len(a.rule[6:-1], c), a.name))
+                n = alloc_len(a.rule[6:-1], c)
+                o.append("\tr = vw_alloc_add(W, %s, %s);\n\tif (r) {\n"
+                         "\t\tW->drv.cuMemFree_v2(%s);\n"
+                         "\t\tvw_mem_uncharge(W, %s);\n\t}"
+                         % (a.name, n, a.name, n))
         o.append("\treturn r;\n}\n")
     o.append("const struct vw_gen_entry vw_gen_table[] = {")
     for c in calls:

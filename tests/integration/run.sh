@@ -7,8 +7,12 @@
 # path: each kernel image format, four processes at once, threads of one
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
-# fork() after cuInit, a guest killed mid-run while another keeps working,
-# and vgpuctl status. Ends with "integration: N passed, N failed".
+# fork() after cuInit, a VM's memory quota across two of its processes
+# (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
+# mid-run while another keeps working, vgpuctl stats and metrics (also
+# over HTTP), and vgpuctl status.
+# Ends with
+# "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
 backend=${VGPU_BACKEND:-sim}
@@ -18,7 +22,7 @@ qregion=/dev/shm/vgpu-it-q-$$ # a second VM, with a memory quota (NVML)
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region" "$qregion"
+	rm -rf "$tmp" "$region" "$qregion" "$region-q"
 }
 trap cleanup EXIT
 
@@ -29,6 +33,7 @@ ${VGPU_DRIVER:+driver = $VGPU_DRIVER}
 control_socket = $tmp/control.sock
 lease = 3s
 log_level = debug
+metrics_listen = 127.0.0.1:0
 CONF
 cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
@@ -40,6 +45,13 @@ region = $qregion
 region_size = 16M
 channels = 2
 memory_limit = 256M
+CONF
+# a second VM with a memory limit, for tests/gpu/quota (two processes)
+cat >"$tmp/vms.d/quota.conf" <<CONF
+region = $region-q
+region_size = 16M
+channels = 4
+memory_limit = 64M
 CONF
 
 check() { # NAME COMMAND...: one result line
@@ -85,6 +97,86 @@ kernels=$build/tests/gpu/kernels.cubin
 check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
+
+quota() { # LIMIT_MIB: tests/gpu/quota as guests of the VM "quota"
+	VGPU_REGION=$region-q LD_LIBRARY_PATH=$build/guest/lib \
+		"$build/tests/gpu/quota" "$1"
+}
+check memory_quota_two_processes quota 64
+
+# vgpuctl reload and SIGHUP: the limit goes down and up under a running
+# vgpud; an invalid file is refused by file and line and changes nothing
+reload_quota() {
+	local conf=$tmp/vms.d/quota.conf ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	sed -i 's/^memory_limit = .*/memory_limit = 32M/' "$conf"
+	"${ctl[@]}" reload && quota 32 || return 1
+	sed -i 's/^memory_limit = .*/memory_limit = 10K/' "$conf"
+	"${ctl[@]}" reload 2>"$tmp/reload.err" && return 1
+	cat "$tmp/reload.err"
+	grep -q "quota.conf:4: memory_limit = 10K: .*below 1M" "$tmp/reload.err" &&
+		quota 32 || return 1
+	sed -i 's/^memory_limit = .*/memory_limit = 64M/' "$conf"
+	kill -HUP "$daemon"
+	for _ in $(seq 100); do
+		"${ctl[@]}" status | grep -q "vm quota .* of 64 MiB" && break
+		sleep 0.05
+	done
+	quota 64
+}
+check reload_quota reload_quota
+
+# max_processes (reloaded to 1): a second process's cuInit is refused
+max_processes() {
+	local conf=$tmp/vms.d/quota.conf ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	echo "max_processes = 1" >>"$conf"
+	# earlier guests keep their channels until their lease (3 s) runs out
+	for _ in $(seq 100); do
+		"${ctl[@]}" status | grep -q "vm quota .*channels 0/4" && break
+		sleep 0.1
+	done
+	"${ctl[@]}" reload && quota one-process
+	local rc=$?
+	sed -i '/^max_processes/d' "$conf"
+	"${ctl[@]}" reload && return $rc
+}
+check max_processes max_processes
+
+# the quota VM's refusals and calls so far, as text and as Prometheus
+stats() {
+	local ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	"${ctl[@]}" stats >"$tmp/stats.txt" &&
+		"${ctl[@]}" metrics >"$tmp/metrics.txt" || return 1
+	cat "$tmp/stats.txt" "$tmp/metrics.txt"
+	awk '$1 == "quota" && $4 == "64.0M" && $5 >= 1 && $8 > 0 { ok = 1 }
+	     END { exit !ok }' "$tmp/stats.txt" &&
+		grep -q '^vgpu_vm_memory_limit_bytes{vm="quota"} 67108864$' \
+			"$tmp/metrics.txt" &&
+		grep -Eq '^vgpu_vm_calls_total\{vm="it"\} [1-9]' "$tmp/metrics.txt"
+}
+check vgpuctl_stats stats
+
+# the same metrics over HTTP (metrics_listen, on the port vgpud logged)
+http_get() { # PORT PATH: the whole response
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&3
+	cat <&3
+	exec 3<&-
+}
+metrics_http() {
+	local port
+	port=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' \
+		"$tmp/vgpud.log")
+	[[ -n $port ]] || return 1
+	http_get "$port" /metrics >"$tmp/http.txt" &&
+		http_get "$port" /nope >"$tmp/http404.txt" || return 1
+	cat "$tmp/http.txt"
+	head -1 "$tmp/http.txt" | grep -q '^HTTP/1.0 200 OK' &&
+		grep -q '^Content-Type: text/plain; version=0.0.4' "$tmp/http.txt" &&
+		grep -q '^vgpu_vm_memory_limit_bytes{vm="quota"} 67108864' \
+			"$tmp/http.txt" &&
+		head -1 "$tmp/http404.txt" | grep -q '^HTTP/1.0 404'
+}
+check metrics_http metrics_http
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

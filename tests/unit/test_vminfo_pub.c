@@ -33,7 +33,7 @@ static void setup(void)
 	cfg = (struct vgpud_vm){.name = "vm1", .channels = NCH,
 				.memory_limit = 512 * MiB};
 	v.cfg = &cfg;
-	v.ledger = calloc(1, vgpud_ledger_size(NCH));
+	v.ledger = calloc(1, VGPUD_LEDGER_SIZE(NCH));
 	cr_assert_not_null(v.ledger);
 	d.gpu = vgpud_hostgpu_open(true);
 	cr_assert_not_null(d.gpu);

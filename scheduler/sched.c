@@ -1,0 +1,236 @@
+/* scheduler/sched.c - virtual-time fair admission with caps and debt. */
+#include "sched.h"
+#include <string.h>
+
+#define MS 1000000ull
+
+static const struct vs_params defaults = {
+	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 4 * MS,
+	.cap_burst_ns = 10 * MS};
+
+void vs_init(struct vs_sched *s, const struct vs_params *p, uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->p = p ? *p : defaults;
+	s->now = now;
+	vs_meter_init(&s->m, now);
+}
+
+/* vtimes wrap; only differences between active VMs mean anything */
+static int64_t vdiff(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b);
+}
+
+static uint64_t to_v(uint64_t ns, uint32_t weight)
+{
+	return ns * VS_WEIGHT_MAX / weight;
+}
+
+static bool capped(const struct vs_vm *v)
+{
+	return v->cap_pct && v->budget_ns <= 0;
+}
+
+static void clamp(struct vs_sched *s, uint32_t vm);
+
+/* A VM its cap held back fell behind the pace without using less than it
+ * may: back under its cap it rejoins level, or it would stall the others
+ * while it spends its bucket. */
+static void uncapped(struct vs_sched *s)
+{
+	for (uint32_t i = 0; i < s->nvms; i++) {
+		struct vs_vm *v = &s->vm[i];
+		bool c = v->present && capped(v);
+		if (v->was_capped && !c)
+			clamp(s, i);
+		v->was_capped = c;
+	}
+}
+
+/* Bring measured GPU time and the cap buckets up to now. */
+static void sync(struct vs_sched *s, uint64_t now)
+{
+	if (now < s->now)
+		now = s->now;
+	uint64_t dt = now - s->now;
+	s->now = now;
+	vs_meter_advance(&s->m, now);
+	for (uint32_t i = 0; i < s->nvms; i++) {
+		struct vs_vm *v = &s->vm[i];
+		if (!v->present)
+			continue;
+		uint64_t gpu = vs_meter_gpu_ns(&s->m, i);
+		uint64_t d = gpu - v->charged_ns;
+		v->charged_ns = gpu;
+		v->vtime += to_v(d, v->weight);
+		if (v->held && v->demand)
+			v->throttled_ns += dt;
+		if (!v->cap_pct)
+			continue;
+		/* drained before the depth applies: a kernel running through
+		 * the refill cannot bank it */
+		int64_t b = v->budget_ns - (int64_t)d +
+			    (int64_t)(dt * v->cap_pct / 100);
+		v->budget_ns = b > (int64_t)s->p.cap_burst_ns
+				       ? (int64_t)s->p.cap_burst_ns
+				       : b;
+	}
+	uncapped(s);
+}
+
+
+/* The lowest vtime among VMs other than `except` that have work and are
+ * not held back by a cap: the pace everyone else is measured against. */
+static bool vmin(const struct vs_sched *s, uint32_t except, uint64_t *out)
+{
+	bool found = false;
+	for (uint32_t i = 0; i < s->nvms; i++) {
+		const struct vs_vm *v = &s->vm[i];
+		if (i == except || !v->present || capped(v) ||
+		    (!v->demand && !v->queued))
+			continue;
+		if (!found || vdiff(v->vtime, *out) < 0)
+			*out = v->vtime;
+		found = true;
+	}
+	return found;
+}
+
+/* No banked credit: never more than max_lag behind the pace. */
+static void clamp(struct vs_sched *s, uint32_t vm)
+{
+	struct vs_vm *v = &s->vm[vm];
+	uint64_t m;
+	if (!vmin(s, vm, &m))
+		return;
+	uint64_t lag = to_v(s->p.max_lag_ns, v->weight);
+	if (vdiff(m, v->vtime) > (int64_t)lag)
+		v->vtime = m - lag;
+}
+
+const char *vs_held(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	sync(s, now);
+	if (vm >= s->nvms || !s->vm[vm].present)
+		return "not configured";
+	struct vs_vm *v = &s->vm[vm];
+	if (capped(v))
+		return "compute cap";
+	uint64_t m;
+	if (vmin(s, vm, &m) &&
+	    vdiff(v->vtime, m) >= (int64_t)to_v(s->p.slack_ns, v->weight))
+		return "fair share";
+	return NULL;
+}
+
+int vs_vm_set(struct vs_sched *s, uint32_t vm, uint32_t weight,
+	      uint32_t cap_pct, uint64_t now)
+{
+	if (vm >= VS_MAX_VMS || weight > VS_WEIGHT_MAX || cap_pct > 100)
+		return -1;
+	sync(s, now);
+	struct vs_vm *v = &s->vm[vm];
+	if (!v->present) {
+		uint64_t m = 0;
+		memset(v, 0, sizeof(*v));
+		v->present = true;
+		v->charged_ns = vs_meter_gpu_ns(&s->m, vm);
+		v->budget_ns = (int64_t)s->p.cap_burst_ns;
+		if (vmin(s, vm, &m))
+			v->vtime = m; /* level with the others, no credit */
+	}
+	v->weight = weight ? weight : 1;
+	v->cap_pct = cap_pct;
+	if (vm >= s->nvms)
+		s->nvms = vm + 1;
+	return 0;
+}
+
+void vs_vm_remove(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	sync(s, now);
+	if (vm < VS_MAX_VMS)
+		s->vm[vm].present = false;
+}
+
+void vs_demand(struct vs_sched *s, uint32_t vm, bool waiting, uint64_t now)
+{
+	sync(s, now);
+	if (vm >= s->nvms || !s->vm[vm].present)
+		return;
+	struct vs_vm *v = &s->vm[vm];
+	if (waiting && !v->demand && !v->queued)
+		clamp(s, vm); /* back from idle: level with the pace first */
+	v->demand = waiting;
+	if (!waiting)
+		v->held = false;
+}
+
+bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns, uint64_t now)
+{
+	const char *why = vs_held(s, vm, now);
+	if (why) {
+		if (vm < s->nvms)
+			s->vm[vm].held = true;
+		return false;
+	}
+	struct vs_vm *v = &s->vm[vm];
+	v->held = false;
+	if (v->queued && (est_ns > s->p.queue_ns ||
+			  v->queued_ns > s->p.queue_ns - est_ns))
+		return false; /* its own backlog: not a throttle */
+	v->queued++;
+	v->queued_ns += est_ns;
+	v->admitted++;
+	return true;
+}
+
+void vs_complete(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
+		 uint64_t now)
+{
+	sync(s, now);
+	if (vm >= s->nvms)
+		return;
+	struct vs_vm *v = &s->vm[vm];
+	if (v->queued)
+		v->queued--;
+	v->queued_ns -= est_ns < v->queued_ns ? est_ns : v->queued_ns;
+}
+
+void vs_ctx_busy(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	sync(s, now);
+	vs_meter_busy(&s->m, vm, now);
+}
+
+void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	sync(s, now);
+	vs_meter_idle(&s->m, vm, now);
+}
+
+uint64_t vs_grant_ns(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	if (vs_held(s, vm, now))
+		return 0;
+	const struct vs_vm *v = &s->vm[vm];
+	return v->queued_ns < s->p.queue_ns ? s->p.queue_ns - v->queued_ns : 0;
+}
+
+uint64_t vs_gpu_ns(struct vs_sched *s, uint32_t vm, uint64_t now)
+{
+	sync(s, now);
+	return vs_meter_gpu_ns(&s->m, vm);
+}
+
+double vs_jain(const double *x, const double *w, uint32_t n)
+{
+	double sum = 0, sq = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		double r = x[i] / (w ? w[i] : 1.0);
+		sum += r;
+		sq += r * r;
+	}
+	return n && sq > 0 ? sum * sum / (n * sq) : 1.0;
+}
