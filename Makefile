@@ -281,7 +281,15 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -o $@
 
+# The memory surface: round trips, memsets, 2D/3D, pinned memory.
+$(BUILD)/tests/gpu/memops: tests/gpu/memops.c tests/gpu/check.h \
+		$(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
+
 INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+	$(BUILD)/tests/gpu/memops \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1
 integration: $(INTEGRATION) $(KERNEL_IMAGES)

@@ -126,6 +126,9 @@ struct vw_exec_state {
 };
 struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 
+/* r, or the first asynchronous failure not yet told if r is SUCCESS: what
+ * a synchronising call answers. */
+CUresult vw_take_async_err(struct vworker *W, CUresult r);
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
 

@@ -6,6 +6,7 @@
  * copies complete before returning, the async forms too: they are ordered
  * after earlier work on their stream and done when they return, which
  * native pageable copies also guarantee for the host buffer. */
+#include "mem_space.h"
 #include "rpc.h"
 #include <string.h>
 
@@ -16,8 +17,8 @@ static uint32_t inline_cap(uint32_t hdr)
 			       : vgpu_inline_max(&vgpu_cu.conn.t.r) - hdr;
 }
 
-static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
-		     uint64_t stream)
+CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
+		       uint64_t stream)
 {
 	if (!src && n)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -32,7 +33,7 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
 			    "cuMemcpyHtoD");
 }
 
-static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
+CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
 {
 	if (!dst && n)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -47,12 +48,12 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
 VGPU_EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
 				     size_t n)
 {
-	return htod(dst, src, n, VGPU_CU_NO_STREAM);
+	return vgpu_mem_htod(dst, src, n, VGPU_CU_NO_STREAM);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
 {
-	return dtoh(dst, src, n, VGPU_CU_NO_STREAM);
+	return vgpu_mem_dtoh(dst, src, n, VGPU_CU_NO_STREAM);
 }
 
 /* The wire's "no stream" (a synchronous copy) is no handle the worker
@@ -68,7 +69,7 @@ VGPU_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src,
 {
 	if (wire_sentinel(s))
 		return CUDA_ERROR_INVALID_HANDLE;
-	return htod(dst, src, n, (uint64_t)(uintptr_t)s);
+	return vgpu_mem_htod(dst, src, n, (uint64_t)(uintptr_t)s);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src,
@@ -76,5 +77,5 @@ VGPU_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src,
 {
 	if (wire_sentinel(s))
 		return CUDA_ERROR_INVALID_HANDLE;
-	return dtoh(dst, src, n, (uint64_t)(uintptr_t)s);
+	return vgpu_mem_dtoh(dst, src, n, (uint64_t)(uintptr_t)s);
 }
