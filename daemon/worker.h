@@ -61,6 +61,8 @@ struct vworker {
 	struct vw_exec *execs;
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */
+	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
+			       * device sees it; 0: not registered yet */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,

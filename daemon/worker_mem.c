@@ -14,6 +14,8 @@
 #include "worker_mem.h"
 #include <string.h>
 
+#define VGPU_CU_NO_STREAM_WIRE UINT64_MAX /* guest/cuda/rpc.h's NO_STREAM */
+
 static CUresult stream_of(struct vworker *W, uint64_t id, CUstream *s)
 {
 	return vw_stream(W, id, s);
@@ -210,6 +212,67 @@ static void mem_range(struct vworker *W, const struct vgpu_msg *m)
 	vw_reply(W, m, r, &out, sizeof(out), 0);
 }
 
+/* The guest's pinned memory is its channel's slice of the region's pool:
+ * registered with the driver on first use (so the GPU DMAs straight from
+ * and to guest memory) and zeroed then, so a guest process never sees
+ * what the channel's previous owner left there. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_open(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args out = {{0}};
+	uint64_t n = W->r.g.pool_per_chan;
+	CUresult r = n ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY; /* no pool */
+	pthread_mutex_lock(&pool_mu);
+	if (!r && !W->pool_dev) {
+		uint8_t *p = vgpu_pool(&W->r, W->chan);
+		CUdeviceptr d;
+		memset(p, 0, n);
+		r = W->drv.cuMemHostRegister_v2(p, n,
+						CU_MEMHOSTREGISTER_PORTABLE |
+							CU_MEMHOSTREGISTER_DEVICEMAP);
+		if (!r && (r = W->drv.cuMemHostGetDevicePointer_v2(&d, p, 0)))
+			W->drv.cuMemHostUnregister(p);
+		if (!r)
+			W->pool_dev = d;
+	}
+	out.a[0] = W->pool_dev;
+	out.a[1] = n;
+	pthread_mutex_unlock(&pool_mu);
+	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_poolcopy q;
+	CUstream s;
+	if (m->len != sizeof(q))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&q, m->data, sizeof(q));
+	pthread_mutex_lock(&pool_mu);
+	bool open = W->pool_dev != 0;
+	pthread_mutex_unlock(&pool_mu);
+	uint64_t n = W->r.g.pool_per_chan;
+	if (!open || q.off > n || q.len > n - q.off || q.htod > 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = vw_range(W, q.dev, q.len);
+	if (r || !q.len)
+		return r;
+	uint8_t *h = vgpu_pool(&W->r, W->chan) + q.off;
+	if (q.stream == VGPU_CU_NO_STREAM_WIRE)
+		return q.htod ? W->drv.cuMemcpyHtoD_v2(q.dev, h, q.len)
+			      : W->drv.cuMemcpyDtoH_v2(h, q.dev, q.len);
+	if ((r = stream_of(W, q.stream, &s)))
+		return r;
+	r = q.htod ? W->drv.cuMemcpyHtoDAsync_v2(q.dev, h, q.len, s)
+		   : W->drv.cuMemcpyDtoHAsync_v2(h, q.dev, q.len, s);
+	/* a synchronous per-thread-stream copy (_ptds) waits; async ones
+	 * are truly asynchronous: the memory is the guest's own */
+	if (!r && !(m->flags & VGPU_MSG_NOREPLY))
+		r = W->drv.cuStreamSynchronize(s);
+	return r;
+}
+
 static void answer(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 		   uint64_t arena_len)
 {
@@ -233,6 +296,8 @@ bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
 		return true;
 	case VGPU_CU_MEM_ALLOC_PITCH: alloc_pitch(W, m); return true;
 	case VGPU_CU_MEM_RANGE: mem_range(W, m); return true;
+	case VGPU_CU_POOL_OPEN: pool_open(W, m); return true;
+	case VGPU_CU_POOL_COPY: answer(W, m, pool_copy(W, m), 0); return true;
 	}
 	return false;
 }

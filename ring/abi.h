@@ -17,7 +17,8 @@
  *   slots_off         nchannels * nslots request slots of slot_size bytes
  *   replies_off       nchannels * nslots reply entries of slot_size bytes
  *   arena_off         nchannels * arena_per_chan bytes, 2 MiB aligned
- *   pool_off          reserved for the pinned-host pool (0 = absent)
+ *   pool_off          pinned-host pool, 2 MiB aligned (0 = absent):
+ *                     nchannels slices of (pool_size / nchannels) & ~4095
  *
  * Who writes what: the daemon writes the region header and line 2 of each
  * channel control block; guests write lines 0 and 1. A request slot is
@@ -82,8 +83,8 @@ struct vgpu_region_hdr {
 	uint64_t slots_off;      /*  56 */
 	uint64_t arena_off;      /*  64 */
 	uint64_t arena_per_chan; /*  72 bytes, multiple of 4096 */
-	uint64_t pool_off;       /*  80 reserved: 0 */
-	uint64_t pool_size;      /*  88 reserved: 0 */
+	uint64_t pool_off;       /*  80 0 = no pool */
+	uint64_t pool_size;      /*  88 bytes, multiple of 4096 */
 	uint64_t replies_off;    /*  96 */
 	uint8_t pad1[128 - 104];
 	/* line 2: liveness, written by the daemon while it runs */

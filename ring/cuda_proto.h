@@ -38,6 +38,9 @@ enum vgpu_cu_op {
 	VGPU_CU_MEM_ALLOC_PITCH = 0x24, /* args: width, height, elem
 					 * -> a[0] ptr, a[1] pitch */
 	VGPU_CU_MEM_RANGE = 0x25,     /* args: ptr -> a[0] base, a[1] size */
+	VGPU_CU_POOL_OPEN = 0x26,     /* -> a[0] device address of this
+				       * channel's pool slice, a[1] its size */
+	VGPU_CU_POOL_COPY = 0x27,     /* struct vgpu_cu_poolcopy */
 
 	/* -- stream -- */
 
@@ -132,6 +135,16 @@ struct vgpu_cu_memset {
 	uint64_t dst, pitch, width, height;
 	uint64_t stream;            /* as in struct vgpu_cu_rect */
 	uint32_t value, elem;       /* elem: 1, 2 or 4 bytes */
+};
+
+/* A copy between device memory and the channel's pinned pool slice: no
+ * staging, and asynchronous when sent without a reply. */
+struct vgpu_cu_poolcopy {
+	uint64_t dev;               /* device address */
+	uint64_t off, len;          /* bytes in the channel's pool slice */
+	uint64_t stream;            /* id; VGPU_CU_NO_STREAM: the driver's
+				     * synchronous copy */
+	uint64_t htod;              /* 1: pool to device, 0: device to pool */
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

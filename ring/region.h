@@ -17,11 +17,14 @@ struct vgpu_geom {
 	uint32_t nslots;
 	uint32_t slot_size;
 	uint64_t arena_per_chan;
+	uint64_t pool_size;      /* pinned-host pool, 0 = none (4 KiB multiple) */
 	/* derived by vgpu_geom_layout() */
 	uint64_t chans_off;
 	uint64_t slots_off;
 	uint64_t replies_off;
 	uint64_t arena_off;
+	uint64_t pool_off;       /* 2 MiB aligned, after the arena; 0 = none */
+	uint64_t pool_per_chan;  /* each channel's slice of the pool */
 	uint64_t size; /* bytes needed */
 };
 
@@ -82,6 +85,12 @@ static inline struct vgpu_slot *vgpu_reply_at(const struct vgpu_region *r,
 static inline uint8_t *vgpu_arena(const struct vgpu_region *r, uint32_t ch)
 {
 	return r->base + r->g.arena_off + (uint64_t)ch * r->g.arena_per_chan;
+}
+
+/* Channel ch's slice of the pinned-host pool (pool_per_chan bytes). */
+static inline uint8_t *vgpu_pool(const struct vgpu_region *r, uint32_t ch)
+{
+	return r->base + r->g.pool_off + (uint64_t)ch * r->g.pool_per_chan;
 }
 
 static inline uint32_t vgpu_inline_max(const struct vgpu_region *r)

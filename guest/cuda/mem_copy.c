@@ -32,13 +32,13 @@ static CUresult dtod_sync(CUdeviceptr dst, CUdeviceptr src, size_t n,
 VGPU_EXPORT CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src,
 					  size_t n)
 {
-	return vgpu_mem_htod(dst, src, n, PER_THREAD);
+	return vgpu_mem_htod(dst, src, n, PER_THREAD, false);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoH_v2_ptds(void *dst, CUdeviceptr src,
 					  size_t n)
 {
-	return vgpu_mem_dtoh(dst, src, n, PER_THREAD);
+	return vgpu_mem_dtoh(dst, src, n, PER_THREAD, false);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src,
@@ -101,9 +101,9 @@ static CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t n,
 			     : dtod_sync(d.addr, s.addr, n,
 					 stream == VGPU_CU_NO_STREAM ? 0 : stream);
 	if (d.dev)
-		return vgpu_mem_htod(d.addr, hs, n, stream);
+		return vgpu_mem_htod(d.addr, hs, n, stream, async);
 	if (s.dev)
-		return vgpu_mem_dtoh(hd, s.addr, n, stream);
+		return vgpu_mem_dtoh(hd, s.addr, n, stream, async);
 	/* host to host: ordered after the stream's earlier work */
 	if (stream != VGPU_CU_NO_STREAM &&
 	    (r = cuStreamSynchronize((CUstream)(uintptr_t)stream)))

@@ -59,11 +59,25 @@ CUresult vgpu_mem_alloc(CUdeviceptr *p, size_t n);
 CUresult vgpu_gen_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize);
 CUresult vgpu_gen_cuMemFree_v2(CUdeviceptr dptr);
 
-/* Copies between guest memory and the device (guest/cuda/mem.c). */
+/* Copies between guest memory and the device (guest/cuda/mem.c): stream
+ * VGPU_CU_NO_STREAM for the plain synchronous forms; async false for the
+ * synchronous per-thread-stream ones. */
 CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
-		       uint64_t stream);
+		       uint64_t stream, bool async);
 CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n,
-		       uint64_t stream);
+		       uint64_t stream, bool async);
+
+/* Pinned memory (guest/cuda/mem_host.c): whether [p, p + n) lies in this
+ * process's pool slice, and its offset there; a copy between it and the
+ * device. */
+bool vgpu_pool_range(const void *p, size_t n, uint64_t *off);
+CUresult vgpu_pool_copy(CUdeviceptr dev, uint64_t off, size_t n,
+			uint64_t stream, bool htod, bool async);
+/* Whether device range [dev, dev + n) is the alias of pinned memory, and
+ * its host address; a host copy ordered after the stream's work. */
+bool vgpu_pool_alias(uint64_t dev, size_t n, void **host);
+CUresult vgpu_pool_host_copy(void *dst, const void *src, size_t n,
+			     uint64_t stream);
 
 /* The stream a _ptsz entry point means by s: 0 is the per-thread one. */
 static inline CUstream vgpu_ptsz(CUstream s)

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include <dlfcn.h>
 #include <cuda.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +71,18 @@ static int same(struct check *c, const char *what, const void *a,
 	check_fail(c, "%s: %zu bytes, first difference at %zu", what, n, i);
 	return 0;
 }
+
+/* One attribute, compared with want. */
+#define ATTR(c, want, type, a, p)                                             \
+	do {                                                                  \
+		type v_;                                                      \
+		memset(&v_, 0x5c, sizeof(v_));                                \
+		if (EXPECT_OK(c, cuPointerGetAttribute(&v_, a, p)) &&         \
+		    v_ != (want))                                             \
+			check_fail(c, "line %d: %s = %llx, want %llx",        \
+				   __LINE__, #a, (unsigned long long)v_,      \
+				   (unsigned long long)(want));               \
+	} while (0)
 
 /* ---- 1D round trips --------------------------------------------------- */
 
@@ -173,6 +186,118 @@ out:
 	}
 }
 
+/* ---- pinned memory ---------------------------------------------------- */
+
+static bool under_vgpu(void)
+{
+	return dlsym(RTLD_DEFAULT, "vgpu_guest_library_marker") != NULL;
+}
+
+static void check_pinned(void)
+{
+	struct check c = {"pinned", 0, ""};
+	enum { N = 100000 };
+	uint8_t *a = NULL, *b = NULL, *r = NULL;
+	CUdeviceptr d = 0, da = 0;
+	unsigned fl = 0;
+	if (!EXPECT_OK(&c, cuMemHostAlloc((void **)&a, N,
+					  CU_MEMHOSTALLOC_PORTABLE)) ||
+	    !EXPECT_OK(&c, cuMemAllocHost((void **)&b, N)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&d, N)))
+		goto out;
+	/* async copies from and to pinned memory, ordered by the stream */
+	pattern(a, N, 9);
+	memset(b, 0, N);
+	EXPECT_OK(&c, cuMemcpyHtoDAsync(d, a, N, s1));
+	EXPECT_OK(&c, cuMemsetD8Async(d + 10, 0xee, 5, s1));
+	EXPECT_OK(&c, cuMemcpyDtoHAsync(b, d, N, s1));
+	EXPECT_OK(&c, cuStreamSynchronize(s1));
+	memset(a + 10, 0xee, 5);
+	same(&c, "async", a, b, N);
+	digest("pinned_async", b, N);
+	/* unified copies see pinned memory as host memory */
+	memset(b, 0, N);
+	EXPECT_OK(&c, cuMemcpy((CUdeviceptr)b, d, N));
+	same(&c, "unified", a, b, N);
+	/* device pointers, flags, attributes */
+	EXPECT_OK(&c, cuMemHostGetDevicePointer(&da, a + 100, 0));
+	EXPECT_OK(&c, cuMemHostGetFlags(&fl, a));
+	if (!(fl & CU_MEMHOSTALLOC_PORTABLE))
+		check_fail(&c, "flags %#x lack PORTABLE", fl);
+	ATTR(&c, CU_MEMORYTYPE_HOST, unsigned,
+	     CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(a + 5));
+	ATTR(&c, (uintptr_t)(a + 5), uintptr_t,
+	     CU_POINTER_ATTRIBUTE_HOST_POINTER, (CUdeviceptr)(a + 5));
+	ATTR(&c, da - 95, CUdeviceptr, CU_POINTER_ATTRIBUTE_DEVICE_POINTER,
+	     (CUdeviceptr)(a + 5));
+	ATTR(&c, 0, unsigned, CU_POINTER_ATTRIBUTE_IS_MANAGED,
+	     (CUdeviceptr)a);
+	/* a device-to-device copy through the device alias of pinned memory
+	 * reads the host block */
+	if ((r = malloc(N))) {
+		EXPECT_OK(&c, cuMemcpyDtoH(r, da - 100, N));
+		same(&c, "alias", a, r, N);
+	}
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuMemHostGetDevicePointer(&da, a, 1));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemFreeHost(a + 4096));
+	/* registered (staged) memory: recorded, copies still correct */
+	if (r) {
+		EXPECT_OK(&c, cuMemHostRegister(r, N, 0));
+		EXPECT(&c, CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED,
+		       cuMemHostRegister(r + 8, 16, 0));
+		memset(r, 0, N);
+		EXPECT_OK(&c, cuMemcpyDtoHAsync(r, d, N, s2));
+		EXPECT_OK(&c, cuStreamSynchronize(s2));
+		same(&c, "registered", a, r, N);
+		ATTR(&c, CU_MEMORYTYPE_HOST, unsigned,
+		     CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)r);
+		EXPECT_OK(&c, cuMemHostUnregister(r));
+		EXPECT(&c, CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED,
+		       cuMemHostUnregister(r));
+	}
+out:
+	free(r);
+	if (a)
+		EXPECT_OK(&c, cuMemFreeHost(a));
+	if (b)
+		EXPECT_OK(&c, cuMemFreeHost(b));
+	if (d)
+		EXPECT_OK(&c, cuMemFree(d));
+	check_end(&c);
+}
+
+/* The pool is finite: exhausting it is CUDA_ERROR_OUT_OF_MEMORY, and
+ * freeing gives the memory back. Natively pinned memory is the host's
+ * RAM: there the check is skipped. */
+static void check_pool_exhaustion(void)
+{
+	struct check c = {"pinned_pool_exhaustion", 0, ""};
+	enum { MAXB = 65536, B = 256 << 10 };
+	static void *blk[MAXB];
+	int n = 0;
+	CUresult r = CUDA_SUCCESS;
+	if (!under_vgpu()) {
+		check_end(&c);
+		return;
+	}
+	while (n < MAXB && !(r = cuMemAllocHost(&blk[n], B))) {
+		memset(blk[n], n & 0xff, B); /* every block is usable memory */
+		n++;
+	}
+	EXPECT(&c, CUDA_ERROR_OUT_OF_MEMORY, r);
+	if (n == 0)
+		check_fail(&c, "no pinned block at all");
+	while (n > 1)
+		EXPECT_OK(&c, cuMemFreeHost(blk[--n]));
+	void *again;
+	EXPECT_OK(&c, cuMemAllocHost(&again, B));
+	EXPECT_OK(&c, cuMemFreeHost(again));
+	if (n)
+		EXPECT_OK(&c, cuMemFreeHost(blk[0]));
+	check_end(&c);
+}
+
 /* ---- memsets ---------------------------------------------------------- */
 
 static void check_memsets(void)
@@ -186,6 +311,9 @@ static void check_memsets(void)
 		goto out;
 	EXPECT_OK(&c, cuMemsetD8(d, 0x11, N * 4));
 	EXPECT_OK(&c, cuMemsetD16(d + 2, 0xa1b2, N - 3));
+	/* synchronous memsets of device memory may return early, and s1 does
+	 * not wait for the legacy stream */
+	EXPECT_OK(&c, cuCtxSynchronize());
 	EXPECT_OK(&c, cuMemsetD32Async(d + 8, 0xc3d4e5f6u, N / 2, s1));
 	EXPECT_OK(&c, cuMemsetD16Async(d + 4 * N - 64, 0x0708, 8, s1));
 	EXPECT_OK(&c, cuMemsetD8Async(d + 1, 0x99, 3, s1));
@@ -216,6 +344,7 @@ static void check_memsets(void)
 	EXPECT_OK(&c, cuMemsetD8(p, 0x5a, pitch * H));
 	EXPECT_OK(&c, cuMemsetD2D32(p, pitch, 0x01020304u, W, H));
 	EXPECT_OK(&c, cuMemsetD2D16(p + 4, pitch, 0xbeef, 5, H - 2));
+	EXPECT_OK(&c, cuCtxSynchronize());
 	EXPECT_OK(&c, cuMemsetD2D8Async(p + pitch + 1, pitch, 0x77, 9, 3, s1));
 	EXPECT_OK(&c, cuMemsetD2D16Async(p + 40, pitch, 0x1234, 3, 4, s1));
 	EXPECT_OK(&c, cuMemsetD2D32Async(p + 64, pitch, 0xdeadbeefu, 2, 2, s1));
@@ -387,17 +516,6 @@ out:
 
 /* ---- unified addressing ----------------------------------------------- */
 
-#define ATTR(c, want, type, a, p)                                             \
-	do {                                                                  \
-		type v_;                                                      \
-		memset(&v_, 0x5c, sizeof(v_));                                \
-		if (EXPECT_OK(c, cuPointerGetAttribute(&v_, a, p)) &&         \
-		    v_ != (want))                                             \
-			check_fail(c, "line %d: %s = %llx, want %llx",        \
-				   __LINE__, #a, (unsigned long long)v_,      \
-				   (unsigned long long)(want));               \
-	} while (0)
-
 static void check_pointer_attributes(void)
 {
 	struct check c = {"pointer_attributes", 0, ""};
@@ -488,11 +606,16 @@ int main(int argc, char **argv)
 		printf("FAIL init\nmemops: 0 passed, 1 failed\n");
 		return 1;
 	}
-	size_t max = want_big(argc, argv) ? 1ull << 30 : 64 * MiB;
-	roundtrips(max, false);
+	bool big = want_big(argc, argv);
+	roundtrips(big ? 1ull << 30 : 64 * MiB, false);
+	/* pinned memory is the VM's pool: tests/gpu/run.sh gives each
+	 * process 64 MiB of it, the integration suite 4 MiB */
+	roundtrips(big ? 16 * MiB + 64 : MiB + 64, true);
+	check_pinned();
 	check_memsets();
 	check_2d();
 	check_3d();
 	check_pointer_attributes();
+	check_pool_exhaustion();
 	return check_summary("memops");
 }

@@ -29,8 +29,9 @@ region=/dev/shm/vgpu-gpu-$$
 mkdir -p "$cfg/vms.d"
 printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\n' \
 	"$real" "$cfg" >"$cfg/vgpud.conf"
-printf 'region = %s\nregion_size = 256M\nchannels = 8\n' "$region" \
-	>"$cfg/vms.d/gpu.conf"
+# 64 MiB of pinned pool per guest process: memops --big pins 2 x 16 MiB
+printf 'region = %s\nregion_size = 1G\nchannels = 8\npinned_pool = 512M\n' \
+	"$region" >"$cfg/vms.d/gpu.conf"
 "$B/vgpud" -c "$cfg" 2>"$out/vgpud.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon; rm -rf "$cfg" "$region"' EXIT

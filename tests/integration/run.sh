@@ -33,6 +33,7 @@ cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
 region_size = 128M
 channels = 8
+pinned_pool = 32M
 CONF
 
 check() { # NAME COMMAND...: one result line

@@ -17,6 +17,7 @@
 
 #define SLOT_SIZE 1024
 #define ARENA (64u << 10)
+#define POOL (64u << 10)
 #define NOS UINT64_MAX
 
 static struct vworker W;
@@ -38,7 +39,8 @@ static void up(void)
 	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
 	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
 	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
+			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA,
+			      .pool_size = POOL};
 	cr_assert_eq(vgpu_geom_layout(&g), 0);
 	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
 	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
@@ -296,4 +298,49 @@ Test(mem, pitched_allocations_are_tracked_and_ranges_answered)
 	cr_expect_eq(simple(VGPU_CU_MEM_ALLOC_PITCH, &a, sizeof(a), &a,
 			    sizeof(a)), CUDA_ERROR_OUT_OF_MEMORY);
 	cr_expect_eq(W.nallocs, 1u);
+}
+
+static int32_t pool_copy(uint64_t dev, uint64_t off, uint64_t len, int htod)
+{
+	struct vgpu_cu_poolcopy q = {.dev = dev, .off = off, .len = len,
+				     .stream = NOS, .htod = (uint64_t)htod};
+	return simple(VGPU_CU_POOL_COPY, &q, sizeof(q), NULL, 0);
+}
+
+Test(mem, the_pinned_pool_is_registered_zeroed_and_bounded)
+{
+	uint64_t d = alloc(8192);
+	uint8_t *pool = vgpu_pool(&W.r, 0), got[100];
+	memset(pool, 0x33, POOL); /* a previous owner's leftovers */
+	cr_expect_eq(pool_copy(d, 0, 16, 1), CUDA_ERROR_INVALID_VALUE,
+		     "copies before the pool is open");
+	struct vgpu_cu_args a = {{0}};
+	cr_assert_eq(simple(VGPU_CU_POOL_OPEN, NULL, 0, &a, sizeof(a)),
+		     CUDA_SUCCESS);
+	cr_expect_eq(a.a[0], (uint64_t)(uintptr_t)pool, "the sim: UVA");
+	cr_expect_eq(a.a[1], POOL);
+	cr_expect_eq(pool[0], 0);
+	cr_expect_eq(pool[POOL - 1], 0, "zeroed at open");
+	for (int i = 0; i < 100; i++)
+		pool[300 + i] = (uint8_t)(i + 1);
+	cr_expect_eq(pool_copy(d + 50, 300, 100, 1), CUDA_SUCCESS);
+	readback(d + 50, got, 100);
+	cr_expect_arr_eq(got, pool + 300, 100);
+	cr_expect_eq(pool_copy(d + 50, POOL - 100, 100, 0), CUDA_SUCCESS);
+	cr_expect_arr_eq(pool + POOL - 100, got, 100);
+
+	cr_expect_eq(pool_copy(d, POOL - 10, 11, 1), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_copy(d, UINT64_MAX - 4, 10, 1),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_copy(d, 8, UINT64_MAX, 0), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_copy(d + 8190, 0, 4, 1), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_copy(0x1000, 0, 4, 0), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_copy(d, 0, 4, 2), CUDA_ERROR_INVALID_VALUE);
+	/* a second open answers the same slice and keeps its contents */
+	cr_assert_eq(simple(VGPU_CU_POOL_OPEN, NULL, 0, &a, sizeof(a)),
+		     CUDA_SUCCESS);
+	cr_expect_eq(pool[300], 1);
+	/* the registration is the driver's: a second one of the range fails */
+	cr_expect_eq(W.drv.cuMemHostRegister_v2(pool, 4096, 0),
+		     CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
 }
