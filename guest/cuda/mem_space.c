@@ -343,6 +343,49 @@ VGPU_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
 	return r;
 }
 
+/* Stream-ordered allocations: the worker's driver gives the address at
+ * once (usable in stream order), so it is recorded like any other. */
+struct async_req {
+	size_t n;
+	CUstream s;
+};
+
+static CUresult ordered(CUdeviceptr *p, uint64_t *size, void *ctx)
+{
+	struct async_req *q = ctx;
+	*size = q->n;
+	return vgpu_gen_cuMemAllocAsync(p, q->n, q->s);
+}
+
+VGPU_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t n, CUstream s)
+{
+	struct async_req q = {n, s};
+	if (!dptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	return alloc_recorded(ordered, &q, dptr);
+}
+
+VGPU_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t n,
+					  CUstream s)
+{
+	return cuMemAllocAsync(dptr, n, vgpu_ptsz(s));
+}
+
+VGPU_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
+{
+	struct vgpu_space e;
+	CUresult r = vgpu_gen_cuMemFreeAsync(dptr, s);
+	if (r != CUDA_ERROR_INVALID_VALUE && r != CUDA_ERROR_INVALID_HANDLE &&
+	    r != CUDA_ERROR_NOT_INITIALIZED && r != CUDA_ERROR_DEVICE_UNAVAILABLE)
+		vgpu_space_take(dptr, VGPU_SPACE_DEVICE, &e);
+	return r;
+}
+
+VGPU_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s)
+{
+	return cuMemFreeAsync(dptr, vgpu_ptsz(s));
+}
+
 struct pitch_req {
 	size_t w, h;
 	unsigned elem;

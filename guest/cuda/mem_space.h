@@ -58,6 +58,9 @@ CUresult vgpu_mem_alloc(CUdeviceptr *p, size_t n);
 /* The worker's allocation calls the hand-written exports wrap. */
 CUresult vgpu_gen_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize);
 CUresult vgpu_gen_cuMemFree_v2(CUdeviceptr dptr);
+CUresult vgpu_gen_cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize,
+				  CUstream hStream);
+CUresult vgpu_gen_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream);
 
 /* Copies between guest memory and the device (guest/cuda/mem.c): stream
  * VGPU_CU_NO_STREAM for the plain synchronous forms; async false for the

@@ -585,6 +585,40 @@ out:
 	check_end(&c);
 }
 
+/* ---- stream-ordered allocation ----------------------------------------- */
+
+static void check_alloc_async(void)
+{
+	struct check c = {"alloc_async", 0, ""};
+	enum { N = 300007 };
+	uint8_t *src = malloc(N), *dst = calloc(1, N);
+	CUdeviceptr p = 0, q = 0;
+	CUevent ev;
+	if (!src || !dst || !EXPECT_OK(&c, cuEventCreate(&ev, 0)))
+		goto out;
+	pattern(src, N, 11);
+	/* allocated on s1, used on s1 and (after an event) on s2, freed on s2 */
+	EXPECT_OK(&c, cuMemAllocAsync(&p, N, s1));
+	EXPECT_OK(&c, cuMemAllocAsync(&q, N, s1));
+	ATTR(&c, CU_MEMORYTYPE_DEVICE, unsigned,
+	     CU_POINTER_ATTRIBUTE_MEMORY_TYPE, p + 1);
+	EXPECT_OK(&c, cuMemcpyHtoDAsync(p, src, N, s1));
+	EXPECT_OK(&c, cuMemcpyDtoDAsync(q, p, N, s1));
+	EXPECT_OK(&c, cuMemFreeAsync(p, s1));
+	EXPECT_OK(&c, cuEventRecord(ev, s1));
+	EXPECT_OK(&c, cuStreamWaitEvent(s2, ev, 0));
+	EXPECT_OK(&c, cuMemcpyDtoHAsync(dst, q, N, s2));
+	EXPECT_OK(&c, cuMemFreeAsync(q, s2));
+	EXPECT_OK(&c, cuStreamSynchronize(s2));
+	same(&c, "stream-ordered", src, dst, N);
+	digest("alloc_async", dst, N);
+	EXPECT_OK(&c, cuEventDestroy(ev));
+out:
+	free(src);
+	free(dst);
+	check_end(&c);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static bool want_big(int argc, char **argv)
@@ -617,5 +651,6 @@ int main(int argc, char **argv)
 	check_3d();
 	check_pointer_attributes();
 	check_pool_exhaustion();
+	check_alloc_async();
 	return check_summary("memops");
 }

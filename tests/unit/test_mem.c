@@ -344,3 +344,32 @@ Test(mem, the_pinned_pool_is_registered_zeroed_and_bounded)
 	cr_expect_eq(W.drv.cuMemHostRegister_v2(pool, 4096, 0),
 		     CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
 }
+
+static int32_t gen(const char *name, struct vgpu_cu_args *a)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (!strcmp(e->name, name))
+			return simple(e->op, a, sizeof(*a), a, sizeof(*a));
+	cr_assert_fail("%s is not in ring/cuda.api", name);
+	return -1;
+}
+
+Test(mem, stream_ordered_allocations_are_the_callers)
+{
+	struct vgpu_cu_args a = {{1000, 0}};
+	cr_assert_eq(gen("cuMemAllocAsync", &a), CUDA_SUCCESS);
+	uint64_t p = a.a[0];
+	cr_expect_eq(vw_range(&W, p, 1000), CUDA_SUCCESS);
+	a = (struct vgpu_cu_args){{p + 8, 0}};
+	cr_expect_eq(gen("cuMemFreeAsync", &a), CUDA_ERROR_INVALID_VALUE,
+		     "not an allocation's start");
+	a = (struct vgpu_cu_args){{p, 0xC4ull << 56 | 9}};
+	cr_expect_eq(gen("cuMemFreeAsync", &a), CUDA_ERROR_INVALID_HANDLE);
+	cr_expect_eq(vw_range(&W, p, 1000), CUDA_SUCCESS, "still ours");
+	a = (struct vgpu_cu_args){{1000, 0xC4ull << 56 | 9}};
+	cr_expect_eq(gen("cuMemAllocAsync", &a), CUDA_ERROR_INVALID_HANDLE);
+	a = (struct vgpu_cu_args){{p, 0}};
+	cr_expect_eq(gen("cuMemFreeAsync", &a), CUDA_SUCCESS);
+	cr_expect_eq(vw_range(&W, p, 1), CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(W.mem_in_use, 0u);
+}
