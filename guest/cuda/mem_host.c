@@ -271,7 +271,7 @@ VGPU_EXPORT CUresult cuMemHostRegister_v2(void *p, size_t n, unsigned flags)
 	    __builtin_add_overflow(a, (uint64_t)n, &end))
 		return CUDA_ERROR_INVALID_VALUE;
 	/* any overlap with memory the driver already knows */
-	if (vgpu_space_find(a, 1, &e) || vgpu_space_find(end - 1, 1, &e))
+	if (vgpu_space_overlap(a, n, &e))
 		return e.kind == VGPU_SPACE_DEVICE
 			       ? CUDA_ERROR_INVALID_VALUE
 			       : CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;

@@ -30,30 +30,45 @@ static uint64_t sid(CUstream s)
 	return (uint64_t)(uintptr_t)s;
 }
 
-#define SET1(name, T, elem, stream, sync, ...)                                \
-	VGPU_EXPORT CUresult name(CUdeviceptr d, T v, size_t n __VA_ARGS__)   \
+/* Each entry point is one line: its name, value type, element size,
+ * stream and whether the caller waits. */
+#define SET1(name, T, elem, stream, sync)                                     \
+	VGPU_EXPORT CUresult name(CUdeviceptr d, T v, size_t n)               \
 	{                                                                     \
 		return set(d, 0, v, elem, n, 1, stream, sync);                \
 	}
-#define SET2(name, T, elem, stream, sync, ...)                                \
+#define SET1S(name, T, elem, map)                                             \
+	VGPU_EXPORT CUresult name(CUdeviceptr d, T v, size_t n, CUstream s)   \
+	{                                                                     \
+		return set(d, 0, v, elem, n, 1, sid(map(s)), false);          \
+	}
+#define SET2(name, T, elem, stream, sync)                                     \
 	VGPU_EXPORT CUresult name(CUdeviceptr d, size_t pitch, T v, size_t w, \
-				  size_t h __VA_ARGS__)                       \
+				  size_t h)                                   \
 	{                                                                     \
 		return set(d, pitch, v, elem, w, h, stream, sync);            \
 	}
+#define SET2S(name, T, elem, map)                                             \
+	VGPU_EXPORT CUresult name(CUdeviceptr d, size_t pitch, T v, size_t w, \
+				  size_t h, CUstream s)                       \
+	{                                                                     \
+		return set(d, pitch, v, elem, w, h, sid(map(s)), false);      \
+	}
+
+static CUstream as_is(CUstream s)
+{
+	return s;
+}
 
 SET1(cuMemsetD16_v2, unsigned short, 2, 0, true)
 SET1(cuMemsetD8_v2_ptds, unsigned char, 1, PER_THREAD, true)
 SET1(cuMemsetD16_v2_ptds, unsigned short, 2, PER_THREAD, true)
 SET1(cuMemsetD32_v2_ptds, unsigned int, 4, PER_THREAD, true)
-SET1(cuMemsetD16Async, unsigned short, 2, sid(s), false, , CUstream s)
-SET1(cuMemsetD32Async, unsigned int, 4, sid(s), false, , CUstream s)
-SET1(cuMemsetD8Async_ptsz, unsigned char, 1, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
-SET1(cuMemsetD16Async_ptsz, unsigned short, 2, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
-SET1(cuMemsetD32Async_ptsz, unsigned int, 4, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
+SET1S(cuMemsetD16Async, unsigned short, 2, as_is)
+SET1S(cuMemsetD32Async, unsigned int, 4, as_is)
+SET1S(cuMemsetD8Async_ptsz, unsigned char, 1, vgpu_ptsz)
+SET1S(cuMemsetD16Async_ptsz, unsigned short, 2, vgpu_ptsz)
+SET1S(cuMemsetD32Async_ptsz, unsigned int, 4, vgpu_ptsz)
 
 SET2(cuMemsetD2D8_v2, unsigned char, 1, 0, true)
 SET2(cuMemsetD2D16_v2, unsigned short, 2, 0, true)
@@ -61,12 +76,9 @@ SET2(cuMemsetD2D32_v2, unsigned int, 4, 0, true)
 SET2(cuMemsetD2D8_v2_ptds, unsigned char, 1, PER_THREAD, true)
 SET2(cuMemsetD2D16_v2_ptds, unsigned short, 2, PER_THREAD, true)
 SET2(cuMemsetD2D32_v2_ptds, unsigned int, 4, PER_THREAD, true)
-SET2(cuMemsetD2D8Async, unsigned char, 1, sid(s), false, , CUstream s)
-SET2(cuMemsetD2D16Async, unsigned short, 2, sid(s), false, , CUstream s)
-SET2(cuMemsetD2D32Async, unsigned int, 4, sid(s), false, , CUstream s)
-SET2(cuMemsetD2D8Async_ptsz, unsigned char, 1, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
-SET2(cuMemsetD2D16Async_ptsz, unsigned short, 2, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
-SET2(cuMemsetD2D32Async_ptsz, unsigned int, 4, sid(vgpu_ptsz(s)), false, ,
-     CUstream s)
+SET2S(cuMemsetD2D8Async, unsigned char, 1, as_is)
+SET2S(cuMemsetD2D16Async, unsigned short, 2, as_is)
+SET2S(cuMemsetD2D32Async, unsigned int, 4, as_is)
+SET2S(cuMemsetD2D8Async_ptsz, unsigned char, 1, vgpu_ptsz)
+SET2S(cuMemsetD2D16Async_ptsz, unsigned short, 2, vgpu_ptsz)
+SET2S(cuMemsetD2D32Async_ptsz, unsigned int, 4, vgpu_ptsz)

@@ -244,6 +244,22 @@ bool vgpu_space_find(uint64_t p, uint64_t n, struct vgpu_space *out)
 	return hit;
 }
 
+bool vgpu_space_overlap(uint64_t p, uint64_t n, struct vgpu_space *out)
+{
+	bool hit = false;
+	pthread_mutex_lock(&T.mu);
+	own();
+	/* entries do not overlap each other: only the last one starting
+	 * before the end can reach into the range */
+	size_t i = upper(p + n - 1);
+	if (n && i > 0 && T.v[i - 1].base + T.v[i - 1].size > p) {
+		*out = T.v[i - 1];
+		hit = true;
+	}
+	pthread_mutex_unlock(&T.mu);
+	return hit;
+}
+
 bool vgpu_space_find_dev(uint64_t p, struct vgpu_space *out)
 {
 	bool hit = false;

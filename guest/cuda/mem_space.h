@@ -48,6 +48,8 @@ CUresult vgpu_space_add(struct vgpu_space *e);
 void vgpu_space_note_global(uint64_t base, uint64_t size);
 /* The entry containing [p, p + n) (n 0 counts as 1), copied. */
 bool vgpu_space_find(uint64_t p, uint64_t n, struct vgpu_space *out);
+/* Whether any entry overlaps [p, p + n); the first one found, copied. */
+bool vgpu_space_overlap(uint64_t p, uint64_t n, struct vgpu_space *out);
 /* The entry of that kind whose device alias contains p (host kinds). */
 bool vgpu_space_find_dev(uint64_t p, struct vgpu_space *out);
 /* Remove the entry of that kind starting at base; false if none. */
