@@ -89,6 +89,9 @@ static CUresult copy2d(struct vworker *W, CUstream s, CUdeviceptr dst,
 		       const void *hsrc, uint64_t spitch, uint64_t width,
 		       uint64_t height)
 {
+	if (height == 1) /* one row: its pitch is unused, and the driver
+			  * may refuse one below the width */
+		dpitch = spitch = width;
 	CUDA_MEMCPY2D p = {
 		.srcMemoryType = hsrc ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE,
 		.srcHost = hsrc, .srcDevice = src, .srcPitch = spitch,
