@@ -1,6 +1,9 @@
 /* guest/cuda/mem_rect.c - cuMemcpy2D, 2DUnaligned, 2DAsync, 3D, 3DAsync
  * (and their per-thread-stream forms) for host and device memory.
  *
+ * cuMemcpy3DPeer[Async] are the same copies within the one device: a
+ * context they name must be this process's (CUDA_ERROR_INVALID_CONTEXT).
+ *
  * A copy is normalised to a rectangle of depth slices of height rows of
  * width bytes, each side a start address, a pitch and (3D) rows per slice.
  * Device-to-device goes as one message; a host side travels packed (rows
@@ -297,4 +300,60 @@ VGPU_EXPORT CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p,
 					     CUstream s)
 {
 	return cuMemcpy3DAsync_v2(p, vgpu_ptsz(s));
+}
+
+/* A peer copy's contexts: NULL (the current one) or the one we have. */
+static CUresult peer3d(const CUDA_MEMCPY3D_PEER *p, CUDA_MEMCPY3D *m)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t own = vgpu_cu.ctx_id;
+	if ((p->srcContext && (uint64_t)(uintptr_t)p->srcContext != own) ||
+	    (p->dstContext && (uint64_t)(uintptr_t)p->dstContext != own))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	*m = (CUDA_MEMCPY3D){
+		.srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ,
+		.srcLOD = p->srcLOD, .srcMemoryType = p->srcMemoryType,
+		.srcHost = p->srcHost, .srcDevice = p->srcDevice,
+		.srcArray = p->srcArray, .srcPitch = p->srcPitch,
+		.srcHeight = p->srcHeight, .dstXInBytes = p->dstXInBytes,
+		.dstY = p->dstY, .dstZ = p->dstZ, .dstLOD = p->dstLOD,
+		.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost,
+		.dstDevice = p->dstDevice, .dstArray = p->dstArray,
+		.dstPitch = p->dstPitch, .dstHeight = p->dstHeight,
+		.WidthInBytes = p->WidthInBytes, .Height = p->Height,
+		.Depth = p->Depth};
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER *p)
+{
+	CUDA_MEMCPY3D m;
+	CUresult r = peer3d(p, &m);
+	return r ? r : copy3d(&m, 0, false);
+}
+
+VGPU_EXPORT CUresult cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p)
+{
+	CUDA_MEMCPY3D m;
+	CUresult r = peer3d(p, &m);
+	return r ? r : copy3d(&m, PER_THREAD, false);
+}
+
+VGPU_EXPORT CUresult cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *p,
+					 CUstream s)
+{
+	CUDA_MEMCPY3D m;
+	CUresult r = peer3d(p, &m);
+	uint64_t id = r ? 0 : async_id(s, &r);
+	return r ? r : copy3d(&m, id, true);
+}
+
+VGPU_EXPORT CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p,
+					      CUstream s)
+{
+	return cuMemcpy3DPeerAsync(p, vgpu_ptsz(s));
 }

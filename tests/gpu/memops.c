@@ -506,6 +506,19 @@ static void check_3d(void)
 	ref3d(want + 1, SP, SR, hs + 2 + SP, SP, SR, W, H, D);
 	same(&c, "3d", want, hd, hsz);
 	digest("copy_3d", hd, hsz);
+	/* the peer form, within the one device and context */
+	memset(hd, 0, hsz);
+	CUDA_MEMCPY3D_PEER pp = {.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+				 .srcDevice = u, .srcContext = ctx,
+				 .srcPitch = DP, .srcHeight = DR,
+				 .dstMemoryType = CU_MEMORYTYPE_HOST,
+				 .dstHost = hd, .dstContext = ctx,
+				 .dstXInBytes = 1, .dstPitch = SP,
+				 .dstHeight = SR, .WidthInBytes = W, .Height = H,
+				 .Depth = D};
+	EXPECT_OK(&c, cuMemcpy3DPeerAsync(&pp, s1));
+	EXPECT_OK(&c, cuStreamSynchronize(s1));
+	same(&c, "3d_peer", want, hd, hsz);
 	m.dstZ = 1; /* the last slice past the device allocation */
 	if (under_vgpu())
 		EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemcpy3D(&m));
