@@ -125,7 +125,43 @@ static CUresult attr(const struct ptr_info *p, CUpointer_attribute a,
 		put(data, &v, sizeof(v));
 		return CUDA_SUCCESS;
 	}
-	default:
+	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
+	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+	case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
+	case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: {
+		unsigned v = 0; /* none of these is offered by vgpu */
+		put(data, &v, sizeof(v));
+		return CUDA_SUCCESS;
+	}
+	case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: {
+		unsigned v = CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE;
+		put(data, &v, sizeof(v));
+		return CUDA_SUCCESS;
+	}
+	case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: {
+		CUmemoryPool none = NULL;
+		if (p->e.async) /* from a pool vgpu does not expose */
+			return CUDA_ERROR_NOT_SUPPORTED;
+		put(data, &none, sizeof(none));
+		return CUDA_SUCCESS;
+	}
+	case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: {
+		/* without VMM an allocation is its own mapping */
+		CUdeviceptr b = p->via_dev ? p->e.dev : p->e.base;
+		put(data, &b, sizeof(b));
+		return CUDA_SUCCESS;
+	}
+	case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: {
+		size_t n = p->e.size;
+		put(data, &n, sizeof(n));
+		return CUDA_SUCCESS;
+	}
+	case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: {
+		unsigned long long id = p->e.id;
+		put(data, &id, sizeof(id));
+		return CUDA_SUCCESS;
+	}
+	default: /* P2P tokens, allowed handle types */
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
 }
@@ -139,6 +175,7 @@ static CUresult unknown_attr(CUpointer_attribute a, void *data)
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
 	case CU_POINTER_ATTRIBUTE_MAPPED:
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+	case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
 		put(data, &zero, sizeof(zero));
 		return CUDA_SUCCESS;
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: {

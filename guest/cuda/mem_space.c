@@ -300,7 +300,8 @@ bool vgpu_space_take(uint64_t base, uint8_t kind, struct vgpu_space *out)
  * process ever falls inside a device allocation it was given. */
 typedef CUresult (*alloc_fn)(CUdeviceptr *p, uint64_t *size, void *ctx);
 
-static CUresult alloc_recorded(alloc_fn fn, void *ctx, CUdeviceptr *out)
+static CUresult alloc_recorded(alloc_fn fn, void *ctx, bool async,
+			       CUdeviceptr *out)
 {
 	CUdeviceptr aside[RETRIES];
 	int naside = 0;
@@ -311,7 +312,8 @@ static CUresult alloc_recorded(alloc_fn fn, void *ctx, CUdeviceptr *out)
 		if ((r = fn(&p, &size, ctx)))
 			break;
 		struct vgpu_space e = {.base = p, .size = size, .dev = p,
-				       .kind = VGPU_SPACE_DEVICE};
+				       .kind = VGPU_SPACE_DEVICE,
+				       .async = async};
 		r = vgpu_space_add(&e);
 		if (!r) {
 			*out = p;
@@ -339,7 +341,7 @@ CUresult vgpu_mem_alloc(CUdeviceptr *p, size_t n)
 {
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	return alloc_recorded(plain, &n, p);
+	return alloc_recorded(plain, &n, false, p);
 }
 
 VGPU_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
@@ -378,7 +380,7 @@ VGPU_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t n, CUstream s)
 	struct async_req q = {n, s};
 	if (!dptr)
 		return CUDA_ERROR_INVALID_VALUE;
-	return alloc_recorded(ordered, &q, dptr);
+	return alloc_recorded(ordered, &q, true, dptr);
 }
 
 VGPU_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t n,
@@ -429,7 +431,7 @@ VGPU_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
 	if (!dptr || !pitch)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct pitch_req q = {w, h, elem, 0};
-	CUresult r = alloc_recorded(pitched, &q, dptr);
+	CUresult r = alloc_recorded(pitched, &q, false, dptr);
 	if (!r)
 		*pitch = q.pitch;
 	return r;
