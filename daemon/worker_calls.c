@@ -26,13 +26,18 @@ void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 }
 
 /* A synchronising call reports an earlier asynchronous failure once. */
-CUresult vw_take_async_err(struct vworker *W, CUresult r)
+static CUresult take_async_err(struct vworker *W, CUresult r)
 {
 	pthread_mutex_lock(&W->mu);
 	CUresult a = W->async_err;
 	W->async_err = CUDA_SUCCESS;
 	pthread_mutex_unlock(&W->mu);
 	return r == CUDA_SUCCESS && a != CUDA_SUCCESS ? a : r;
+}
+
+CUresult vw_take_async_err(struct vworker *W, CUresult r)
+{
+	return take_async_err(W, r);
 }
 
 static const struct vw_gen_entry *gen_entry(uint16_t op)
@@ -54,7 +59,7 @@ static void gen_call(struct vworker *W, const struct vw_gen_entry *e,
 	memcpy(&in, m->data, sizeof(in));
 	CUresult r = e->fn(W, &in, &out);
 	if (e->sync)
-		r = vw_take_async_err(W, r);
+		r = take_async_err(W, r);
 	vw_reply(W, m, r, &out, sizeof(out), 0);
 }
 
@@ -116,7 +121,7 @@ static void memcpy_chunk(struct vworker *W, const struct vgpu_msg *m,
 	if (r == CUDA_SUCCESS && m->arena_len)
 		r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
 			 m->arena_len);
-	r = vw_take_async_err(W, r);
+	r = take_async_err(W, r);
 	vw_reply(W, m, r, NULL, 0, !htod && r == CUDA_SUCCESS ? m->arena_len : 0);
 }
 
@@ -145,7 +150,7 @@ static void memcpy_inline(struct vworker *W, const struct vgpu_msg *m,
 	if (r == CUDA_SUCCESS && n)
 		r = htod ? copy(W, &x, true, x.dev, m->data + hdr, n)
 			 : copy(W, &x, false, x.dev, buf, n);
-	r = vw_take_async_err(W, r);
+	r = take_async_err(W, r);
 	vw_reply(W, m, r, buf, !htod && r == CUDA_SUCCESS ? (uint32_t)n : 0, 0);
 }
 
@@ -196,7 +201,7 @@ static void module_commit(struct vworker *W, struct vw_exec *x,
 	free(st->image);
 	st->image = NULL;
 	st->image_len = st->image_got = 0;
-	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+	vw_reply(W, m, take_async_err(W, r), &out, sizeof(out), 0);
 }
 
 static bool read_getfn(const struct vgpu_msg *m, struct vgpu_cu_getfn *g)
@@ -251,7 +256,7 @@ static void get_function(struct vworker *W, const struct vgpu_msg *m)
 		if (!reply.function)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	vw_reply(W, m, vw_take_async_err(W, r), &reply, r ? 0 : sizeof(reply), 0);
+	vw_reply(W, m, take_async_err(W, r), &reply, r ? 0 : sizeof(reply), 0);
 	if (r)
 		free(fi);
 }
@@ -272,7 +277,7 @@ static void get_global(struct vworker *W, const struct vgpu_msg *m)
 		r = vw_alloc_global(W, p, n, g.module); /* copies to symbols */
 	out.a[0] = p;
 	out.a[1] = n;
-	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+	vw_reply(W, m, take_async_err(W, r), &out, sizeof(out), 0);
 }
 
 static CUresult launch(struct vworker *W, const struct vgpu_msg *m)
