@@ -3,10 +3,9 @@
  * (contract in mem_space.h), and the allocation calls that feed it:
  * cuMemAlloc, cuMemFree, cuMemAllocPitch, cuMemGetAddressRange.
  *
- * Reservations are by 2 MiB granule with a count per granule, because the
- * driver packs small allocations into shared 2 MiB chunks: two device
- * allocations may share a granule, and a granule is unmapped when the last
- * one in it goes.
+ * Reservations are by 2 MiB granule (the driver packs small allocations
+ * into shared 2 MiB chunks, so two allocations may share one) and outlive
+ * the allocations, as the driver's own virtual range does.
  */
 #define _GNU_SOURCE
 #include "mem_space.h"
@@ -20,17 +19,12 @@
 #define GRANULE (2ull << 20)
 #define RETRIES 8 /* allocations kept aside while looking for a free range */
 
-struct granule {
-	uint64_t addr;
-	uint32_t refs;
-};
-
 static struct {
 	pthread_mutex_t mu;
 	uint64_t conn;          /* the connection the entries belong to */
 	struct vgpu_space *v;   /* sorted by base */
 	size_t n, cap;
-	struct granule *g;      /* sorted by addr */
+	uint64_t *g;            /* reserved granules, sorted */
 	size_t ng, gcap;
 	uint64_t next_id;
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -52,7 +46,7 @@ static void own(void)
 	if (T.conn == c)
 		return;
 	for (size_t i = 0; i < T.ng; i++)
-		munmap((void *)(uintptr_t)T.g[i].addr, GRANULE);
+		munmap((void *)(uintptr_t)T.g[i], GRANULE);
 	free(T.v);
 	free(T.g);
 	T.v = NULL;
@@ -66,7 +60,7 @@ static size_t glower(uint64_t a)
 	size_t lo = 0, hi = T.ng;
 	while (lo < hi) {
 		size_t m = lo + (hi - lo) / 2;
-		if (T.g[m].addr < a)
+		if (T.g[m] < a)
 			lo = m + 1;
 		else
 			hi = m;
@@ -87,13 +81,15 @@ static int grow(void **v, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-static int granule_ref(uint64_t a)
+/* Granules stay reserved once taken, as the driver keeps its virtual
+ * range: a freed device address never becomes a host mapping of ours, so
+ * a stale device pointer still faults on the host, and a later allocation
+ * at the same address finds its granules ready. */
+static int granule_take(uint64_t a)
 {
 	size_t i = glower(a);
-	if (i < T.ng && T.g[i].addr == a) {
-		T.g[i].refs++;
+	if (i < T.ng && T.g[i] == a)
 		return 0;
-	}
 	if (grow((void **)&T.g, &T.gcap, T.ng, sizeof(*T.g)))
 		return -ENOMEM;
 	void *p = mmap((void *)(uintptr_t)a, GRANULE, PROT_NONE,
@@ -106,26 +102,9 @@ static int granule_ref(uint64_t a)
 		return -EEXIST;
 	}
 	memmove(&T.g[i + 1], &T.g[i], (T.ng - i) * sizeof(*T.g));
-	T.g[i] = (struct granule){a, 1};
+	T.g[i] = a;
 	T.ng++;
 	return 0;
-}
-
-static void granule_put(uint64_t a)
-{
-	size_t i = glower(a);
-	if (i == T.ng || T.g[i].addr != a || --T.g[i].refs)
-		return;
-	munmap((void *)(uintptr_t)a, GRANULE);
-	memmove(&T.g[i], &T.g[i + 1], (T.ng - i - 1) * sizeof(*T.g));
-	T.ng--;
-}
-
-static void unreserve(uint64_t base, uint64_t size, uint64_t upto)
-{
-	for (uint64_t a = base & ~(GRANULE - 1); a < upto && a - base < size;
-	     a += GRANULE)
-		granule_put(a);
 }
 
 /* Device addresses live below 2^47 like every user address on x86_64;
@@ -137,12 +116,10 @@ static CUresult reserve(uint64_t base, uint64_t size)
 	    end > (1ull << 47))
 		return CUDA_ERROR_INVALID_VALUE;
 	for (uint64_t a = base & ~(GRANULE - 1); a < end; a += GRANULE) {
-		int rc = granule_ref(a);
-		if (rc) {
-			unreserve(base, size, a);
+		int rc = granule_take(a);
+		if (rc)
 			return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY
 					     : CUDA_ERROR_ALREADY_MAPPED;
-		}
 	}
 	return CUDA_SUCCESS;
 }
@@ -163,8 +140,6 @@ static size_t upper(uint64_t p)
 
 static void remove_at(size_t i)
 {
-	if (T.v[i].reserved)
-		unreserve(T.v[i].base, T.v[i].size, UINT64_MAX);
 	memmove(&T.v[i], &T.v[i + 1], (T.n - i - 1) * sizeof(*T.v));
 	T.n--;
 }

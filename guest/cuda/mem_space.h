@@ -7,7 +7,8 @@
  * (cuPointerGetAttribute(s), cuMemcpy direction inference,
  * cuMemGetAddressRange) answer in the guest. A device range is also
  * reserved in this process's own address space (PROT_NONE, by 2 MiB
- * granule, MAP_FIXED_NOREPLACE) so that no later host allocation of the
+ * granule, MAP_FIXED_NOREPLACE, kept after the memory is freed, as the
+ * driver keeps its virtual range) so that no later host allocation of the
  * guest can ever have an address inside it; an allocation the guest's own
  * mappings already overlap is not handed out (the allocating wrapper asks
  * the worker again). Entries belong to one connection: after fork() and a
@@ -36,7 +37,7 @@ struct vgpu_space {
 	uint8_t kind;
 	bool async;                /* DEVICE: from cuMemAllocAsync */
 	bool global;               /* DEVICE: a module's variable */
-	bool reserved;             /* its granules are counted (DEVICE) */
+	bool reserved;             /* DEVICE: reserved here (a global may not be) */
 };
 
 /* Record e (id assigned here). DEVICE ranges are reserved first:

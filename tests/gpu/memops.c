@@ -597,6 +597,15 @@ static void check_pointer_attributes(void)
 	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
 	       cuPointerGetAttribute(&t, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d));
 	EXPECT_OK(&c, cuMemFree(e));
+	/* vgpu keeps freed device ranges reserved, as the driver keeps its
+	 * virtual range: a stale device pointer never names host memory */
+	m = mmap((void *)(uintptr_t)(e & ~4095ull), 4096, PROT_READ,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (under_vgpu() && m != MAP_FAILED)
+		check_fail(&c, "a host mapping was placed at freed device "
+			   "address %llx", (unsigned long long)e);
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
 out:
 	free(host);
 	check_end(&c);
