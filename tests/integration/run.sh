@@ -7,7 +7,8 @@
 # path: each kernel image format, four processes at once, threads of one
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
-# fork() after cuInit, a guest killed mid-run while another keeps working,
+# fork() after cuInit, the memory surface (tests/gpu/memops, alone and two
+# processes at once), a guest killed mid-run while another keeps working,
 # and vgpuctl status. Ends with "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
@@ -80,6 +81,15 @@ check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 check memops guest "$build/tests/gpu/memops"
+memops_pair() { # two processes: separate pinned slices, address tables
+	guest "$build/tests/gpu/memops" >"$tmp/m1.out" 2>&1 &
+	local a=$! rc=0
+	guest "$build/tests/gpu/memops" >"$tmp/m2.out" 2>&1 || rc=1
+	wait "$a" || rc=1
+	cat "$tmp/m1.out" "$tmp/m2.out"
+	return $rc
+}
+check memops_two_processes memops_pair
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
