@@ -70,18 +70,24 @@ VGPU_EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst,
 /* ---- unified addressing ---------------------------------------------- */
 
 struct side {
-	bool dev;
+	bool dev, bad;
 	uint64_t addr; /* device address, or the guest host address */
 };
 
+/* By the first byte: a range that starts in device memory is a device
+ * range, and the worker refuses it if it runs past the allocation (a host
+ * memmove there would fault on the guest's reservation). */
 static struct side classify(uint64_t p, size_t n)
 {
 	struct vgpu_space e;
-	if (vgpu_space_find(p, n, &e) && e.kind == VGPU_SPACE_DEVICE)
-		return (struct side){true, p};
-	if (vgpu_space_find_dev(p, &e))
-		return (struct side){false, e.base + (p - e.dev)};
-	return (struct side){false, p};
+	void *h;
+	if (vgpu_space_find(p, 1, &e) && e.kind == VGPU_SPACE_DEVICE)
+		return (struct side){true, false, p};
+	if (vgpu_space_find_dev(p, &e)) /* pinned, by its device alias */
+		return vgpu_pool_alias(p, n, &h)
+			       ? (struct side){false, false, (uintptr_t)h}
+			       : (struct side){false, true, p};
+	return (struct side){false, false, p};
 }
 
 static CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t n,
@@ -93,6 +99,8 @@ static CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t n,
 	if (!dst || !src)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct side d = classify(dst, n), s = classify(src, n);
+	if (d.bad || s.bad)
+		return CUDA_ERROR_INVALID_VALUE;
 	void *hd = (void *)(uintptr_t)d.addr;
 	const void *hs = (const void *)(uintptr_t)s.addr;
 	if (d.dev && s.dev)

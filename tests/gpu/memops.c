@@ -578,6 +578,11 @@ static void check_pointer_attributes(void)
 		check_fail(&c, "address range %llx+%zu, want %llx+%llu",
 			   (unsigned long long)base, size,
 			   (unsigned long long)e, MiB);
+	/* a unified copy running past a device allocation is refused */
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuMemcpy(e + MiB - 4, (CUdeviceptr)host, 8));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuMemcpy((CUdeviceptr)host, e + MiB - 4, 8));
 	/* plain host memory is nobody's: an error alone, NULL values in bulk */
 	unsigned t = 77;
 	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
