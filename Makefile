@@ -359,7 +359,15 @@ $(PYNVML)/pynvml.py:
 		$(BUILD)/pypi/nvidia_ml_py-$(PYNVML_VERSION)-py3-none-any.whl $(PYNVML)
 	touch $@
 
+# The memory surface: round trips, memsets, 2D/3D, pinned memory.
+$(BUILD)/tests/gpu/memops: tests/gpu/memops.c tests/gpu/check.h \
+		$(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
+
 INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+	$(BUILD)/tests/gpu/memops \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
 	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1 \

@@ -270,6 +270,24 @@ static int set_channels(void *o, const char *v, const char **why)
 			       why);
 }
 
+#define POOL_AUTO UINT64_MAX /* a quarter of the region */
+
+static int set_pinned_pool(void *o, const char *v, const char **why)
+{
+	struct vgpud_vm *m = o;
+	if (!strcmp(v, "none")) {
+		m->pinned_pool = 0;
+		return 0;
+	}
+	if (vgpud_parse_size(v, &m->pinned_pool, why))
+		return -1;
+	if (m->pinned_pool % 4096) {
+		*why = "pinned_pool must be a multiple of 4K (whole pages)";
+		return -1;
+	}
+	return 0;
+}
+
 static int set_memory_limit(void *o, const char *v, const char **why)
 {
 	struct vgpud_vm *m = o;
@@ -323,7 +341,7 @@ static const struct key vm_keys[] = {
 	{"region_mode", set_mode}, {"channels", set_channels},
 	{"memory_limit", set_memory_limit}, {"compute_weight", set_weight},
 	{"compute_cap", set_cap}, {"max_processes", set_maxproc},
-	{NULL, NULL}};
+	{"pinned_pool", set_pinned_pool}, {NULL, NULL}};
 
 /* ---- files -------------------------------------------------------------- */
 
@@ -437,6 +455,7 @@ static void vm_defaults(struct vgpud_vm *m, const char *name)
 	m->region_mode = 0660;
 	m->channels = 16;
 	m->compute_weight = 100;
+	m->pinned_pool = POOL_AUTO;
 }
 
 /* Checks between keys, once the whole file is read. */
@@ -449,6 +468,15 @@ static int vm_finish(struct vgpud_vm *m, struct vgpud_cfgerr *e)
 			    "max_processes (%u) exceeds channels (%u): a guest "
 			    "process needs a channel", m->max_processes,
 			    m->channels);
+	if (m->pinned_pool == POOL_AUTO)
+		m->pinned_pool = (m->region_size / 4) & ~4095ull;
+	/* the rings and every channel's arena (64K at least) come first */
+	if (m->pinned_pool > m->region_size / 2)
+		return fail(e, m->file, 0,
+			    "pinned_pool (%llu) is more than half of "
+			    "region_size (%llu): the channels' arenas need "
+			    "the rest", (unsigned long long)m->pinned_pool,
+			    (unsigned long long)m->region_size);
 	return 0;
 }
 

@@ -34,6 +34,8 @@ struct vgpud_vm {
 	char region_group[VGPUD_NAME_MAX];  /* group name; "" = keep */
 	uint32_t region_mode;               /* e.g. 0660 */
 	uint32_t channels;                  /* guest processes at once */
+	uint64_t pinned_pool;               /* bytes of the region for pinned
+					     * host memory, split by channel */
 	/* quotas (enforced by the scheduler) */
 	uint64_t memory_limit;              /* bytes; 0 = no limit */
 	uint32_t compute_weight;            /* relative share, 1..10000 */

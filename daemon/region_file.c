@@ -14,7 +14,8 @@
 int vgpud_vm_geometry(const struct vgpud_vm *vm, struct vgpu_geom *g)
 {
 	*g = (struct vgpu_geom){.nchannels = vm->channels, .nslots = 64,
-				.slot_size = 1024};
+				.slot_size = 1024,
+				.pool_size = vm->pinned_pool};
 	return vgpu_geom_fit(g, vm->region_size);
 }
 
@@ -56,9 +57,10 @@ int vgpud_region_open(const struct vgpud_vm *vm, struct vgpu_region *r,
 {
 	struct vgpu_geom g;
 	if (vgpud_vm_geometry(vm, &g)) {
-		snprintf(err, n, "%s: region_size %llu cannot hold %u channels",
-			 vm->file, (unsigned long long)vm->region_size,
-			 vm->channels);
+		snprintf(err, n, "%s: region_size %llu cannot hold %u channels "
+			 "and a pinned_pool of %llu", vm->file,
+			 (unsigned long long)vm->region_size, vm->channels,
+			 (unsigned long long)vm->pinned_pool);
 		return -1;
 	}
 	int fd = open(vm->region, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -62,6 +62,8 @@ struct vworker {
 	struct vw_exec *execs;
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */
+	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
+			       * device sees it; 0: not registered yet */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
@@ -150,6 +152,9 @@ struct vw_exec_state {
 };
 struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 
+/* r, or the first asynchronous failure not yet told if r is SUCCESS: what
+ * a synchronising call answers. */
+CUresult vw_take_async_err(struct vworker *W, CUresult r);
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
 

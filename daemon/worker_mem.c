@@ -2,15 +2,305 @@
  *
  * Contract: vw_mem_execute() runs the hand-written requests of this area
  * (its opcode range in ring/cuda_proto.h) and replies; any other opcode
- * returns false untouched.
+ * returns false untouched. Every device extent a request names is computed
+ * without overflow ((depth-1)*rows*pitch + (height-1)*pitch + width) and
+ * must lie inside one of the caller's allocations before the driver sees
+ * it; a malformed request is answered CUDA_ERROR_INVALID_VALUE. A request
+ * sent with a reply is synchronous: copies through the arena always are
+ * (the arena half is reused once we answer), device-to-device ones are
+ * waited for, memsets only enqueued, as natively.
  */
 #include "worker.h"
+#include "worker_mem.h"
+#include <string.h>
+
+#define VGPU_CU_NO_STREAM_WIRE UINT64_MAX /* guest/cuda/rpc.h's NO_STREAM */
+
+static CUresult stream_of(struct vworker *W, uint64_t id, CUstream *s)
+{
+	return vw_stream(W, id, s);
+}
+
+bool vw_mem_extent(uint64_t pitch, uint64_t rows, uint64_t width,
+		   uint64_t height, uint64_t depth, uint64_t *out)
+{
+	uint64_t a, b;
+	if (!width || !height || !depth) {
+		*out = 0;
+		return true;
+	}
+	if ((height > 1 && pitch < width) || (depth > 1 && rows < height))
+		return false;
+	if (__builtin_mul_overflow(depth - 1, rows, &a) ||
+	    __builtin_mul_overflow(a, pitch, &a) ||
+	    __builtin_mul_overflow(height - 1, pitch, &b) ||
+	    __builtin_add_overflow(a, b, &a) ||
+	    __builtin_add_overflow(a, width, out))
+		return false;
+	return true;
+}
+
+static CUresult range3(struct vworker *W, uint64_t p, uint64_t pitch,
+		       uint64_t rows, const struct vgpu_cu_rect *x)
+{
+	uint64_t n;
+	if (!vw_mem_extent(pitch, rows, x->width, x->height, x->depth, &n))
+		return CUDA_ERROR_INVALID_VALUE;
+	return n ? vw_range(W, p, n) : CUDA_SUCCESS;
+}
+
+static CUresult memset_2d(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_memset q;
+	uint64_t wb, n;
+	CUstream s;
+	if (m->len != sizeof(q))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&q, m->data, sizeof(q));
+	if ((q.elem != 1 && q.elem != 2 && q.elem != 4) ||
+	    __builtin_mul_overflow(q.width, (uint64_t)q.elem, &wb) ||
+	    !vw_mem_extent(q.pitch, 0, wb, q.height, 1, &n))
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = n ? vw_range(W, q.dst, n) : CUDA_SUCCESS;
+	if (!r)
+		r = stream_of(W, q.stream, &s);
+	if (r)
+		return r;
+	if (q.height == 1 && q.elem == 1)
+		return W->drv.cuMemsetD8Async(q.dst, (uint8_t)q.value, q.width, s);
+	if (q.height == 1 && q.elem == 2)
+		return W->drv.cuMemsetD16Async(q.dst, (uint16_t)q.value,
+					       q.width, s);
+	if (q.height == 1)
+		return W->drv.cuMemsetD32Async(q.dst, q.value, q.width, s);
+	if (q.elem == 1)
+		return W->drv.cuMemsetD2D8Async(q.dst, q.pitch, (uint8_t)q.value,
+						q.width, q.height, s);
+	if (q.elem == 2)
+		return W->drv.cuMemsetD2D16Async(q.dst, q.pitch,
+						 (uint16_t)q.value, q.width,
+						 q.height, s);
+	return W->drv.cuMemsetD2D32Async(q.dst, q.pitch, q.value, q.width,
+					 q.height, s);
+}
+
+static CUresult copy2d(struct vworker *W, CUstream s, CUdeviceptr dst,
+		       void *hdst, uint64_t dpitch, CUdeviceptr src,
+		       const void *hsrc, uint64_t spitch, uint64_t width,
+		       uint64_t height)
+{
+	if (height == 1) /* one row: its pitch is unused, and the driver
+			  * may refuse one below the width */
+		dpitch = spitch = width;
+	CUDA_MEMCPY2D p = {
+		.srcMemoryType = hsrc ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE,
+		.srcHost = hsrc, .srcDevice = src, .srcPitch = spitch,
+		.dstMemoryType = hdst ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE,
+		.dstHost = hdst, .dstDevice = dst, .dstPitch = dpitch,
+		.WidthInBytes = width, .Height = height};
+	return W->drv.cuMemcpy2DAsync_v2(&p, s);
+}
+
+static CUresult rect_dtod(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_rect x;
+	CUstream s;
+	if (m->len != sizeof(x))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&x, m->data, sizeof(x));
+	CUresult r = range3(W, x.dst, x.dpitch, x.drows, &x);
+	if (!r)
+		r = range3(W, x.src, x.spitch, x.srows, &x);
+	if (!r)
+		r = stream_of(W, x.stream, &s);
+	if (r || !x.width || !x.height || !x.depth)
+		return r;
+	/* the extents were checked, so these products cannot overflow */
+	for (uint64_t z = 0; z < x.depth && !r; z++)
+		r = copy2d(W, s, x.dst + z * x.drows * x.dpitch, NULL, x.dpitch,
+			   x.src + z * x.srows * x.spitch, NULL, x.spitch,
+			   x.width, x.height);
+	if (!r && !(m->flags & VGPU_MSG_NOREPLY))
+		r = W->drv.cuStreamSynchronize(s);
+	return r;
+}
+
+/* The device side of a packed host rectangle, one arena chunk of it:
+ * bytes [tag, tag + arena_len) of the rows laid end to end. Whole rows
+ * go as one 2D copy per slice, a partial row as a one-row copy. */
+static CUresult rect_chunk(struct vworker *W, const struct vgpu_msg *m,
+			   bool htod)
+{
+	struct vgpu_cu_rect x;
+	uint64_t total;
+	CUstream s;
+	if (m->len != sizeof(x) || !(m->flags & VGPU_MSG_ARENA))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&x, m->data, sizeof(x));
+	uint64_t dev = htod ? x.dst : x.src;
+	uint64_t pitch = htod ? x.dpitch : x.spitch;
+	uint64_t rows = htod ? x.drows : x.srows;
+	if (!x.width || !x.height || !x.depth ||
+	    __builtin_mul_overflow(x.width, x.height, &total) ||
+	    __builtin_mul_overflow(total, x.depth, &total) ||
+	    m->total != total || m->tag > total ||
+	    m->arena_len > total - m->tag)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = range3(W, dev, pitch, rows, &x);
+	if (!r)
+		r = stream_of(W, x.stream, &s);
+	uint8_t *h = vgpu_arena(&W->r, W->chan) + m->arena_off;
+	uint64_t o = m->tag, n = m->arena_len;
+	while (!r && n) {
+		uint64_t row = o / x.width, col = o % x.width;
+		uint64_t z = row / x.height, y = row % x.height, k = 1, len;
+		CUdeviceptr d = dev + z * rows * pitch + y * pitch + col;
+		if (col || n < x.width) {
+			len = x.width - col < n ? x.width - col : n;
+		} else {
+			k = n / x.width < x.height - y ? n / x.width
+						       : x.height - y;
+			len = k * x.width;
+		}
+		r = htod ? copy2d(W, s, d, NULL, pitch, 0, h, x.width,
+				  k == 1 ? len : x.width, k)
+			 : copy2d(W, s, 0, h, x.width, d, NULL, pitch,
+				  k == 1 ? len : x.width, k);
+		h += len;
+		o += len;
+		n -= len;
+	}
+	if (!r)
+		r = W->drv.cuStreamSynchronize(s);
+	return r;
+}
+
+static void alloc_pitch(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args in, out = {{0}};
+	CUdeviceptr p = 0;
+	size_t pitch = 0;
+	uint64_t n;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	if (m->len == sizeof(in)) {
+		memcpy(&in, m->data, sizeof(in));
+		r = in.a[2] > UINT32_MAX ? CUDA_ERROR_INVALID_VALUE
+		    : W->drv.cuMemAllocPitch_v2(&p, &pitch, in.a[0], in.a[1],
+						(unsigned)in.a[2]);
+	}
+	if (!r && __builtin_mul_overflow((uint64_t)pitch, in.a[1], &n))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	if (!r && (r = vw_alloc_add(W, p, n))) /* untracked is unusable */
+		W->drv.cuMemFree_v2(p);
+	out.a[0] = p;
+	out.a[1] = pitch;
+	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+/* Only ranges of the caller's are asked about: the driver would answer
+ * for any address of the context. */
+static void mem_range(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args in, out = {{0}};
+	CUdeviceptr base = 0;
+	size_t size = 0;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	if (m->len == sizeof(in)) {
+		memcpy(&in, m->data, sizeof(in));
+		r = vw_range(W, in.a[0], 1) ? CUDA_ERROR_NOT_FOUND
+			: W->drv.cuMemGetAddressRange_v2(&base, &size, in.a[0]);
+	}
+	out.a[0] = base;
+	out.a[1] = size;
+	vw_reply(W, m, r, &out, sizeof(out), 0);
+}
+
+/* The guest's pinned memory is its channel's slice of the region's pool:
+ * registered with the driver on first use (so the GPU DMAs straight from
+ * and to guest memory) and zeroed then, so a guest process never sees
+ * what the channel's previous owner left there. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_open(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args out = {{0}};
+	uint64_t n = W->r.g.pool_per_chan;
+	CUresult r = n ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY; /* no pool */
+	pthread_mutex_lock(&pool_mu);
+	if (!r && !W->pool_dev) {
+		uint8_t *p = vgpu_pool(&W->r, W->chan);
+		CUdeviceptr d;
+		memset(p, 0, n);
+		r = W->drv.cuMemHostRegister_v2(p, n,
+						CU_MEMHOSTREGISTER_PORTABLE |
+							CU_MEMHOSTREGISTER_DEVICEMAP);
+		if (!r && (r = W->drv.cuMemHostGetDevicePointer_v2(&d, p, 0)))
+			W->drv.cuMemHostUnregister(p);
+		if (!r)
+			W->pool_dev = d;
+	}
+	out.a[0] = W->pool_dev;
+	out.a[1] = n;
+	pthread_mutex_unlock(&pool_mu);
+	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_poolcopy q;
+	CUstream s;
+	if (m->len != sizeof(q))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&q, m->data, sizeof(q));
+	pthread_mutex_lock(&pool_mu);
+	bool open = W->pool_dev != 0;
+	pthread_mutex_unlock(&pool_mu);
+	uint64_t n = W->r.g.pool_per_chan;
+	if (!open || q.off > n || q.len > n - q.off || q.htod > 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = vw_range(W, q.dev, q.len);
+	if (r || !q.len)
+		return r;
+	uint8_t *h = vgpu_pool(&W->r, W->chan) + q.off;
+	if (q.stream == VGPU_CU_NO_STREAM_WIRE)
+		return q.htod ? W->drv.cuMemcpyHtoD_v2(q.dev, h, q.len)
+			      : W->drv.cuMemcpyDtoH_v2(h, q.dev, q.len);
+	if ((r = stream_of(W, q.stream, &s)))
+		return r;
+	r = q.htod ? W->drv.cuMemcpyHtoDAsync_v2(q.dev, h, q.len, s)
+		   : W->drv.cuMemcpyDtoHAsync_v2(h, q.dev, q.len, s);
+	/* a synchronous per-thread-stream copy (_ptds) waits; async ones
+	 * are truly asynchronous: the memory is the guest's own */
+	if (!r && !(m->flags & VGPU_MSG_NOREPLY))
+		r = W->drv.cuStreamSynchronize(s);
+	return r;
+}
+
+static void answer(struct vworker *W, const struct vgpu_msg *m, CUresult r,
+		   uint64_t arena_len)
+{
+	if (!(m->flags & VGPU_MSG_NOREPLY))
+		r = vw_take_async_err(W, r);
+	vw_reply(W, m, r, NULL, 0, r ? 0 : arena_len);
+}
 
 bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
-		     const struct vgpu_msg *m)
+		    const struct vgpu_msg *m)
 {
-	(void)W;
 	(void)x;
-	(void)m;
+	switch (m->op) {
+	case VGPU_CU_MEMSET_2D: answer(W, m, memset_2d(W, m), 0); return true;
+	case VGPU_CU_RECT_DTOD: answer(W, m, rect_dtod(W, m), 0); return true;
+	case VGPU_CU_RECT_HTOD:
+		answer(W, m, rect_chunk(W, m, true), 0);
+		return true;
+	case VGPU_CU_RECT_DTOH:
+		answer(W, m, rect_chunk(W, m, false), m->arena_len);
+		return true;
+	case VGPU_CU_MEM_ALLOC_PITCH: alloc_pitch(W, m); return true;
+	case VGPU_CU_MEM_RANGE: mem_range(W, m); return true;
+	case VGPU_CU_POOL_OPEN: pool_open(W, m); return true;
+	case VGPU_CU_POOL_COPY: answer(W, m, pool_copy(W, m), 0); return true;
+	}
 	return false;
 }

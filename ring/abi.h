@@ -19,7 +19,8 @@
  *   info_off          the VM info block (ring/vminfo.h), daemon-written,
  *                     read by the guest NVML library; 0 = absent
  *   arena_off         nchannels * arena_per_chan bytes, 2 MiB aligned
- *   pool_off          reserved for the pinned-host pool (0 = absent)
+ *   pool_off          pinned-host pool, 2 MiB aligned (0 = absent):
+ *                     nchannels slices of (pool_size / nchannels) & ~4095
  *
  * Who writes what: the daemon writes the region header and line 2 of each
  * channel control block; guests write lines 0 and 1. A request slot is
@@ -84,8 +85,8 @@ struct vgpu_region_hdr {
 	uint64_t slots_off;      /*  56 */
 	uint64_t arena_off;      /*  64 */
 	uint64_t arena_per_chan; /*  72 bytes, multiple of 4096 */
-	uint64_t pool_off;       /*  80 reserved: 0 */
-	uint64_t pool_size;      /*  88 reserved: 0 */
+	uint64_t pool_off;       /*  80 0 = no pool */
+	uint64_t pool_size;      /*  88 bytes, multiple of 4096 */
 	uint64_t replies_off;    /*  96 */
 	uint64_t info_off;       /* 104 VM info block (ring/vminfo.h); 0 = absent */
 	uint64_t info_size;      /* 112 its bytes, multiple of 4096; 0 = absent */

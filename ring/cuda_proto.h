@@ -31,6 +31,16 @@ enum vgpu_cu_op {
 	 * 0x20-0x2F mem, 0x30-0x3F stream, 0x40-0x4F graph, 0x50-0x5F vmm,
 	 * 0x60-0x6F lib. */
 	/* -- mem -- */
+	VGPU_CU_MEMSET_2D = 0x20,     /* struct vgpu_cu_memset */
+	VGPU_CU_RECT_DTOD = 0x21,     /* struct vgpu_cu_rect */
+	VGPU_CU_RECT_HTOD = 0x22,     /* stream out, arg struct vgpu_cu_rect */
+	VGPU_CU_RECT_DTOH = 0x23,     /* stream in, arg struct vgpu_cu_rect */
+	VGPU_CU_MEM_ALLOC_PITCH = 0x24, /* args: width, height, elem
+					 * -> a[0] ptr, a[1] pitch */
+	VGPU_CU_MEM_RANGE = 0x25,     /* args: ptr -> a[0] base, a[1] size */
+	VGPU_CU_POOL_OPEN = 0x26,     /* -> a[0] device address of this
+				       * channel's pool slice, a[1] its size */
+	VGPU_CU_POOL_COPY = 0x27,     /* struct vgpu_cu_poolcopy */
 
 	/* -- stream -- */
 
@@ -104,6 +114,37 @@ struct vgpu_cu_launch {
 	uint32_t block[3];
 	uint32_t shared_bytes;
 	uint32_t param_bytes;          /* followed by the packed parameters */
+};
+
+/* -- mem -- */
+/* A rectangle of height x depth rows of width bytes, each side addressed
+ * as start + y * pitch + z * pitch * rows (rows: the side's slice height).
+ * Host sides travel packed through the arena (pitch = width); their
+ * address fields are ignored. */
+struct vgpu_cu_rect {
+	uint64_t dst, src;          /* device addresses of the first byte */
+	uint64_t dpitch, spitch;
+	uint64_t drows, srows;      /* rows per slice; used when depth > 1 */
+	uint64_t width, height, depth;
+	uint64_t stream;            /* id, 0 (legacy) or per-thread; a request
+				     * sent with a reply is synchronous */
+};
+
+/* cuMemsetD8/16/32 and their 2D forms: height rows of width elements. */
+struct vgpu_cu_memset {
+	uint64_t dst, pitch, width, height;
+	uint64_t stream;            /* as in struct vgpu_cu_rect */
+	uint32_t value, elem;       /* elem: 1, 2 or 4 bytes */
+};
+
+/* A copy between device memory and the channel's pinned pool slice: no
+ * staging, and asynchronous when sent without a reply. */
+struct vgpu_cu_poolcopy {
+	uint64_t dev;               /* device address */
+	uint64_t off, len;          /* bytes in the channel's pool slice */
+	uint64_t stream;            /* id; VGPU_CU_NO_STREAM: the driver's
+				     * synchronous copy */
+	uint64_t htod;              /* 1: pool to device, 0: device to pool */
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

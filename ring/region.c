@@ -22,7 +22,8 @@ static bool geom_bounds_ok(const struct vgpu_geom *g)
 	       g->slot_size <= VGPU_MAX_SLOT_SIZE &&
 	       g->slot_size % VGPU_CACHELINE == 0 &&
 	       g->arena_per_chan % 4096 == 0 &&
-	       g->arena_per_chan <= (1ull << 40);
+	       g->arena_per_chan <= (1ull << 40) &&
+	       g->pool_size % 4096 == 0 && g->pool_size <= (1ull << 40);
 }
 
 int vgpu_geom_layout(struct vgpu_geom *g)
@@ -38,6 +39,14 @@ int vgpu_geom_layout(struct vgpu_geom *g)
 	g->info_size = VGPU_VMINFO_SIZE;
 	g->arena_off = align_up(g->info_off + g->info_size, VGPU_ARENA_ALIGN);
 	g->size = g->arena_off + (uint64_t)g->nchannels * g->arena_per_chan;
+	/* the pinned pool: each channel's slice page aligned, so a worker
+	 * registers exactly its guest process's memory */
+	g->pool_per_chan = (g->pool_size / g->nchannels) & ~4095ull;
+	g->pool_off = 0;
+	if (g->pool_size) {
+		g->pool_off = align_up(g->size, VGPU_ARENA_ALIGN);
+		g->size = g->pool_off + g->pool_size;
+	}
 	return VGPU_OK;
 }
 
@@ -49,7 +58,11 @@ int vgpu_geom_fit(struct vgpu_geom *g, uint64_t size)
 		return rc;
 	if (g->size > size)
 		return VGPU_E_SMALL;
-	g->arena_per_chan = ((size - g->arena_off) / g->nchannels) & ~4095ull;
+	uint64_t pool = g->pool_size ? g->pool_size + VGPU_ARENA_ALIGN : 0;
+	if (size - g->arena_off < pool)
+		return VGPU_E_SMALL;
+	g->arena_per_chan =
+		((size - g->arena_off - pool) / g->nchannels) & ~4095ull;
 	return vgpu_geom_layout(g);
 }
 
@@ -92,6 +105,8 @@ int vgpu_region_format(struct vgpu_region *r, void *base, uint64_t maplen,
 	h->info_size = g.info_size;
 	h->arena_off = g.arena_off;
 	h->arena_per_chan = g.arena_per_chan;
+	h->pool_off = g.pool_off;
+	h->pool_size = g.pool_size;
 	h->magic = VGPU_REGION_MAGIC;
 	r->base = base;
 	r->maplen = maplen;
@@ -109,8 +124,7 @@ int vgpu_region_check(struct vgpu_region *r, void *base, uint64_t maplen,
 	memcpy(&h, base, sizeof(h));
 	if (h.magic != VGPU_REGION_MAGIC)
 		return VGPU_E_MAGIC;
-	/* ABI 1 reserves the pool: a region using it is not one we know */
-	if (h.hdr_size != VGPU_HDR_SIZE || h.pool_off || h.pool_size)
+	if (h.hdr_size != VGPU_HDR_SIZE)
 		return VGPU_E_GEOM;
 	int rc = vgpu_abi_pick(VGPU_ABI_MIN, VGPU_ABI_MAX, h.abi_min,
 			       h.abi_max, abi);
@@ -119,12 +133,14 @@ int vgpu_region_check(struct vgpu_region *r, void *base, uint64_t maplen,
 	struct vgpu_geom g = {.nchannels = h.nchannels,
 			      .nslots = h.nslots,
 			      .slot_size = h.slot_size,
-			      .arena_per_chan = h.arena_per_chan};
+			      .arena_per_chan = h.arena_per_chan,
+			      .pool_size = h.pool_size};
 	if (vgpu_geom_layout(&g))
 		return VGPU_E_GEOM;
 	if (g.chans_off != h.chans_off || g.slots_off != h.slots_off ||
 	    g.replies_off != h.replies_off ||
-	    g.arena_off != h.arena_off || g.size != h.region_size)
+	    g.arena_off != h.arena_off || g.pool_off != h.pool_off ||
+	    g.size != h.region_size)
 		return VGPU_E_GEOM;
 	/* the info block is where the geometry puts it, or absent (0, 0) */
 	if (!h.info_off && !h.info_size)

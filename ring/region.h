@@ -17,6 +17,7 @@ struct vgpu_geom {
 	uint32_t nslots;
 	uint32_t slot_size;
 	uint64_t arena_per_chan;
+	uint64_t pool_size;      /* pinned-host pool, 0 = none (4 KiB multiple) */
 	/* derived by vgpu_geom_layout() */
 	uint64_t chans_off;
 	uint64_t slots_off;
@@ -24,6 +25,8 @@ struct vgpu_geom {
 	uint64_t info_off;  /* the VM info block (ring/vminfo.h) */
 	uint64_t info_size;
 	uint64_t arena_off;
+	uint64_t pool_off;       /* 2 MiB aligned, after the arena; 0 = none */
+	uint64_t pool_per_chan;  /* each channel's slice of the pool */
 	uint64_t size; /* bytes needed */
 };
 
@@ -90,6 +93,12 @@ static inline uint8_t *vgpu_arena(const struct vgpu_region *r, uint32_t ch)
 static inline void *vgpu_info(const struct vgpu_region *r)
 {
 	return r->g.info_size ? r->base + r->g.info_off : NULL;
+}
+
+/* Channel ch's slice of the pinned-host pool (pool_per_chan bytes). */
+static inline uint8_t *vgpu_pool(const struct vgpu_region *r, uint32_t ch)
+{
+	return r->base + r->g.pool_off + (uint64_t)ch * r->g.pool_per_chan;
 }
 
 static inline uint32_t vgpu_inline_max(const struct vgpu_region *r)

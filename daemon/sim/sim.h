@@ -146,7 +146,8 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n);
 
 enum sim_op_kind {
 	SIM_OP_NOP, SIM_OP_HTOD, SIM_OP_DTOH, SIM_OP_DTOD, SIM_OP_MEMSET,
-	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT
+	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT,
+	SIM_OP_RECT /* 2D copy or memset: sim_mem2d.c */
 };
 
 /* "Stream s has completed its first seq operations." */
@@ -179,6 +180,14 @@ struct sim_op {
 			size_t count;
 		} set;
 		struct sim_launch *launch;
+		struct sim_rect {
+			CUdeviceptr dst, src; /* 0 where that side is host */
+			void *hdst;
+			const void *hsrc;     /* NULL for a memset */
+			size_t dpitch, spitch, width, height;
+			uint32_t val;         /* memset */
+			unsigned elem;        /* memset: 1, 2 or 4 */
+		} rect;
 	} u;
 };
 
@@ -344,6 +353,8 @@ const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d);
 
 /* Areas added by the driver-API work, one sim_AREA.c each. */
 /* -- mem -- */
+/* Run a SIM_OP_RECT (sim_mem2d.c). */
+void sim_rect_exec(struct sim_op *op);
 
 /* -- stream -- */
 

@@ -72,6 +72,10 @@ static void execute(struct sim_op *op)
 		if (!skip)
 			sim_mem_exec(op);
 		break;
+	case SIM_OP_RECT:
+		if (!skip)
+			sim_rect_exec(op);
+		break;
 	case SIM_OP_LAUNCH:
 		if (!skip)
 			sim_launch_exec(op->u.launch);

@@ -5,7 +5,10 @@
  * here is the guest's (pageable from the host's point of view), so the
  * copies complete before returning, the async forms too: they are ordered
  * after earlier work on their stream and done when they return, which
- * native pageable copies also guarantee for the host buffer. */
+ * native pageable copies also guarantee for the host buffer. Pinned
+ * memory (the region's pool, mem_host.c) is copied by the GPU in place,
+ * the async forms truly asynchronously. */
+#include "mem_space.h"
 #include "rpc.h"
 #include <string.h>
 
@@ -16,11 +19,17 @@ static uint32_t inline_cap(uint32_t hdr)
 			       : vgpu_inline_max(&vgpu_cu.conn.t.r) - hdr;
 }
 
-static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
-		     uint64_t stream)
+CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
+		       uint64_t stream, bool async)
 {
+	uint64_t off;
 	if (!src && n)
 		return CUDA_ERROR_INVALID_VALUE;
+	void *alias;
+	if (n && vgpu_pool_range(src, n, &off)) /* pinned: straight */
+		return vgpu_pool_copy(dst, off, n, stream, true, async);
+	if (n && vgpu_pool_alias(dst, n, &alias))
+		return vgpu_pool_host_copy(alias, src, n, stream);
 	struct vgpu_cu_xfer x = {dst, stream};
 	if (n > inline_cap(sizeof(x)))
 		return vgpu_cu_stream_out(VGPU_CU_MEMCPY_HTOD, &x, src, n);
@@ -32,10 +41,17 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t n,
 			    "cuMemcpyHtoD");
 }
 
-static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
+CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream,
+		       bool async)
 {
+	uint64_t off;
 	if (!dst && n)
 		return CUDA_ERROR_INVALID_VALUE;
+	void *alias;
+	if (n && vgpu_pool_range(dst, n, &off))
+		return vgpu_pool_copy(src, off, n, stream, false, async);
+	if (n && vgpu_pool_alias(src, n, &alias))
+		return vgpu_pool_host_copy(dst, alias, n, stream);
 	struct vgpu_cu_xfer x = {src, stream};
 	if (n > inline_cap(0))
 		return vgpu_cu_stream_in(VGPU_CU_MEMCPY_DTOH, &x, dst, n);
@@ -47,12 +63,12 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream)
 VGPU_EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
 				     size_t n)
 {
-	return htod(dst, src, n, VGPU_CU_NO_STREAM);
+	return vgpu_mem_htod(dst, src, n, VGPU_CU_NO_STREAM, false);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
 {
-	return dtoh(dst, src, n, VGPU_CU_NO_STREAM);
+	return vgpu_mem_dtoh(dst, src, n, VGPU_CU_NO_STREAM, false);
 }
 
 /* The wire's "no stream" (a synchronous copy) is no handle the worker
@@ -68,7 +84,7 @@ VGPU_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src,
 {
 	if (wire_sentinel(s))
 		return CUDA_ERROR_INVALID_HANDLE;
-	return htod(dst, src, n, (uint64_t)(uintptr_t)s);
+	return vgpu_mem_htod(dst, src, n, (uint64_t)(uintptr_t)s, true);
 }
 
 VGPU_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src,
@@ -76,5 +92,5 @@ VGPU_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src,
 {
 	if (wire_sentinel(s))
 		return CUDA_ERROR_INVALID_HANDLE;
-	return dtoh(dst, src, n, (uint64_t)(uintptr_t)s);
+	return vgpu_mem_dtoh(dst, src, n, (uint64_t)(uintptr_t)s, true);
 }

@@ -6,6 +6,7 @@
  * kernel's parameter layout and limits, so cuLaunchKernel marshals and
  * checks a launch without asking the daemon anything. */
 #include "function.h"
+#include "mem_space.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,7 @@ VGPU_EXPORT CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes,
 			    "cuModuleGetGlobal");
 	if (r)
 		return r;
+	vgpu_space_note_global(a.a[0], a.a[1]); /* unified addressing */
 	if (dptr)
 		*dptr = a.a[0];
 	if (bytes)

@@ -5,6 +5,7 @@
 # 1. tests/gpu/drvapi natively, then as a vgpu guest against vgpud's cuda
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
+#    tests/gpu/memops --big likewise (copies, memsets, 2D/3D, pinned).
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
@@ -31,8 +32,9 @@ region=/dev/shm/vgpu-gpu-$$
 mkdir -p "$cfg/vms.d"
 printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\n' \
 	"$real" "$cfg" >"$cfg/vgpud.conf"
-printf 'region = %s\nregion_size = 256M\nchannels = 8\n' "$region" \
-	>"$cfg/vms.d/gpu.conf"
+# 64 MiB of pinned pool per guest process: memops --big pins 2 x 16 MiB
+printf 'region = %s\nregion_size = 1G\nchannels = 8\npinned_pool = 512M\n' \
+	"$region" >"$cfg/vms.d/gpu.conf"
 "$B/vgpud" -c "$cfg" 2>"$out/vgpud.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon; rm -rf "$cfg" "$region"' EXIT
@@ -47,6 +49,17 @@ rc=$?
 verdict "drvapi through vgpu" "[[ $rc -eq 0 ]]"
 verdict "digests bit-identical" "diff <(grep ^digest '$out/drvapi-native.txt') \
 	<(grep ^digest '$out/drvapi-vgpu.txt') >'$out/digest.diff'"
+
+# the memory surface up to 1 GiB, native and through vgpu, bit for bit
+"$B/tests/gpu/memops" --big >"$out/memops-native.txt" 2>&1
+rc=$?
+verdict "memops native" "[[ $rc -eq 0 ]]"
+guest "$B/tests/gpu/memops" --big >"$out/memops-vgpu.txt" 2>&1
+rc=$?
+verdict "memops through vgpu" "[[ $rc -eq 0 ]]"
+verdict "memops digests bit-identical" "diff \
+	<(grep ^digest '$out/memops-native.txt') \
+	<(grep ^digest '$out/memops-vgpu.txt') >'$out/memops-digest.diff'"
 
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!

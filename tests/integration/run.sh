@@ -7,7 +7,8 @@
 # path: each kernel image format, four processes at once, threads of one
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
-# fork() after cuInit, a VM's memory quota across two of its processes
+# fork() after cuInit, the memory surface (tests/gpu/memops, alone and two
+# processes at once), a VM's memory quota across two of its processes
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
 # mid-run while another keeps working, vgpuctl stats and metrics (also
 # over HTTP), and vgpuctl status.
@@ -39,6 +40,7 @@ cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
 region_size = 128M
 channels = 8
+pinned_pool = 32M
 CONF
 cat >"$tmp/vms.d/q.conf" <<CONF
 region = $qregion
@@ -97,6 +99,16 @@ kernels=$build/tests/gpu/kernels.cubin
 check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
+check memops guest "$build/tests/gpu/memops"
+memops_pair() { # two processes: separate pinned slices, address tables
+	guest "$build/tests/gpu/memops" >"$tmp/m1.out" 2>&1 &
+	local a=$! rc=0
+	guest "$build/tests/gpu/memops" >"$tmp/m2.out" 2>&1 || rc=1
+	wait "$a" || rc=1
+	cat "$tmp/m1.out" "$tmp/m2.out"
+	return $rc
+}
+check memops_two_processes memops_pair
 
 quota() { # LIMIT_MIB: tests/gpu/quota as guests of the VM "quota"
 	VGPU_REGION=$region-q LD_LIBRARY_PATH=$build/guest/lib \

@@ -104,6 +104,22 @@ Test(geom, fit_fills_the_region)
 	cr_expect_eq(vgpu_geom_fit(&g, 8192), VGPU_E_SMALL);
 }
 
+Test(geom, the_pool_follows_the_arena)
+{
+	struct vgpu_geom g = {.nchannels = 3, .nslots = 8, .slot_size = 256,
+			      .pool_size = 3 * 8192 + 4096};
+	cr_assert_eq(vgpu_geom_fit(&g, 16ull << 20), VGPU_OK);
+	cr_expect_leq(g.size, 16ull << 20);
+	cr_expect_eq(g.pool_off % VGPU_ARENA_ALIGN, 0);
+	cr_expect_geq(g.pool_off, g.arena_off + 3 * g.arena_per_chan);
+	cr_expect_eq(g.pool_per_chan, 8192, "page-rounded slices");
+	cr_expect_eq(g.size, g.pool_off + g.pool_size);
+	g.pool_size = 1000;
+	cr_expect_eq(vgpu_geom_layout(&g), VGPU_E_GEOM, "not whole pages");
+	g.pool_size = 15ull << 20;
+	cr_expect_eq(vgpu_geom_fit(&g, 16ull << 20), VGPU_E_SMALL);
+}
+
 static void *fresh(struct vgpu_geom *g, struct vgpu_region *r)
 {
 	vgpu_geom_layout(g);
@@ -122,6 +138,16 @@ Test(region, check_accepts_formatted)
 	cr_expect_eq(vgpu_region_check(&r2, m, g.size, &abi), VGPU_OK);
 	cr_expect_eq(abi, VGPU_ABI_MAX);
 	cr_expect_eq(r2.g.arena_off, g.arena_off);
+	free(m);
+	/* with a pool: the guest derives the same slices */
+	g.pool_size = 2 * 4096;
+	m = fresh(&g, &r);
+	cr_expect_eq(vgpu_region_check(&r2, m, g.size, &abi), VGPU_OK);
+	cr_expect_eq(r2.g.pool_off, g.pool_off);
+	cr_expect_eq(r2.g.pool_per_chan, 4096);
+	cr_expect_eq(vgpu_pool(&r2, 1), (uint8_t *)m + g.pool_off + 4096);
+	((struct vgpu_region_hdr *)m)->pool_off += 4096; /* lies */
+	cr_expect_eq(vgpu_region_check(&r2, m, g.size, &abi), VGPU_E_GEOM);
 	free(m);
 }
 

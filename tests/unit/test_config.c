@@ -145,6 +145,8 @@ Test(config, bad_values_say_why)
 		{"channels =\n", "no value", 1},
 		{"channels\n", "expected 'key = value'", 1},
 		{"# two\nchannels = 4\nchannels = 5\n", "set twice", 3},
+		{"pinned_pool = 1000\n", "multiple of 4K", 1},
+		{"pinned_pool = lots\n", "expected a size", 1},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		put("vms.d/vm.conf", cases[i].text);
@@ -171,6 +173,21 @@ Test(config, cross_key_and_cross_file_checks)
 	put("vms.d/a.conf", "region = /dev/shm/shared\n");
 	put("vms.d/b.conf", "region = /dev/shm/shared\n");
 	expect_error("vms.d/b.conf", 0, "already VM 'a'");
+}
+
+Test(config, pinned_pool_default_and_bounds)
+{
+	put("vms.d/a.conf", "region_size = 64M\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(C.vms[0].pinned_pool, 16ull << 20, "a quarter");
+	put("vms.d/a.conf", "region_size = 64M\npinned_pool = none\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(C.vms[0].pinned_pool, 0);
+	put("vms.d/a.conf", "pinned_pool = 24M\nregion_size = 64M\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(C.vms[0].pinned_pool, 24ull << 20);
+	put("vms.d/a.conf", "region_size = 64M\npinned_pool = 33M\n");
+	expect_error("vms.d/a.conf", 0, "more than half of region_size");
 }
 
 Test(config, bad_vm_names)
