@@ -414,4 +414,13 @@ help:
 	@echo "make bench      ring latency/throughput/idle-CPU figures (JSON)"
 	@echo "make deps       install the Debian build dependencies (root)"
 
+# Stream capture and graphs (tests/gpu/graphs.c), a guest of the
+# integration suite and a native-vs-vgpu program of tests/gpu/run.sh.
+$(BUILD)/tests/gpu/graphs: tests/gpu/graphs.c tests/gpu/check.h \
+		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -pthread \
+		-isystem $(CUDA_INCDIR) $< -L$(GUEST_LIB) -lcuda -o $@
+integration: $(BUILD)/tests/gpu/graphs
+
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -29,7 +29,8 @@ struct vw_handle {
 	uint64_t id;  /* 0 = free slot */
 	void *real;
 	struct vgpu_cu_fninfo *fn; /* functions: parameter layout */
-	uint64_t module; /* functions: the module's id; they go with it */
+	uint64_t module; /* owner: a function's module, a node's graph;
+			  * they go with it */
 };
 
 struct vw_alloc {
@@ -82,6 +83,16 @@ CUresult vw_handle_get(struct vworker *W, int kind, uint64_t id, void **real);
  * only a single-threaded caller (tests) may keep it; others copy. */
 struct vw_handle *vw_handle_entry(struct vworker *W, int kind, uint64_t id);
 uint64_t vw_handle_new(struct vworker *W, int kind, void *real);
+/* Graph objects the driver hands out again: one id per real object,
+ * owned by owner (a graph for its nodes, a stream for the graph it is
+ * capturing into): deleting the owner forgets them. */
+uint64_t vw_handle_intern(struct vworker *W, int kind, void *real,
+			  uint64_t owner);
+uint64_t vw_handle_id_of(struct vworker *W, int kind, const void *real);
+uint64_t vw_handle_owner(struct vworker *W, int kind, uint64_t id);
+void vw_handle_set_owner(struct vworker *W, int kind, uint64_t id,
+			 uint64_t owner);
+void vw_handle_forget_owned(struct vworker *W, uint64_t owner);
 void vw_handle_del(struct vworker *W, int kind, uint64_t id);
 /* Functions: a new id owning fi (0: out of memory, or module gone), and a
  * lookup that copies the layout. */
@@ -132,6 +143,10 @@ bool vw_stream_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* streams, priorities, host callbacks, stream memory ops, launch variants, occupancy, contexts */
 bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* stream capture and graphs */
+/* Before a copy through a staging buffer on stream s: SUCCESS, or the
+ * error that refuses it because s is capturing (the capture is then
+ * invalidated: a graph must never replay a reused staging buffer). */
+CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s);
 bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* virtual memory management and IPC */
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,

@@ -94,6 +94,8 @@ static CUresult copy(struct vworker *W, const struct xfer *x, bool htod,
 	CUstream s;
 	CUresult r = vw_stream(W, x->stream, &s);
 	if (!r)
+		r = vw_graph_staged_copy_ok(W, s);
+	if (!r)
 		r = htod ? W->drv.cuMemcpyHtoDAsync_v2(d, h, n, s)
 			 : W->drv.cuMemcpyDtoHAsync_v2(h, d, n, s);
 	return r ? r : W->drv.cuStreamSynchronize(s);

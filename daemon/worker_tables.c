@@ -98,9 +98,13 @@ static void forget_handle(struct vw_handle *h)
  * pass copies into freed device memory (fuzz_worker finding 2). */
 static void forget_module(struct vworker *W, uint64_t module)
 {
+	/* owned handles may own others (a capture's graph, its nodes) */
 	for (uint32_t i = 0; i < W->nhandles; i++)
-		if (W->handles[i].id && W->handles[i].module == module)
+		if (W->handles[i].id && W->handles[i].module == module) {
+			uint64_t id = W->handles[i].id;
 			forget_handle(&W->handles[i]);
+			forget_module(W, id);
+		}
 	for (uint32_t i = 0; i < W->nallocs;)
 		if (W->allocs[i].global && W->allocs[i].module == module)
 			W->allocs[i] = W->allocs[--W->nallocs];
@@ -114,9 +118,75 @@ void vw_handle_del(struct vworker *W, int kind, uint64_t id)
 	struct vw_handle *h = find(W, kind, id);
 	if (h) {
 		forget_handle(h);
-		if (kind == VGPU_HK_MODULE)
+		/* what a module, graph or stream owns goes with it: functions
+		 * and globals, nodes, a graph under capture */
+		if (kind == VGPU_HK_MODULE || kind == VGPU_HK_GRAPH ||
+		    kind == VGPU_HK_STREAM)
 			forget_module(W, id);
 	}
+	pthread_mutex_unlock(&W->mu);
+}
+
+/* Objects the driver names again (graph nodes, a capture's graph): the
+ * id already issued for real, so a program sees one handle per object;
+ * else a new one owned by owner (0: none; a handle: it must still be
+ * ours, or a destroy racing from another executor would leave this one
+ * behind; no kind: a tag the caller sweeps itself). */
+uint64_t vw_handle_intern(struct vworker *W, int kind, void *real,
+			  uint64_t owner)
+{
+	uint64_t id = vw_handle_id_of(W, kind, real);
+	if (id)
+		return id;
+	id = vw_handle_new(W, kind, real);
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, kind, id);
+	if (h && (!kind_of(owner) || find(W, kind_of(owner), owner))) {
+		h->module = owner;
+	} else {
+		if (h)
+			memset(h, 0, sizeof(*h));
+		id = 0;
+	}
+	pthread_mutex_unlock(&W->mu);
+	return id;
+}
+
+uint64_t vw_handle_id_of(struct vworker *W, int kind, const void *real)
+{
+	uint64_t id = 0;
+	pthread_mutex_lock(&W->mu);
+	for (uint32_t i = 0; i < W->nhandles && !id; i++)
+		if (W->handles[i].id && kind_of(W->handles[i].id) == kind &&
+		    W->handles[i].real == real)
+			id = W->handles[i].id;
+	pthread_mutex_unlock(&W->mu);
+	return id;
+}
+
+uint64_t vw_handle_owner(struct vworker *W, int kind, uint64_t id)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, kind, id);
+	uint64_t owner = h ? h->module : 0;
+	pthread_mutex_unlock(&W->mu);
+	return owner;
+}
+
+void vw_handle_set_owner(struct vworker *W, int kind, uint64_t id,
+			 uint64_t owner)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, kind, id);
+	if (h)
+		h->module = owner;
+	pthread_mutex_unlock(&W->mu);
+}
+
+void vw_handle_forget_owned(struct vworker *W, uint64_t owner)
+{
+	pthread_mutex_lock(&W->mu);
+	forget_module(W, owner);
 	pthread_mutex_unlock(&W->mu);
 }
 

@@ -45,6 +45,30 @@ enum vgpu_cu_op {
 	/* -- stream -- */
 
 	/* -- graph -- */
+	/* generic args unless a struct is named; a[] below means args.a */
+	VGPU_CU_CAPTURE_BEGIN = 0x40, /* a: stream, mode */
+	VGPU_CU_CAPTURE_END = 0x41,   /* a: stream -> a[0] graph id, or 0 */
+	VGPU_CU_CAPTURE_INFO = 0x42,  /* a: stream, first, is_capturing_only
+				       * -> struct vgpu_cu_ids: a[0] status,
+				       * a[1] capture id, a[2] graph, deps */
+	VGPU_CU_CAPTURE_MODE = 0x43,  /* a: mode -> a[0] previous mode */
+	VGPU_CU_GRAPH_ADD_NODE = 0x44, /* struct vgpu_cu_gnode + deps +
+					* kernel parameters -> a[0] node */
+	VGPU_CU_GRAPH_ADD_DEPS = 0x45, /* a[0] graph, a[1] n, then n from
+					* ids and n to ids */
+	VGPU_CU_GRAPH_LIST = 0x46,    /* a: graph (node), what, first
+				       * -> struct vgpu_cu_ids */
+	VGPU_CU_KNODE_GET = 0x47,     /* a: node -> struct vgpu_cu_knode +
+				       * parameters */
+	VGPU_CU_KNODE_SET = 0x48,     /* struct vgpu_cu_knode + parameters */
+	VGPU_CU_NODE_TYPE = 0x49,     /* a: node -> a[0] CUgraphNodeType */
+	VGPU_CU_GRAPH_INSTANTIATE = 0x4A, /* a: graph, flags, upload stream,
+					   * with_params -> a[0] exec,
+					   * a[1] result, a[2] error node */
+	VGPU_CU_EXEC_UPDATE = 0x4B,   /* a: exec, graph -> a[0] result,
+				       * a[1] error node, a[2] error from */
+	VGPU_CU_FUNC_INFO = 0x4C,     /* a: function id -> vgpu_cu_fninfo */
+	VGPU_CU_GRAPH_DESTROY = 0x4D, /* a: graph */
 
 	/* -- vmm -- */
 
@@ -145,6 +169,55 @@ struct vgpu_cu_poolcopy {
 	uint64_t stream;            /* id; VGPU_CU_NO_STREAM: the driver's
 				     * synchronous copy */
 	uint64_t htod;              /* 1: pool to device, 0: device to pool */
+};
+
+/* ---- graphs (guest/cuda/graph_*.c, daemon/worker_graph.c) ---- */
+
+/* A list answer, paged: items [first, first + n) of total. */
+struct vgpu_cu_ids {
+	uint64_t a[4];   /* call-specific scalars */
+	uint64_t total;  /* items the object has */
+	uint64_t n;      /* items in this reply */
+	uint64_t id[];   /* GET_EDGES: pairs (from, to) */
+};
+enum vgpu_cu_glist {
+	VGPU_GL_NODES, VGPU_GL_ROOTS, VGPU_GL_EDGES, /* of a graph */
+	VGPU_GL_DEPS, VGPU_GL_DEPENDENTS             /* of a node */
+};
+
+/* A node to add: deps[ndeps] ids follow, then (kernel) param_bytes. */
+struct vgpu_cu_gnode {
+	uint64_t graph;
+	uint32_t type;    /* CUgraphNodeType */
+	uint32_t ndeps;
+	union {
+		struct {          /* KERNEL */
+			uint64_t function;
+			uint32_t grid[3], block[3];
+			uint32_t shared_bytes, param_bytes;
+		} k;
+		struct {          /* MEMCPY: device to device, 3D */
+			uint64_t src, dst;     /* base addresses */
+			uint64_t src_x, src_y, src_z, src_pitch, src_height;
+			uint64_t dst_x, dst_y, dst_z, dst_pitch, dst_height;
+			uint64_t width, height, depth;
+		} cp;
+		struct {          /* MEMSET */
+			uint64_t dst, pitch, width, height;
+			uint32_t value, elem;
+		} set;
+		uint64_t event;   /* EVENT_RECORD, WAIT_EVENT */
+	} u;
+};
+
+/* A kernel node's parameters; param_bytes of packed parameters follow. */
+struct vgpu_cu_knode {
+	uint64_t exec;      /* KNODE_SET: 0 = the graph's node */
+	uint64_t node;
+	uint64_t graph;     /* KNODE_GET: the node's graph */
+	uint64_t function;
+	uint32_t grid[3], block[3];
+	uint32_t shared_bytes, param_bytes;
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

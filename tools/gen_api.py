@@ -209,7 +209,10 @@ def daemon(calls):
                 o.append("\tvw_handle_del(W, %s, in->a[%d]);"
                          % (HANDLES[a.type], c.ins.index(a)))
             elif a.rule == "free":
-                o.append("\tvw_alloc_del(W, %s);" % a.name)
+                # except a free stream capture forbade: refused before
+                # the driver acted, the memory is still the caller's
+                o.append("\tif (r != CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)\n"
+                         "\t\tvw_alloc_del(W, %s);" % a.name)
         o.append("\tif (r != CUDA_SUCCESS)\n\t\treturn r;")
         quota = {a.rule: a.name for a in c.outs
                  if a.rule in ("memfree", "memtotal")}

@@ -359,6 +359,72 @@ void sim_rect_exec(struct sim_op *op);
 /* -- stream -- */
 
 /* -- graph -- */
+/* Stream capture (sim_capture.c), graphs and their nodes (sim_graph.c),
+ * executable graphs (sim_gexec.c). One lock, sim_gmu, guards all of
+ * their state: captures are rare and graphs small in the sim. */
+#define SIM_GRAPH ((enum sim_kind)0x40)
+#define SIM_GNODE ((enum sim_kind)0x41)
+#define SIM_GEXEC ((enum sim_kind)0x42)
+extern pthread_mutex_t sim_gmu;
+
+struct sim_graph;
+
+/* A node: its operation is a template (an op never queued; NULL for an
+ * empty node) cloned at each launch. Edges point at dependencies. */
+struct sim_gnode {
+	struct sim_obj obj;         /* registry + the graph's reference */
+	struct sim_graph *g;        /* NULL once the graph is destroyed */
+	CUgraphNodeType type;
+	struct sim_op *op;
+	struct sim_gnode **deps;    /* not referenced: the graph holds all */
+	size_t ndeps;
+	void **kparams;             /* KernelNodeGetParams' pointers */
+};
+
+struct sim_graph {
+	struct sim_obj obj;
+	struct sim_gnode **nodes;   /* creation order, each referenced */
+	size_t n, cap;
+};
+
+/* Under sim_gmu: a new registered graph with a reference for the caller
+ * besides the registry's (NULL: no memory); a node of
+ * type t owning op added after deps (SUCCESS, or op freed). */
+struct sim_graph *sim_graph_new(void);
+CUresult sim_graph_add(struct sim_graph *g, CUgraphNodeType t,
+		       struct sim_op *op, struct sim_gnode *const *deps,
+		       size_t ndeps, struct sim_gnode **out);
+/* Under sim_gmu: invalidate g's handle and its nodes' (the registry's
+ * references go; the caller's, if any, stays). */
+void sim_graph_unregister(struct sim_graph *g);
+/* A copy of template t (launch arguments, event reference), or NULL. */
+struct sim_op *sim_op_clone(const struct sim_op *t);
+/* A launch as cuLaunchKernel checks and copies it (sim_launch.c); f is
+ * referenced by the caller and owned by the launch from SUCCESS on. */
+struct sim_launch *sim_launch_prepare(struct sim_func *f, struct sim_dim3 g,
+				      struct sim_dim3 b, unsigned shared,
+				      void **params, void **extra,
+				      CUresult *rc);
+
+/* Hooks of the stream, event, memory and context calls into capture;
+ * each costs one atomic load while nothing is being captured.
+ * submit: op on s captured (true, *rc SUCCESS), refused (true, *rc the
+ * capture error, op freed) or to be queued as usual (false). */
+bool sim_capture_submit(struct sim_stream *s, struct sim_op *op,
+			CUresult *rc);
+/* Synchronising with or querying stream s / the context. */
+CUresult sim_capture_sync(struct sim_stream *s);
+CUresult sim_capture_ctx_sync(void);
+/* A potentially unsafe call (allocation, free) under the thread's mode. */
+CUresult sim_capture_unsafe(void);
+/* cuEventRecord / cuStreamWaitEvent: handled by capture (true, *rc). */
+bool sim_capture_record(struct sim_obj *e, struct sim_stream *s,
+			CUresult *rc);
+bool sim_capture_wait(struct sim_stream *s, struct sim_obj *e, CUresult *rc);
+/* cuEventQuery / cuEventSynchronize: CAPTURED_EVENT or SUCCESS. */
+CUresult sim_capture_event_check(struct sim_obj *e);
+/* cuStreamDestroy: s leaves (or, as the origin, ends) its capture. */
+void sim_capture_stream_gone(struct sim_stream *s);
 
 /* -- vmm -- */
 

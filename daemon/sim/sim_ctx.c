@@ -103,6 +103,9 @@ static void reset(void)
 	sim_ctx_drain();
 	invalidate(SIM_STREAM);
 	invalidate(SIM_EVENT);
+	invalidate(SIM_GEXEC);
+	invalidate(SIM_GNODE);
+	invalidate(SIM_GRAPH);
 	invalidate(SIM_FUNC);
 	invalidate(SIM_MODULE);
 	sim_stream_close_per_thread();
@@ -161,6 +164,8 @@ CUresult sim_cuCtxSynchronize(void)
 {
 	CUresult rc = sim_enter();
 	if (rc)
+		return rc;
+	if ((rc = sim_capture_ctx_sync()))
 		return rc;
 	sim_ctx_drain();
 	return sim_sticky();

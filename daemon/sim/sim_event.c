@@ -116,6 +116,11 @@ CUresult sim_cuEventRecord(CUevent h, CUstream hs)
 		sim_stream_put(s);
 		return CUDA_ERROR_INVALID_HANDLE;
 	}
+	if (sim_capture_record(&e->obj, s, &rc)) { /* no record: a capture */
+		sim_event_put(e);
+		sim_stream_put(s);
+		return rc;
+	}
 	/* numbered and queued under the event's lock, so that records of one
 	 * event reach their streams in the order of their numbers */
 	pthread_mutex_lock(&e->mu);
@@ -140,6 +145,11 @@ CUresult sim_cuStreamWaitEvent(CUstream hs, CUevent h, unsigned int flags)
 	if (!(e = get(h))) {
 		sim_stream_put(s);
 		return CUDA_ERROR_INVALID_HANDLE;
+	}
+	if (sim_capture_wait(s, &e->obj, &rc)) { /* a fork or join */
+		sim_event_put(e);
+		sim_stream_put(s);
+		return rc;
 	}
 	pthread_mutex_lock(&e->mu);
 	uint64_t target = e->recorded;
@@ -166,6 +176,10 @@ CUresult sim_cuEventQuery(CUevent h)
 	CUresult rc = lookup(h, &e);
 	if (rc)
 		return rc;
+	if ((rc = sim_capture_event_check(&e->obj))) {
+		sim_event_put(e);
+		return rc;
+	}
 	pthread_mutex_lock(&e->mu);
 	bool done = e->done >= e->recorded;
 	pthread_mutex_unlock(&e->mu);
@@ -181,6 +195,10 @@ CUresult sim_cuEventSynchronize(CUevent h)
 	CUresult rc = lookup(h, &e);
 	if (rc)
 		return rc;
+	if ((rc = sim_capture_event_check(&e->obj))) {
+		sim_event_put(e);
+		return rc;
+	}
 	pthread_mutex_lock(&e->mu);
 	uint64_t target = e->recorded;
 	pthread_mutex_unlock(&e->mu);

@@ -81,10 +81,12 @@ static CUresult marshal(const struct sim_func *f, void **params, void **extra,
 	return CUDA_SUCCESS;
 }
 
-/* Everything but the stream: a launch ready to queue, or NULL. */
-static struct sim_launch *prepare(struct sim_func *f, struct sim_dim3 g,
-				  struct sim_dim3 b, unsigned shared,
-				  void **params, void **extra, CUresult *rc)
+/* Everything but the stream: a launch ready to queue, or NULL (graph
+ * nodes use it too: sim.h). */
+struct sim_launch *sim_launch_prepare(struct sim_func *f, struct sim_dim3 g,
+				      struct sim_dim3 b, unsigned shared,
+				      void **params, void **extra,
+				      CUresult *rc)
 {
 	if ((*rc = check_dims(f, g, b, shared)))
 		return NULL;
@@ -120,9 +122,9 @@ CUresult sim_cuLaunchKernel(CUfunction hf, unsigned int gx, unsigned int gy,
 	struct sim_func *f = (struct sim_func *)sim_obj_get(hf, SIM_FUNC);
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
-	struct sim_launch *l = prepare(f, (struct sim_dim3){gx, gy, gz},
-				       (struct sim_dim3){bx, by, bz},
-				       sharedMemBytes, kernelParams, extra, &rc);
+	struct sim_launch *l = sim_launch_prepare(
+		f, (struct sim_dim3){gx, gy, gz}, (struct sim_dim3){bx, by, bz},
+		sharedMemBytes, kernelParams, extra, &rc);
 	struct sim_op *op = l ? sim_op_new(SIM_OP_LAUNCH) : NULL;
 	if (l && !op)
 		rc = CUDA_ERROR_OUT_OF_MEMORY;

@@ -137,6 +137,8 @@ CUresult sim_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 		return rc;
 	if (!dptr)
 		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = sim_capture_unsafe()))
+		return rc;
 	return sim_heap_alloc(bytesize, NULL, dptr);
 }
 
@@ -145,6 +147,9 @@ CUresult sim_cuMemFree_v2(CUdeviceptr dptr)
 	CUresult rc = sim_enter();
 	if (rc && rc != sim_sticky())
 		return rc;
+	CUresult crc = sim_capture_unsafe();
+	if (crc)
+		return crc;
 	sim_ctx_drain();
 	rc = sim_heap_free(dptr, NULL);
 	return rc ? rc : sim_sticky();

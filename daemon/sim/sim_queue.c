@@ -225,6 +225,12 @@ static int legacy_deps(struct sim_stream *s, struct sim_op *op)
 
 CUresult sim_submit(struct sim_stream *s, struct sim_op *op, uint64_t *seq)
 {
+	CUresult crc;
+	if (sim_capture_submit(s, op, &crc)) { /* a graph node, or refused */
+		if (seq)
+			*seq = 0;
+		return crc;
+	}
 	if (legacy_deps(s, op)) {
 		sim_op_free(op);
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -126,10 +126,12 @@ CUresult sim_cuStreamDestroy_v2(CUstream h)
 	struct sim_stream *s;
 	if (is_special(h) || !(s = (struct sim_stream *)sim_obj_get(h, SIM_STREAM)))
 		return CUDA_ERROR_INVALID_HANDLE;
-	if (!sim_obj_unregister(&s->obj))
+	if (!sim_obj_unregister(&s->obj)) {
 		rc = CUDA_ERROR_INVALID_HANDLE; /* a racing destroy won */
-	else
+	} else {
+		sim_capture_stream_gone(s);
 		sim_stream_close(s);
+	}
 	sim_stream_put(s);
 	return rc ? rc : sim_sticky();
 }
@@ -160,7 +162,8 @@ CUresult sim_cuStreamSynchronize(CUstream h)
 	CUresult rc = sim_stream_resolve(h, &s);
 	if (rc)
 		return rc;
-	rc = wait_all_queued(s);
+	if (!(rc = sim_capture_sync(s)))
+		rc = wait_all_queued(s);
 	sim_stream_put(s);
 	return rc ? rc : sim_sticky();
 }
@@ -182,6 +185,10 @@ CUresult sim_cuStreamQuery(CUstream h)
 	CUresult rc = sim_stream_resolve(h, &s);
 	if (rc)
 		return rc;
+	if ((rc = sim_capture_sync(s))) {
+		sim_stream_put(s);
+		return rc;
+	}
 	bool idle = s->type == SIM_S_LEGACY ? blocking_streams_idle() :
 					      sim_stream_idle(s);
 	sim_stream_put(s);

@@ -26,6 +26,18 @@ static inline const struct vgpu_fn *vgpu_fn_of(CUfunction f)
 		       : NULL;
 }
 
+/* Copy a launch's arguments into p per f's layout (kernelParams form) or
+ * from the packed buffer (extra form); *len = the bytes used
+ * (guest/cuda/launch.c; graph kernel nodes use it too). */
+CUresult vgpu_launch_pack(const struct vgpu_fn *f, void **params,
+			  void **extra, uint8_t *p, uint32_t cap,
+			  uint32_t *len);
+/* The record of daemon function id: one cuModuleGetFunction made
+ * (registered then), else a new one with the layout asked of the daemon
+ * (guest/cuda/graph_func.c). NULL if the id is not this process's. */
+void vgpu_fn_register(struct vgpu_fn *f);
+const struct vgpu_fn *vgpu_fn_by_id(uint64_t id);
+
 /* Log once that attribute a of call is not answered, and say so. */
 CUresult vgpu_unsupported_attr(const char *call, int a);
 

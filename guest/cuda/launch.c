@@ -32,8 +32,8 @@ static CUresult check_dims(const struct vgpu_fn *f, const unsigned g[3],
 
 /* Copy the arguments into p per the layout (kernelParams form) or from
  * the packed buffer (extra form). */
-static CUresult pack(const struct vgpu_fn *f, void **params, void **extra,
-		     uint8_t *p, uint32_t cap, uint32_t *len)
+CUresult vgpu_launch_pack(const struct vgpu_fn *f, void **params,
+			  void **extra, uint8_t *p, uint32_t cap, uint32_t *len)
 {
 	const struct vgpu_cu_fninfo *fi = &f->info;
 	if (fi->param_bytes > cap)
@@ -84,7 +84,8 @@ VGPU_EXPORT CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy,
 		return r;
 	uint8_t msg[VGPU_MAX_SLOT_SIZE];
 	uint32_t cap = vgpu_inline_max(&vgpu_cu.conn.t.r) - (uint32_t)sizeof(L);
-	if ((r = pack(f, params, extra, msg + sizeof(L), cap, &L.param_bytes)))
+	if ((r = vgpu_launch_pack(f, params, extra, msg + sizeof(L), cap,
+				  &L.param_bytes)))
 		return r;
 	memcpy(msg, &L, sizeof(L));
 	return vgpu_cu_call(VGPU_CU_LAUNCH, msg,

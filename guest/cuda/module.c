@@ -106,6 +106,7 @@ VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,
 	}
 	f->magic = VGPU_FN_MAGIC;
 	f->conn = vgpu_cu_conn_id();
+	vgpu_fn_register(f); /* graph kernel nodes name it again */
 	*fn = (CUfunction)f;
 	return CUDA_SUCCESS;
 }

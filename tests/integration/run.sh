@@ -7,7 +7,8 @@
 # path: each kernel image format, four processes at once, threads of one
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
-# fork() after cuInit, the memory surface (tests/gpu/memops, alone and two
+# fork() after cuInit, stream capture and graphs (tests/gpu/graphs), the
+# memory surface (tests/gpu/memops, alone and two
 # processes at once), a VM's memory quota across two of its processes
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
 # mid-run while another keeps working, vgpuctl stats and metrics (also
@@ -189,6 +190,8 @@ metrics_http() {
 		head -1 "$tmp/http404.txt" | grep -q '^HTTP/1.0 404'
 }
 check metrics_http metrics_http
+
+check graphs guest "$build/tests/gpu/graphs" "$kernels"
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
