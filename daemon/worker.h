@@ -37,6 +37,8 @@ struct vw_alloc {
 	uint64_t len;
 	bool global; /* a module's __device__ variable: not freeable */
 	uint64_t module; /* globals: the module's id; they go with it */
+	bool mapped; /* a VMM mapping (worker_vmm.c): not freeable, not
+		      * counted (its physical allocation is) */
 };
 
 struct vw_exec;
@@ -59,6 +61,7 @@ struct vworker {
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
+	struct vw_vmm *vmm; /* worker_vmm.c's tables, made on first use */
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */
 };
@@ -93,6 +96,13 @@ CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
 			 uint64_t module);
 CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
 void vw_alloc_del(struct vworker *W, CUdeviceptr p);
+/* VMM mappings: caller's ranges for vw_range (adjacent ones join, as the
+ * GPU's address space does) until unmapped; cuMemFree refuses them. */
+CUresult vw_alloc_mapped(struct vworker *W, CUdeviceptr p, uint64_t len);
+void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p);
+/* Device memory not in the allocation table (VMM physical allocations):
+ * added to or taken from what the ledger says this process uses. */
+void vw_mem_account(struct vworker *W, uint64_t add, uint64_t sub);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);
@@ -128,5 +138,8 @@ struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
+/* A synchronising call's result: r, or else an earlier asynchronous
+ * call's failure not yet reported (reported once). */
+CUresult vw_take_async_err(struct vworker *W, CUresult r);
 
 #endif

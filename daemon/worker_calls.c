@@ -35,6 +35,11 @@ static CUresult take_async_err(struct vworker *W, CUresult r)
 	return r == CUDA_SUCCESS && a != CUDA_SUCCESS ? a : r;
 }
 
+CUresult vw_take_async_err(struct vworker *W, CUresult r)
+{
+	return take_async_err(W, r);
+}
+
 static const struct vw_gen_entry *gen_entry(uint16_t op)
 {
 	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)

@@ -37,6 +37,25 @@ enum vgpu_cu_op {
 	/* -- graph -- */
 
 	/* -- vmm -- */
+	/* Argument blocks (struct vgpu_cu_args). A CUmemAllocationProp
+	 * travels as its 32 bytes in four slots, a CUmemLocation as its 8
+	 * in one; device ordinals are the guest's (its one device is 0). */
+	VGPU_CU_MEM_GET_GRANULARITY = 0x50, /* a0 option, a1-4 prop -> a0 */
+	VGPU_CU_MEM_ADDRESS_RESERVE = 0x51, /* a0 size, a1 alignment,
+					     * a2 addr, a3 flags -> a0 ptr */
+	VGPU_CU_MEM_ADDRESS_FREE = 0x52,    /* a0 ptr, a1 size */
+	VGPU_CU_MEM_CREATE = 0x53,          /* a0 size, a1 flags, a2-5 prop
+					     * -> a0 handle id */
+	VGPU_CU_MEM_RELEASE = 0x54,         /* a0 handle id */
+	VGPU_CU_MEM_MAP = 0x55,             /* a0 ptr, a1 size, a2 offset,
+					     * a3 handle id, a4 flags */
+	VGPU_CU_MEM_UNMAP = 0x56,           /* a0 ptr, a1 size */
+	VGPU_CU_MEM_SET_ACCESS = 0x57,      /* u64 ptr, size, count, then
+					     * count x {u64 location,
+					     * u64 flags} */
+	VGPU_CU_MEM_GET_ACCESS = 0x58,      /* a0 ptr, a1 location -> a0 */
+	VGPU_CU_MEM_GET_PROP = 0x59,        /* a0 handle id -> a0-3 prop */
+	VGPU_CU_MEM_RETAIN_HANDLE = 0x5A,   /* a0 address -> a0 handle id */
 
 	/* -- lib -- */
 
@@ -63,6 +82,10 @@ enum vgpu_cu_hkind {
 struct vgpu_cu_args {
 	uint64_t a[8]; /* request: in-arguments; reply: out-arguments */
 };
+
+/* cuMemSetAccess: descriptors one request carries at most (the real
+ * driver has no limit; a guest has one device to describe). */
+#define VGPU_CU_MAX_ACCESS_DESCS 32
 
 #define VGPU_CU_NAME_MAX 256
 #define VGPU_CU_MAX_ATTRS 160

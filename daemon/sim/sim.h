@@ -350,6 +350,28 @@ const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d);
 /* -- graph -- */
 
 /* -- vmm -- */
+/* Virtual memory management (sim_vmm.c over sim_heap.c): reservations in
+ * the top SIM_VMM_WINDOW bytes of the device range, physical allocations
+ * in memfds mapped into each reservation's host shadow. */
+#define SIM_VMM_WINDOW (256ull << 30)
+#define SIM_VMM_GRANULARITY (2u << 20) /* an H100's, minimum = recommended */
+CUresult sim_heap_charge(size_t n);
+void sim_heap_uncharge(size_t n);
+CUresult sim_heap_va_reserve(size_t size, size_t align, CUdeviceptr hint,
+			     CUdeviceptr *out);
+/* INVALID_VALUE unless exactly one reservation, with nothing mapped. */
+CUresult sim_heap_va_free(CUdeviceptr p, size_t size);
+/* Map fd's [off, off+size) at va, inside a reservation and over no other
+ * mapping; no access until sim_heap_vaccess. */
+CUresult sim_heap_vmap(CUdeviceptr va, size_t size, int fd, uint64_t off,
+		       const void *owner);
+/* Unmap whole mappings tiling [va, va+size); *owners (malloc'd, *n of
+ * them) are theirs, for the caller to drop. */
+CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
+			 size_t *n);
+/* Read-write or no access for the whole mappings tiling [va, va+size). */
+CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw);
+CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw);
 
 /* -- lib -- */
 

@@ -4,8 +4,9 @@
  * a value; anything else is CUDA_ERROR_INVALID_VALUE. Limits are those of
  * an H100 (compute capability 9.0, 132 SMs). Capabilities are 1 only when
  * the sim can actually serve them through driver.def: no managed, pageable
- * or host-registered memory, no virtual memory management, memory pools,
- * IPC, clusters or cooperative launch. Unified addressing is 1: device
+ * or host-registered memory, no memory pools, IPC, clusters or cooperative
+ * launch; virtual memory management on the device (sim_vmm.c), without
+ * shareable handles. Unified addressing is 1: device
  * pointers live in the process's address space (a reserved range that no
  * host allocation can take). A capability the sim gains (a new driver.def
  * entry) must flip its attribute here.
@@ -118,7 +119,7 @@ static const struct {
 	A(HOST_REGISTER_SUPPORTED, 0),
 	A(PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES, 0),
 	A(DIRECT_MANAGED_MEM_ACCESS_FROM_HOST, 0),
-	A(VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0),
+	A(VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 1), /* sim_vmm.c */
 	A(HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0),
 	A(HANDLE_TYPE_WIN32_HANDLE_SUPPORTED, 0),
 	A(HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED, 0),

@@ -15,6 +15,15 @@
  * Accounting charges the size rounded up to 256 bytes, the alignment.
  * The table's rwlock is held for reading by every user of host addresses
  * (copies, kernels), so memory is never released under them.
+ *
+ * Virtual memory management (sim_vmm.c) gets the top SIM_VMM_WINDOW bytes
+ * of the reserved range for cuMemAddressReserve. Each reservation has a
+ * host "shadow" range of its size (PROT_NONE); mapping a physical
+ * allocation (a memfd) maps that file into the shadow at the same offset,
+ * and records the mapping in the table (mapped, usable once access is set).
+ * So adjacent mappings of one reservation are adjacent in host memory too,
+ * and a copy or kernel spanning them sees one span, as on the GPU; two
+ * mappings of one allocation share its bytes.
  */
 #define _GNU_SOURCE
 #include "sim.h"
@@ -34,6 +43,14 @@ struct alloc {
 	size_t size, charged;
 	uint8_t *host;
 	const void *owner;
+	bool mapped;  /* a VMM mapping: host is in its reservation's shadow */
+	bool access;  /* mapped: read-write access set */
+};
+
+struct resv {
+	CUdeviceptr base;
+	size_t size;
+	uint8_t *shadow;
 };
 
 static struct {
@@ -42,6 +59,9 @@ static struct {
 	size_t n, cap;
 	uint64_t lo, hi, cursor;
 	uint64_t total, used;
+	struct resv *r;     /* reservations, sorted by base, in [hi, vhi) */
+	size_t nr, rcap;
+	uint64_t vhi;
 } H = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 static uint64_t align_up(uint64_t x)
@@ -51,7 +71,8 @@ static uint64_t align_up(uint64_t x)
 
 int sim_heap_start(uint64_t total, char *err, size_t errlen)
 {
-	uint64_t span = (2 * total + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	uint64_t heap = (2 * total + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	uint64_t span = heap + SIM_VMM_WINDOW;
 	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	void *p = mmap((void *)VA_BASE, span, PROT_NONE,
 		       fl | MAP_FIXED_NOREPLACE, -1, 0);
@@ -63,7 +84,8 @@ int sim_heap_start(uint64_t total, char *err, size_t errlen)
 		return -1;
 	}
 	H.lo = H.cursor = (uint64_t)(uintptr_t)p;
-	H.hi = H.lo + span;
+	H.hi = H.lo + heap;
+	H.vhi = H.lo + span;
 	H.total = total;
 	return 0;
 }
@@ -92,13 +114,15 @@ static bool gap_from(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
 		a = H.v[i - 1].base + H.v[i - 1].charged;
 	for (;; i++) {
 		a = align_up(a);
-		uint64_t next = i < H.n ? H.v[i].base : H.hi;
+		/* VMM mappings lie above hi: never a gap for cuMemAlloc */
+		bool last = i == H.n || H.v[i].base >= H.hi;
+		uint64_t next = last ? H.hi : H.v[i].base;
 		if (a <= next && next - a >= len) {
 			*at = a;
 			*idx = i;
 			return true;
 		}
-		if (i == H.n)
+		if (last)
 			return false;
 		a = H.v[i].base + H.v[i].charged;
 	}
@@ -193,14 +217,24 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	return CUDA_SUCCESS;
 }
 
+/* VMM mappings stay: they belong to sim_vmm.c's physical allocations,
+ * which are not the context's (the charge of those stays too). */
 void sim_heap_free_all(void)
 {
 	pthread_rwlock_wrlock(&H.lock);
-	struct alloc *v = H.v;
-	size_t n = H.n;
-	H.v = NULL;
-	H.n = H.cap = 0;
-	H.used = 0;
+	struct alloc *v = malloc((H.n ? H.n : 1) * sizeof(*v));
+	size_t n = 0, kept = 0;
+	for (size_t i = 0; i < H.n; i++) {
+		if (H.v[i].mapped)
+			H.v[kept++] = H.v[i];
+		else if (v)
+			v[n++] = H.v[i];
+		else
+			host_free(H.v[i].host, H.v[i].size); /* under the lock */
+		if (!H.v[i].mapped)
+			H.used -= H.v[i].charged;
+	}
+	H.n = kept;
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
 		host_free(v[i].host, v[i].size);
@@ -225,17 +259,40 @@ void sim_heap_unlock(void)
 	pthread_rwlock_unlock(&H.lock);
 }
 
+static bool usable(const struct alloc *a)
+{
+	return !a->mapped || a->access;
+}
+
+/* Whether b continues a in device and host memory: adjacent mappings of
+ * one reservation (the shadow makes their host bytes adjacent too). */
+static bool joins(const struct alloc *a, const struct alloc *b)
+{
+	return a->mapped && b->mapped && a->access && b->access &&
+	       a->base + a->size == b->base && a->host + a->size == b->host;
+}
+
 bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
 {
 	size_t i = lower(p + 1); /* first base > p */
 	if (i == 0)
 		return false;
-	const struct alloc *a = &H.v[i - 1];
+	size_t first = i - 1, last = i - 1;
+	const struct alloc *a = &H.v[first];
 	uint64_t off = p - a->base;
-	if (off >= a->size || n > a->size - off)
+	if (off >= a->size || !usable(a))
+		return false;
+	while (first > 0 && joins(&H.v[first - 1], &H.v[first]))
+		first--;
+	while (last + 1 < H.n && joins(&H.v[last], &H.v[last + 1]))
+		last++;
+	a = &H.v[first];
+	uint64_t size = H.v[last].base + H.v[last].size - a->base;
+	off = p - a->base;
+	if (n > size - off)
 		return false;
 	out->base = a->base;
-	out->size = a->size;
+	out->size = size;
 	out->host = a->host;
 	return true;
 }
@@ -251,7 +308,7 @@ void *sim_heap_map(CUdeviceptr p, size_t n)
 bool sim_heap_is_device_range(const void *h, size_t n)
 {
 	uint64_t a = (uint64_t)(uintptr_t)h;
-	return a < H.hi && (a >= H.lo || n > H.lo - a);
+	return a < H.vhi && (a >= H.lo || n > H.lo - a);
 }
 
 CUresult sim_heap_check(CUdeviceptr p, size_t n)
@@ -260,6 +317,248 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n)
 		return CUDA_SUCCESS;
 	pthread_rwlock_rdlock(&H.lock);
 	bool ok = sim_heap_map(p, n) != NULL;
+	pthread_rwlock_unlock(&H.lock);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* ---- VMM: charges, reservations and mappings (for sim_vmm.c) ---------- */
+
+CUresult sim_heap_charge(size_t n)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	bool ok = H.total - H.used >= n;
+	if (ok)
+		H.used += n;
+	pthread_rwlock_unlock(&H.lock);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+void sim_heap_uncharge(size_t n)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	H.used -= n;
+	pthread_rwlock_unlock(&H.lock);
+}
+
+/* First reservation whose base is >= x. */
+static size_t rlower(uint64_t x)
+{
+	size_t a = 0, b = H.nr;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (H.r[m].base < x)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* Whether [at, at+size) is free in the window: its index if so. */
+static bool rfree(uint64_t at, uint64_t size, size_t *idx)
+{
+	if (at < H.hi || at > H.vhi || size > H.vhi - at)
+		return false;
+	size_t i = rlower(at);
+	if (i > 0 && H.r[i - 1].base + H.r[i - 1].size > at)
+		return false;
+	if (i < H.nr && H.r[i].base - at < size)
+		return false;
+	*idx = i;
+	return true;
+}
+
+/* First fit: the window is large and reservations are few. */
+static bool rplace(uint64_t size, uint64_t align, uint64_t hint,
+		   uint64_t *at, size_t *idx)
+{
+	if (hint && hint % align == 0 && rfree(hint, size, idx)) {
+		*at = hint;
+		return true;
+	}
+	uint64_t a = H.hi;
+	for (size_t i = 0;; i++) {
+		a = (a + align - 1) & ~(align - 1);
+		if (rfree(a, size, idx)) {
+			*at = a;
+			return true;
+		}
+		if (i >= H.nr)
+			return false;
+		a = H.r[i].base + H.r[i].size;
+	}
+}
+
+CUresult sim_heap_va_reserve(size_t size, size_t align, CUdeviceptr hint,
+			     CUdeviceptr *out)
+{
+	uint8_t *sh = mmap(NULL, size, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sh == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_rwlock_wrlock(&H.lock);
+	uint64_t at;
+	size_t i;
+	if (H.nr == H.rcap) {
+		size_t cap = H.rcap ? H.rcap * 2 : 16;
+		struct resv *r = realloc(H.r, cap * sizeof(*r));
+		if (!r)
+			goto out;
+		H.r = r;
+		H.rcap = cap;
+	}
+	if (!rplace(size, align, hint, &at, &i))
+		goto out;
+	memmove(&H.r[i + 1], &H.r[i], (H.nr - i) * sizeof(*H.r));
+	H.r[i] = (struct resv){at, size, sh};
+	H.nr++;
+	*out = at;
+	rc = CUDA_SUCCESS;
+out:
+	pthread_rwlock_unlock(&H.lock);
+	if (rc)
+		munmap(sh, size);
+	return rc;
+}
+
+/* Any mapping inside [p, p+n)? Under the lock. */
+static bool mapped_in(uint64_t p, uint64_t n)
+{
+	size_t i = lower(p);
+	if (i > 0 && H.v[i - 1].mapped &&
+	    H.v[i - 1].base + H.v[i - 1].size > p)
+		return true;
+	return i < H.n && H.v[i].base - p < n;
+}
+
+CUresult sim_heap_va_free(CUdeviceptr p, size_t size)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	size_t i = rlower(p);
+	bool ok = i < H.nr && H.r[i].base == p && H.r[i].size == size &&
+		  !mapped_in(p, size);
+	struct resv r = ok ? H.r[i] : (struct resv){0};
+	if (ok) {
+		memmove(&H.r[i], &H.r[i + 1], (H.nr - i - 1) * sizeof(*H.r));
+		H.nr--;
+	}
+	pthread_rwlock_unlock(&H.lock);
+	if (ok)
+		munmap(r.shadow, r.size);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* The reservation holding [p, p+n), under the lock. */
+static struct resv *resv_of(uint64_t p, uint64_t n)
+{
+	size_t i = rlower(p + 1);
+	if (i == 0)
+		return NULL;
+	struct resv *r = &H.r[i - 1];
+	uint64_t off = p - r->base;
+	return off < r->size && n <= r->size - off ? r : NULL;
+}
+
+CUresult sim_heap_vmap(CUdeviceptr va, size_t size, int fd, uint64_t off,
+		       const void *owner)
+{
+	CUresult rc = CUDA_ERROR_INVALID_VALUE;
+	pthread_rwlock_wrlock(&H.lock);
+	struct resv *r = resv_of(va, size);
+	if (!r || mapped_in(va, size))
+		goto out;
+	uint8_t *host = r->shadow + (va - r->base);
+	/* no access until cuMemSetAccess: a stray use faults the caller's
+	 * context (sim_heap_find says no), never this process */
+	if (mmap(host, size, PROT_NONE, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)off) == MAP_FAILED) {
+		rc = CUDA_ERROR_OUT_OF_MEMORY;
+		goto out;
+	}
+	struct alloc a = {.base = va, .size = size, .host = host,
+			  .owner = owner, .mapped = true};
+	if (insert(lower(va), &a)) {
+		mmap(host, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		     MAP_FIXED | MAP_NORESERVE, -1, 0);
+		rc = CUDA_ERROR_OUT_OF_MEMORY;
+		goto out;
+	}
+	rc = CUDA_SUCCESS;
+out:
+	pthread_rwlock_unlock(&H.lock);
+	return rc;
+}
+
+/* The mappings [p, p+n) consists of, whole and without holes: their
+ * table indices [*first, *end). */
+static bool tiles(uint64_t p, uint64_t n, size_t *first, size_t *end)
+{
+	size_t i = lower(p), j = i;
+	uint64_t at = p;
+	if (n == 0 || p + n < p)
+		return false;
+	while (j < H.n && H.v[j].mapped && H.v[j].base == at &&
+	       H.v[j].size <= p + n - at) {
+		at += H.v[j].size;
+		j++;
+	}
+	*first = i;
+	*end = j;
+	return at == p + n;
+}
+
+CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
+			 size_t *n)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	size_t i, j;
+	const void **o = NULL;
+	bool ok = tiles(va, size, &i, &j);
+	if (ok && !(o = malloc((j - i) * sizeof(*o)))) {
+		pthread_rwlock_unlock(&H.lock);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	for (size_t k = i; ok && k < j; k++) {
+		/* back to a hole in the shadow: the file's pages go */
+		mmap(H.v[k].host, H.v[k].size, PROT_NONE, MAP_PRIVATE |
+		     MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		o[k - i] = H.v[k].owner;
+	}
+	if (ok) {
+		memmove(&H.v[i], &H.v[j], (H.n - j) * sizeof(*H.v));
+		H.n -= j - i;
+		*owners = o;
+		*n = j - i;
+	}
+	pthread_rwlock_unlock(&H.lock);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw)
+{
+	pthread_rwlock_wrlock(&H.lock);
+	size_t i, j;
+	bool ok = tiles(va, size, &i, &j);
+	for (size_t k = i; ok && k < j; k++) {
+		ok = mprotect(H.v[k].host, H.v[k].size,
+			      rw ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+		H.v[k].access = ok && rw;
+	}
+	pthread_rwlock_unlock(&H.lock);
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw)
+{
+	pthread_rwlock_rdlock(&H.lock);
+	size_t i = lower(va + 1);
+	const struct alloc *a = i ? &H.v[i - 1] : NULL;
+	bool ok = a && a->mapped && va - a->base < a->size;
+	if (ok) {
+		*owner = a->owner;
+		*rw = a->access;
+	}
 	pthread_rwlock_unlock(&H.lock);
 	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }

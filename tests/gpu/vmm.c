@@ -1,0 +1,325 @@
+/* tests/gpu/vmm.c - virtual memory management as programs use it.
+ *
+ * Usage: vmm KERNELS.cubin|.fatbin|.ptx
+ *
+ * Runs natively and through vgpu (tests/gpu/run.sh compares the "digest"
+ * lines, which hold only data and sizes, never addresses or handles):
+ *   vmm_attribute  the device reports VMM support (ggml requires it)
+ *   vmm_map        reserve, create, map, set and get access, properties,
+ *                  copies both ways and a kernel on mapped memory, retain,
+ *                  unmap, release, free
+ *   vmm_alias      one allocation mapped twice: both views share bytes
+ *   vmm_grow       ggml's pool: a large reservation, chunks created, mapped
+ *                  and released as it grows, kernels, memsets and copies
+ *                  across chunk seams, one unmap of all chunks at the end
+ *   vmm_errors     documented refusals: unaligned sizes, NULL outputs
+ */
+#define _GNU_SOURCE
+#include "check.h"
+#include "file.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+static CUdevice dev;
+static CUfunction f_fill, f_sum;
+static size_t gran;
+
+static uint64_t fnv(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void digest(const char *name, const void *p, size_t n)
+{
+	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
+}
+
+static CUmemAllocationProp prop(void)
+{
+	CUmemAllocationProp p;
+	memset(&p, 0, sizeof(p));
+	p.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	p.location.id = 0;
+	return p;
+}
+
+static CUresult set_rw(CUdeviceptr p, size_t n)
+{
+	CUmemAccessDesc d;
+	memset(&d, 0, sizeof(d));
+	d.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	d.location.id = 0;
+	d.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+	return cuMemSetAccess(p, n, &d, 1);
+}
+
+static CUresult fill(CUdeviceptr p, unsigned v, unsigned long long n)
+{
+	void *args[] = {&p, &v, &n};
+	return cuLaunchKernel(f_fill, 64, 1, 1, 256, 1, 1, 0, NULL, args, NULL);
+}
+
+/* vgpu_checksum: sum of p[i] * (i + 1) over [p, p+n), on the device. */
+static CUresult dsum(CUdeviceptr p, unsigned long long n, CUdeviceptr out,
+		     unsigned long long *sum)
+{
+	void *args[] = {&p, &n, &out};
+	CUresult r = cuMemsetD8(out, 0, 8);
+	if (!r)
+		r = cuLaunchKernel(f_sum, 32, 1, 1, 256, 1, 1, 0, NULL, args,
+				   NULL);
+	if (!r)
+		r = cuMemcpyDtoH(sum, out, 8);
+	return r;
+}
+
+static uint64_t byte_sum(const uint8_t *p, size_t n)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (uint64_t)p[i] * (i + 1);
+	return s;
+}
+
+static void check_attribute(void)
+{
+	struct check c = {.name = "vmm_attribute"};
+	int v = -1;
+	size_t rec = 0;
+	CUmemAllocationProp p = prop();
+	if (EXPECT_OK(&c, cuDeviceGetAttribute(&v,
+			CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+			dev)) && v != 1)
+		check_fail(&c, "VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED = %d", v);
+	if (EXPECT_OK(&c, cuMemGetAllocationGranularity(&gran, &p,
+				CU_MEM_ALLOC_GRANULARITY_MINIMUM)) &&
+	    EXPECT_OK(&c, cuMemGetAllocationGranularity(&rec, &p,
+				CU_MEM_ALLOC_GRANULARITY_RECOMMENDED))) {
+		if (!gran || gran & (gran - 1) || rec % gran)
+			check_fail(&c, "granularity %zu, recommended %zu", gran,
+				   rec);
+		uint64_t g[2] = {gran, rec};
+		digest("vmm_granularity", g, sizeof(g));
+	}
+	check_end(&c);
+}
+
+static void check_map(void)
+{
+	struct check c = {.name = "vmm_map"};
+	size_t n = 2 * gran;
+	CUdeviceptr va = 0, out = 0;
+	CUmemGenericAllocationHandle h = 0, h2 = 0;
+	CUmemAllocationProp p = prop(), q;
+	CUmemLocation loc = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+	unsigned long long flags = 0, sum = 0;
+	uint8_t *a = malloc(n), *b = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		a[i] = (uint8_t)(i * 2654435761u >> 13);
+	if (!a || !b || !gran) {
+		check_fail(&c, "no memory or granularity");
+		goto out;
+	}
+	if (!EXPECT_OK(&c, cuMemAddressReserve(&va, 4 * gran, 0, 0, 0)) ||
+	    !EXPECT_OK(&c, cuMemCreate(&h, n, &p, 0)) ||
+	    !EXPECT_OK(&c, cuMemMap(va + gran, n, 0, h, 0)) ||
+	    !EXPECT_OK(&c, set_rw(va + gran, n)) ||
+	    !EXPECT_OK(&c, cuMemGetAccess(&flags, &loc, va + gran + 5)) ||
+	    !EXPECT_OK(&c, cuMemGetAllocationPropertiesFromHandle(&q, h)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&out, 8)))
+		goto out;
+	if (flags != CU_MEM_ACCESS_FLAGS_PROT_READWRITE)
+		check_fail(&c, "access flags %llu", flags);
+	if (q.type != p.type || q.location.type != p.location.type ||
+	    q.location.id != 0)
+		check_fail(&c, "properties: type %d location %d/%d", q.type,
+			   q.location.type, q.location.id);
+	if (EXPECT_OK(&c, cuMemcpyHtoD(va + gran, a, n)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(b, va + gran, n)) && memcmp(a, b, n))
+		check_fail(&c, "mapped memory does not read back");
+	if (EXPECT_OK(&c, dsum(va + gran, n, out, &sum)) &&
+	    sum != byte_sum(a, n))
+		check_fail(&c, "device checksum %llu, host %llu", sum,
+			   (unsigned long long)byte_sum(a, n));
+	if (EXPECT_OK(&c, fill(va + gran + 4096, 0x01020304u, 1000)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(b, va + gran, n)))
+		digest("vmm_map", b, n);
+	if (EXPECT_OK(&c, cuMemRetainAllocationHandle(&h2,
+				(void *)(uintptr_t)(va + gran + n - 1))) &&
+	    h2 != h)
+		check_fail(&c, "retained handle differs from the mapped one");
+	if (h2)
+		EXPECT_OK(&c, cuMemRelease(h2));
+	EXPECT_OK(&c, cuMemUnmap(va + gran, n));
+	EXPECT_OK(&c, cuMemRelease(h));
+	h = 0;
+	EXPECT_OK(&c, cuMemAddressFree(va, 4 * gran));
+	va = 0;
+out:
+	if (out)
+		cuMemFree(out);
+	free(a);
+	free(b);
+	check_end(&c);
+}
+
+static void check_alias(void)
+{
+	struct check c = {.name = "vmm_alias"};
+	CUdeviceptr va = 0;
+	CUmemGenericAllocationHandle h = 0;
+	CUmemAllocationProp p = prop();
+	uint32_t x[256], y[256];
+	for (int i = 0; i < 256; i++)
+		x[i] = 0x9e3779b9u * (uint32_t)i;
+	if (EXPECT_OK(&c, cuMemAddressReserve(&va, 2 * gran, 0, 0, 0)) &&
+	    EXPECT_OK(&c, cuMemCreate(&h, gran, &p, 0)) &&
+	    EXPECT_OK(&c, cuMemMap(va, gran, 0, h, 0)) &&
+	    EXPECT_OK(&c, cuMemMap(va + gran, gran, 0, h, 0)) &&
+	    EXPECT_OK(&c, cuMemRelease(h)) && /* the mappings keep it */
+	    EXPECT_OK(&c, set_rw(va, 2 * gran)) &&
+	    EXPECT_OK(&c, cuMemcpyHtoD(va + 8192, x, sizeof(x))) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(y, va + gran + 8192, sizeof(y))) &&
+	    memcmp(x, y, sizeof(x)))
+		check_fail(&c, "the second view does not see the first's bytes");
+	if (va) {
+		EXPECT_OK(&c, cuMemUnmap(va, gran));
+		EXPECT_OK(&c, cuMemUnmap(va + gran, gran));
+		EXPECT_OK(&c, cuMemAddressFree(va, 2 * gran));
+	}
+	check_end(&c);
+}
+
+/* ggml's CUDA pool (ggml_cuda_pool_vmm): reserve once, then per growth
+ * cuMemCreate, cuMemMap at the end, cuMemRelease, cuMemSetAccess. */
+static void check_grow(void)
+{
+	struct check c = {.name = "vmm_grow"};
+	const size_t reserve = (size_t)32 << 30, chunks = 4;
+	size_t size = 0;
+	CUdeviceptr pool = 0, out = 0;
+	CUmemAllocationProp p = prop();
+	uint8_t *h = malloc(chunks * gran), *g = malloc(chunks * gran);
+	if (!h || !g || !gran) {
+		check_fail(&c, "no memory or granularity");
+		goto out;
+	}
+	if (!EXPECT_OK(&c, cuMemAddressReserve(&pool, reserve, 0, 0, 0)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&out, 8)))
+		goto out;
+	for (size_t k = 0; k < chunks && !c.bad; k++) {
+		CUmemGenericAllocationHandle m;
+		if (!EXPECT_OK(&c, cuMemCreate(&m, gran, &p, 0)))
+			break;
+		if (!EXPECT_OK(&c, cuMemMap(pool + size, gran, 0, m, 0))) {
+			cuMemRelease(m);
+			break;
+		}
+		EXPECT_OK(&c, cuMemRelease(m));
+		EXPECT_OK(&c, set_rw(pool + size, gran));
+		size += gran;
+		/* the whole pool so far, across every seam */
+		EXPECT_OK(&c, fill(pool, 0x11111111u * (unsigned)(k + 1),
+				   size / 4));
+	}
+	if (c.bad)
+		goto unmap;
+	/* a memset, an upload and a device copy straddling seams */
+	for (size_t i = 0; i < chunks * gran; i++)
+		h[i] = (uint8_t)(i * 40503u >> 7);
+	unsigned long long sum = 0;
+	if (EXPECT_OK(&c, cuMemsetD32(pool + gran - 64, 0xa5a5a5a5u, 32)) &&
+	    EXPECT_OK(&c, cuMemcpyHtoD(pool + 2 * gran - 1000, h, 5000)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoD(pool + 3 * gran - 3000,
+				       pool + 2 * gran - 1000, 5000)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(g, pool, chunks * gran)) &&
+	    EXPECT_OK(&c, dsum(pool, chunks * gran, out, &sum))) {
+		if (memcmp(g + 2 * gran - 1000, h, 5000) ||
+		    memcmp(g + 3 * gran - 3000, h, 5000))
+			check_fail(&c, "copies across seams differ");
+		if (sum != byte_sum(g, chunks * gran))
+			check_fail(&c, "device checksum %llu, host %llu", sum,
+				   (unsigned long long)byte_sum(g, chunks * gran));
+		digest("vmm_grow", g, chunks * gran);
+	}
+unmap:
+	if (size)
+		EXPECT_OK(&c, cuMemUnmap(pool, size)); /* every chunk at once */
+	if (pool)
+		EXPECT_OK(&c, cuMemAddressFree(pool, reserve));
+out:
+	if (out)
+		cuMemFree(out);
+	free(h);
+	free(g);
+	check_end(&c);
+}
+
+static void check_errors(void)
+{
+	struct check c = {.name = "vmm_errors"};
+	CUmemAllocationProp p = prop();
+	CUmemGenericAllocationHandle h = 0;
+	CUdeviceptr va = 0;
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuMemGetAllocationGranularity(NULL, &p,
+					     CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemCreate(&h, gran + 1, &p, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemCreate(NULL, gran, &p, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuMemAddressReserve(NULL, gran, 0, 0, 0));
+	if (EXPECT_OK(&c, cuMemAddressReserve(&va, 2 * gran, 0, 0, 0)) &&
+	    EXPECT_OK(&c, cuMemCreate(&h, gran, &p, 0))) {
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemMap(va, gran / 2, 0, h, 0));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemMap(va + gran / 2, gran, 0, h, 0));
+		EXPECT_OK(&c, cuMemRelease(h));
+	}
+	if (va)
+		EXPECT_OK(&c, cuMemAddressFree(va, 2 * gran));
+	check_end(&c);
+}
+
+static int setup(const char *path)
+{
+	struct check c = {.name = "setup"};
+	void *image = read_file(path);
+	CUcontext ctx;
+	CUmodule mod;
+	if (!image)
+		check_fail(&c, "cannot read %s", path);
+	else if (EXPECT_OK(&c, cuInit(0)) &&
+		 EXPECT_OK(&c, cuDeviceGet(&dev, 0)) &&
+		 EXPECT_OK(&c, cuDevicePrimaryCtxRetain(&ctx, dev)) &&
+		 EXPECT_OK(&c, cuCtxSetCurrent(ctx)) &&
+		 EXPECT_OK(&c, cuModuleLoadData(&mod, image)) &&
+		 EXPECT_OK(&c, cuModuleGetFunction(&f_fill, mod,
+						   "vgpu_fill_u32")))
+		EXPECT_OK(&c, cuModuleGetFunction(&f_sum, mod, "vgpu_checksum"));
+	free(image);
+	check_end(&c);
+	return !c.bad;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: vmm KERNELS.cubin|.fatbin|.ptx\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (setup(argv[1])) {
+		check_attribute();
+		check_map();
+		check_alias();
+		check_grow();
+		check_errors();
+	}
+	return check_summary("vmm");
+}
