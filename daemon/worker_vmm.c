@@ -20,7 +20,7 @@
  * (allocator growth), so nothing is gained by finer locking, and the
  * tables always agree with the driver's state.
  */
-#include "worker.h"
+#include "worker_vmm.h"
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,34 +29,10 @@
 _Static_assert(sizeof(CUmemAllocationProp) == 32, "prop travels in 4 slots");
 _Static_assert(sizeof(CUmemLocation) == 8, "location travels in 1 slot");
 
-struct vw_phys {
-	uint64_t id;      /* the guest's name while hrefs > 0, else 0 */
-	CUmemGenericAllocationHandle real;
-	uint64_t size;
-	uint32_t hrefs;   /* create + retains - releases */
-	uint32_t maps;
-	uint32_t gen;     /* bumped per use of the slot: stale ids fail */
-	bool used;
-};
-
-struct vw_span {
-	CUdeviceptr base;
-	uint64_t size;
-	uint32_t phys; /* mappings: index into phys */
-};
-
-struct vw_vmm {
-	pthread_mutex_t mu;
-	struct vw_phys *phys;
-	uint32_t nphys;
-	struct vw_span *resv, *maps;
-	uint32_t nresv, nmaps, rcap, mcap;
-};
-
 #define GEN_SHIFT 20
 #define SLOT_MASK ((1u << GEN_SHIFT) - 1)
 
-static struct vw_vmm *vmm_of(struct vworker *W)
+struct vw_vmm *vw_vmm_of(struct vworker *W)
 {
 	pthread_mutex_lock(&W->mu);
 	if (!W->vmm && (W->vmm = calloc(1, sizeof(*W->vmm))))
@@ -174,7 +150,7 @@ static void unmap_range(struct vworker *W, struct vw_vmm *v, CUdeviceptr p,
 /* A location from the guest: its device 0 is ours; another ordinal names
  * no device (INT_MAX: the driver answers as for any bad ordinal). Host
  * locations are refused: vgpu reports no host VMM. */
-static CUresult loc_in(struct vworker *W, uint64_t wire, CUmemLocation *l)
+CUresult vw_vmm_loc_in(struct vworker *W, uint64_t wire, CUmemLocation *l)
 {
 	memcpy(l, &wire, sizeof(*l));
 	if (l->type == CU_MEM_LOCATION_TYPE_HOST ||
@@ -195,7 +171,7 @@ static CUresult prop_in(struct vworker *W, const uint64_t *wire,
 		return CUDA_ERROR_INVALID_VALUE;
 	uint64_t l;
 	memcpy(&l, &p->location, sizeof(l));
-	return loc_in(W, l, &p->location);
+	return vw_vmm_loc_in(W, l, &p->location);
 }
 
 static void prop_out(struct vworker *W, CUmemAllocationProp *p, uint64_t *wire)
@@ -335,7 +311,7 @@ static CUresult set_access(struct vworker *W, struct vw_vmm *v,
 	for (uint64_t i = 0; i < h[2]; i++) {
 		uint64_t w[2];
 		memcpy(w, m->data + sizeof(h) + i * 16, sizeof(w));
-		CUresult r = loc_in(W, w[0], &d[i].location);
+		CUresult r = vw_vmm_loc_in(W, w[0], &d[i].location);
 		if (r)
 			return r;
 		d[i].flags = (CUmemAccess_flags)w[1];
@@ -350,7 +326,7 @@ static CUresult get_access(struct vworker *W, struct vw_vmm *v,
 	unsigned long long f = 0;
 	if (!span_in(v->maps, v->nmaps, a[0], 1))
 		return CUDA_ERROR_INVALID_VALUE;
-	CUresult r = loc_in(W, a[1], &l);
+	CUresult r = vw_vmm_loc_in(W, a[1], &l);
 	if (!r)
 		r = W->drv.cuMemGetAccess(&f, &l, a[0]);
 	o[0] = f;
@@ -421,11 +397,15 @@ bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 		     const struct vgpu_msg *m)
 {
 	(void)x;
+	if (m->op == VGPU_CU_MEM_POOL_CREATE || m->op == VGPU_CU_MEM_POOL) {
+		vw_vmm_pool(W, m);
+		return true;
+	}
 	if (m->op < VGPU_CU_MEM_GET_GRANULARITY ||
 	    m->op > VGPU_CU_MEM_RETAIN_HANDLE)
 		return false;
 	struct vgpu_cu_args out = {{0}};
-	struct vw_vmm *v = vmm_of(W);
+	struct vw_vmm *v = vw_vmm_of(W);
 	CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (v) {
 		pthread_mutex_lock(&v->mu);

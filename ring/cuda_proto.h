@@ -56,6 +56,10 @@ enum vgpu_cu_op {
 	VGPU_CU_MEM_GET_ACCESS = 0x58,      /* a0 ptr, a1 location -> a0 */
 	VGPU_CU_MEM_GET_PROP = 0x59,        /* a0 handle id -> a0-3 prop */
 	VGPU_CU_MEM_RETAIN_HANDLE = 0x5A,   /* a0 address -> a0 handle id */
+	VGPU_CU_MEM_POOL_CREATE = 0x5B,     /* CUmemPoolProps's bytes
+					     * -> a0 pool id */
+	VGPU_CU_MEM_POOL = 0x5C,            /* a0 enum vgpu_cu_pool_op, a1 pool
+					     * id, a2.. by op -> a0 */
 
 	/* -- lib -- */
 
@@ -77,11 +81,33 @@ enum vgpu_cu_hkind {
 	VGPU_HK_MEM_HANDLE = 0xC9,  /* VMM physical allocation */
 	VGPU_HK_LIBRARY = 0xCA,
 	VGPU_HK_KERNEL = 0xCB,
+	VGPU_HK_MEM_POOL = 0xCC,    /* stream-ordered allocator pool */
 };
 
 struct vgpu_cu_args {
 	uint64_t a[8]; /* request: in-arguments; reply: out-arguments */
 };
+
+/* VGPU_CU_MEM_POOL's operations; a2.. as listed. */
+enum vgpu_cu_pool_op {
+	VGPU_POOL_DESTROY = 1,
+	VGPU_POOL_SET_ATTR,     /* a2 attribute, a3 value (int or u64) */
+	VGPU_POOL_GET_ATTR,     /* a2 attribute -> a0 value */
+	VGPU_POOL_SET_ACCESS,   /* a2 count (<= 2), a3/a4, a5/a6 location and
+				 * flags of each descriptor */
+	VGPU_POOL_GET_ACCESS,   /* a2 location -> a0 flags */
+	VGPU_POOL_DEVICE_DEFAULT, /* a2 device -> a0 pool id */
+	VGPU_POOL_DEVICE_GET,   /* a2 device -> a0 pool id */
+	VGPU_POOL_DEVICE_SET,   /* a2 device, a1 pool id */
+};
+#define VGPU_CU_MAX_POOL_ACCESS 2
+
+/* Bytes of a CUmemPool_attribute's value: the REUSE_* ones (1-3) are int,
+ * the thresholds and counters (4-8) cuuint64_t; 0: no such attribute. */
+static inline unsigned vgpu_cu_pool_attr_size(uint64_t attr)
+{
+	return attr >= 1 && attr <= 3 ? 4 : attr >= 4 && attr <= 8 ? 8 : 0;
+}
 
 /* cuMemSetAccess: descriptors one request carries at most (the real
  * driver has no limit; a guest has one device to describe). */

@@ -146,7 +146,8 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n);
 
 enum sim_op_kind {
 	SIM_OP_NOP, SIM_OP_HTOD, SIM_OP_DTOH, SIM_OP_DTOD, SIM_OP_MEMSET,
-	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT
+	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT,
+	SIM_OP_FREE /* cuMemFreeAsync: u.copy.dst (sim_pool.c) */
 };
 
 /* "Stream s has completed its first seq operations." */
@@ -372,6 +373,9 @@ CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
 /* Read-write or no access for the whole mappings tiling [va, va+size). */
 CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw);
 CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw);
+/* Stream-ordered allocation (sim_pool.c): a SIM_OP_FREE reaching the
+ * head of its stream frees its allocation. */
+void sim_pool_exec_free(struct sim_op *op);
 
 /* -- lib -- */
 

@@ -13,6 +13,11 @@
  *                  and released as it grows, kernels, memsets and copies
  *                  across chunk seams, one unmap of all chunks at the end
  *   vmm_errors     documented refusals: unaligned sizes, NULL outputs
+ *   pool_attrs     pools: the attribute, default and current pools, a
+ *                  created pool's attributes, setting the current pool
+ *   pool_order     stream-ordered allocation: allocate, fill, checksum,
+ *                  free on one stream, eight times over (each allocation
+ *                  may reuse the last one's memory), results checked
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -286,6 +291,126 @@ static void check_errors(void)
 	check_end(&c);
 }
 
+static CUmemPoolProps pool_props(void)
+{
+	CUmemPoolProps p;
+	memset(&p, 0, sizeof(p));
+	p.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+	p.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	p.location.id = 0;
+	return p;
+}
+
+static void check_pool_attrs(void)
+{
+	struct check c = {.name = "pool_attrs"};
+	CUmemPoolProps props = pool_props();
+	CUmemoryPool def = NULL, cur = NULL, pool = NULL;
+	CUdeviceptr d = 0;
+	int v = -1, reuse = -1;
+	cuuint64_t thr = 64ull << 20, got = 0, used = 0;
+	if (EXPECT_OK(&c, cuDeviceGetAttribute(&v,
+			CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, dev)) &&
+	    v != 1)
+		check_fail(&c, "MEMORY_POOLS_SUPPORTED = %d", v);
+	if (!EXPECT_OK(&c, cuDeviceGetDefaultMemPool(&def, dev)) ||
+	    !EXPECT_OK(&c, cuDeviceGetMemPool(&cur, dev)) ||
+	    !EXPECT_OK(&c, cuMemPoolCreate(&pool, &props)))
+		goto out;
+	if (cur != def || pool == def)
+		check_fail(&c, "current pool is not the default, or a new "
+			   "pool is");
+	int zero = 0;
+	if (EXPECT_OK(&c, cuMemPoolSetAttribute(pool,
+				CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr)) &&
+	    EXPECT_OK(&c, cuMemPoolGetAttribute(pool,
+				CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &got)) &&
+	    got != thr)
+		check_fail(&c, "release threshold %llu", (unsigned long long)got);
+	if (EXPECT_OK(&c, cuMemPoolSetAttribute(pool,
+				CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &zero)) &&
+	    EXPECT_OK(&c, cuMemPoolGetAttribute(pool,
+				CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &reuse)) &&
+	    reuse != 0)
+		check_fail(&c, "opportunistic reuse %d", reuse);
+	/* the current pool serves cuMemAllocAsync */
+	if (EXPECT_OK(&c, cuDeviceSetMemPool(dev, pool)) &&
+	    EXPECT_OK(&c, cuDeviceGetMemPool(&cur, dev)) && cur != pool)
+		check_fail(&c, "cuDeviceSetMemPool did not take");
+	if (EXPECT_OK(&c, cuMemAllocAsync(&d, 3 << 20, NULL)) &&
+	    EXPECT_OK(&c, cuStreamSynchronize(NULL)) &&
+	    EXPECT_OK(&c, cuMemPoolGetAttribute(pool,
+				CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used)) &&
+	    used < (3u << 20))
+		check_fail(&c, "pool uses %llu bytes, 3 MiB allocated",
+			   (unsigned long long)used);
+	if (d)
+		EXPECT_OK(&c, cuMemFreeAsync(d, NULL));
+	EXPECT_OK(&c, cuDeviceSetMemPool(dev, def));
+	EXPECT_OK(&c, cuStreamSynchronize(NULL));
+	EXPECT_OK(&c, cuMemPoolTrimTo(pool, 0));
+out:
+	if (pool)
+		EXPECT_OK(&c, cuMemPoolDestroy(pool));
+	check_end(&c);
+}
+
+/* Allocations live from their alloc to their free in stream order: each
+ * round allocates, fills, checksums and frees on one stream, and the next
+ * round may get the same memory back. */
+static void check_pool_order(void)
+{
+	struct check c = {.name = "pool_order"};
+	enum { ROUNDS = 8 };
+	const unsigned long long n = 300000; /* u32 elements */
+	CUmemPoolProps props = pool_props();
+	CUmemoryPool pool = NULL;
+	CUstream s = NULL;
+	CUdeviceptr out = 0;
+	unsigned long long sums[ROUNDS] = {0};
+	if (!EXPECT_OK(&c, cuStreamCreate(&s, CU_STREAM_NON_BLOCKING)) ||
+	    !EXPECT_OK(&c, cuMemPoolCreate(&pool, &props)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&out, sizeof(sums))) ||
+	    !EXPECT_OK(&c, cuMemsetD8Async(out, 0, sizeof(sums), s)))
+		goto out;
+	for (int i = 0; i < ROUNDS && !c.bad; i++) {
+		CUdeviceptr p = 0, o = out + 8 * (unsigned)i;
+		unsigned v = 0x01010101u * (unsigned)(i + 1);
+		unsigned long long bytes = n * 4;
+		void *fa[] = {&p, &v, (void *)&n}, *sa[] = {&p, &bytes, &o};
+		CUresult r = i % 2 ? cuMemAllocFromPoolAsync(&p, n * 4, pool, s)
+				   : cuMemAllocAsync(&p, n * 4, s);
+		if (!EXPECT_OK(&c, r))
+			break;
+		EXPECT_OK(&c, cuLaunchKernel(f_fill, 64, 1, 1, 256, 1, 1, 0, s,
+					     fa, NULL));
+		EXPECT_OK(&c, cuLaunchKernel(f_sum, 32, 1, 1, 256, 1, 1, 0, s,
+					     sa, NULL));
+		EXPECT_OK(&c, cuMemFreeAsync(p, s));
+	}
+	if (EXPECT_OK(&c, cuStreamSynchronize(s)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(sums, out, sizeof(sums)))) {
+		for (int i = 0; i < ROUNDS; i++) {
+			/* every byte is i + 1: sum (i+1)(k+1) over k < 4n */
+			unsigned long long m = 4 * n, want =
+				(unsigned long long)(i + 1) * (m * (m + 1) / 2);
+			if (sums[i] != want)
+				check_fail(&c, "round %d: checksum %llu, want %llu",
+					   i, sums[i], want);
+		}
+		digest("pool_order", sums, sizeof(sums));
+	}
+out:
+	if (out)
+		cuMemFree(out);
+	if (pool)
+		EXPECT_OK(&c, cuMemPoolDestroy(pool));
+	if (s)
+		cuStreamDestroy(s);
+	check_end(&c);
+}
+
 static int setup(const char *path)
 {
 	struct check c = {.name = "setup"};
@@ -320,6 +445,8 @@ int main(int argc, char **argv)
 		check_alias();
 		check_grow();
 		check_errors();
+		check_pool_attrs();
+		check_pool_order();
 	}
 	return check_summary("vmm");
 }

@@ -1,8 +1,8 @@
-/* The worker's VMM handlers (daemon/worker_vmm.c) over the sim, message by
- * message: ownership of reservations, mappings and handle ids, refusals of
- * foreign or malformed requests with the driver's error codes, the ledger's
- * accounting of physical memory, and the sim's mapped memory as copies see
- * it. The worker is built as in tests/unit/test_worker.c.
+/* The worker's VMM and pool handlers (daemon/worker_vmm*.c) over the sim,
+ * message by message: ownership of reservations, mappings, handle and pool
+ * ids, refusals of foreign or malformed requests with the driver's error
+ * codes, the ledger's accounting of physical and pool memory, and the sim's
+ * mapped memory as copies see it. The worker is built as in tests/unit/test_worker.c.
  */
 #define _GNU_SOURCE
 #include "../../daemon/devinfo.h"
@@ -363,4 +363,168 @@ Test(vmm, sim_refuses_what_the_driver_refuses)
 	cr_expect_eq(W.drv.cuMemRelease(h), CUDA_ERROR_INVALID_VALUE);
 	cr_expect_eq(W.drv.cuMemAddressFree(va, 4 * G), CUDA_SUCCESS);
 	cr_expect_eq(W.drv.cuMemAddressFree(va, 4 * G), CUDA_ERROR_INVALID_VALUE);
+}
+
+/* ---- memory pools ---------------------------------------------------- */
+
+static int32_t gen_call(const char *name, struct vgpu_cu_args *a)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (!strcmp(e->name, name)) {
+			uint16_t fl = e->sync ? 0 : VGPU_MSG_NOREPLY;
+			uint32_t at = pos++;
+			struct vgpu_msg m = {.pos = at, .op = e->op, .flags = fl,
+					     .tid = 1, .len = sizeof(*a),
+					     .reply = fl ? VGPU_NO_REPLY : at % 16,
+					     .epoch = W.srv.ch[0].epoch};
+			struct vgpu_cu_args in = *a;
+			m.data = (uint8_t *)&in;
+			vw_execute(&W, X, &m);
+			if (fl)
+				return W.async_err;
+			struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
+			memcpy(a, (uint8_t *)s + VGPU_MSG_HDR_SIZE, sizeof(*a));
+			return s->result;
+		}
+	cr_assert_fail("%s is not in ring/cuda.api", name);
+	return -1;
+}
+
+static int32_t pool_op(uint64_t o, uint64_t pool, uint64_t a2, uint64_t a3,
+		       uint64_t *out)
+{
+	struct vgpu_cu_args a = {{o, pool, a2, a3}};
+	int32_t r = op(VGPU_CU_MEM_POOL, &a);
+	if (out)
+		*out = a.a[0];
+	return r;
+}
+
+static int32_t pool_create(CUmemPoolProps *p, uint64_t *id)
+{
+	struct vgpu_cu_args a = {{0}};
+	int32_t r = request(VGPU_CU_MEM_POOL_CREATE, p, sizeof(*p), &a,
+			    sizeof(a));
+	*id = a.a[0];
+	return r;
+}
+
+static CUmemPoolProps props(void)
+{
+	CUmemPoolProps p;
+	memset(&p, 0, sizeof(p));
+	p.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	return p;
+}
+
+Test(vmm, pools_are_named_by_the_workers_ids)
+{
+	uint64_t def, def2, cur, pool, got;
+	cr_assert_eq(pool_op(VGPU_POOL_DEVICE_DEFAULT, 0, 0, 0, &def),
+		     CUDA_SUCCESS);
+	cr_assert_eq(pool_op(VGPU_POOL_DEVICE_DEFAULT, 0, 0, 0, &def2),
+		     CUDA_SUCCESS);
+	cr_expect_eq(def, def2, "one id for the default pool");
+	cr_expect_eq(def >> VGPU_CU_HKIND_SHIFT, (uint64_t)VGPU_HK_MEM_POOL);
+	cr_expect_eq(pool_op(VGPU_POOL_DEVICE_DEFAULT, 0, 1, 0, &got),
+		     CUDA_ERROR_INVALID_DEVICE, "the guest has one device");
+	CUmemPoolProps p = props();
+	cr_assert_eq(pool_create(&p, &pool), CUDA_SUCCESS);
+	cr_assert_eq(pool_op(VGPU_POOL_DEVICE_SET, pool, 0, 0, NULL),
+		     CUDA_SUCCESS);
+	cr_assert_eq(pool_op(VGPU_POOL_DEVICE_GET, 0, 0, 0, &cur), CUDA_SUCCESS);
+	cr_expect_eq(cur, pool);
+	/* attributes: round trip, read-only, unknown */
+	cr_expect_eq(pool_op(VGPU_POOL_SET_ATTR, pool,
+			     CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, 12345, NULL),
+		     CUDA_SUCCESS);
+	cr_expect_eq(pool_op(VGPU_POOL_GET_ATTR, pool,
+			     CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, 0, &got),
+		     CUDA_SUCCESS);
+	cr_expect_eq(got, 12345u);
+	cr_expect_eq(pool_op(VGPU_POOL_SET_ATTR, pool,
+			     CU_MEMPOOL_ATTR_USED_MEM_CURRENT, 1, NULL),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_op(VGPU_POOL_GET_ATTR, pool, 99, 0, &got),
+		     CUDA_ERROR_INVALID_VALUE);
+	/* foreign, other-kind and forged ids */
+	uint64_t salt_mask = 0xffffffull << 32;
+	uint64_t foreign = (pool & ~salt_mask) | ((pool + (1ull << 32)) & salt_mask);
+	cr_expect_eq(pool_op(VGPU_POOL_GET_ATTR, foreign,
+			     CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, 0, &got),
+		     CUDA_ERROR_INVALID_HANDLE);
+	cr_expect_eq(pool_op(VGPU_POOL_DESTROY, W.ctx_id, 0, 0, NULL),
+		     CUDA_ERROR_INVALID_HANDLE);
+	struct vgpu_cu_args a = {{4096, foreign, 0}};
+	cr_expect_eq(gen_call("cuMemAllocFromPoolAsync", &a),
+		     CUDA_ERROR_INVALID_HANDLE);
+	/* the default pool cannot be destroyed and keeps its id */
+	cr_expect_eq(pool_op(VGPU_POOL_DESTROY, def, 0, 0, NULL),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_expect_eq(pool_op(VGPU_POOL_DEVICE_SET, def, 0, 0, NULL),
+		     CUDA_SUCCESS);
+	cr_expect_eq(pool_op(VGPU_POOL_DESTROY, pool, 0, 0, NULL), CUDA_SUCCESS);
+	cr_expect_eq(pool_op(VGPU_POOL_DESTROY, pool, 0, 0, NULL),
+		     CUDA_ERROR_INVALID_HANDLE);
+	a = (struct vgpu_cu_args){{4096, pool, 0}};
+	cr_expect_eq(gen_call("cuMemAllocFromPoolAsync", &a),
+		     CUDA_ERROR_INVALID_HANDLE);
+}
+
+Test(vmm, pool_properties_the_worker_refuses)
+{
+	uint64_t id;
+	CUmemPoolProps p = props();
+	p.handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+	cr_expect_eq(pool_create(&p, &id), CUDA_ERROR_NOT_SUPPORTED,
+		     "pools are not exportable");
+	p = props();
+	p.win32SecurityAttributes = (void *)0x1000;
+	cr_expect_eq(pool_create(&p, &id), CUDA_ERROR_INVALID_VALUE);
+	p = props();
+	p.location.type = CU_MEM_LOCATION_TYPE_HOST;
+	cr_expect_eq(pool_create(&p, &id), CUDA_ERROR_NOT_SUPPORTED);
+	p = props();
+	cr_expect_eq(request(VGPU_CU_MEM_POOL_CREATE, &p, sizeof(p) - 8, NULL,
+			     0), CUDA_ERROR_INVALID_VALUE, "short");
+	uint64_t a[3] = {VGPU_POOL_GET_ATTR, 0, 1};
+	cr_expect_eq(request(VGPU_CU_MEM_POOL, a, sizeof(a), NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE, "short");
+}
+
+Test(vmm, stream_ordered_allocations_are_the_callers_and_counted)
+{
+	uint64_t pool;
+	CUmemPoolProps p = props();
+	cr_assert_eq(pool_create(&p, &pool), CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{1 << 20, 0}};
+	cr_assert_eq(gen_call("cuMemAllocAsync", &a), CUDA_SUCCESS);
+	uint64_t d1 = a.a[0];
+	a = (struct vgpu_cu_args){{1 << 20, pool, 0}};
+	cr_assert_eq(gen_call("cuMemAllocFromPoolAsync", &a), CUDA_SUCCESS);
+	uint64_t d2 = a.a[0];
+	cr_expect_eq(W.mem_in_use, 2u << 20);
+	cr_expect_eq(vw_range(&W, d2, 1 << 20), CUDA_SUCCESS);
+	uint64_t used = 0;
+	cr_expect_eq(pool_op(VGPU_POOL_GET_ATTR, pool,
+			     CU_MEMPOOL_ATTR_USED_MEM_CURRENT, 0, &used),
+		     CUDA_SUCCESS);
+	cr_expect_eq(used, 1u << 20);
+	a = (struct vgpu_cu_args){{d1, 0}};
+	cr_expect_eq(gen_call("cuMemFreeAsync", &a), CUDA_SUCCESS);
+	a = (struct vgpu_cu_args){{d2, 0}};
+	cr_expect_eq(gen_call("cuMemFreeAsync", &a), CUDA_SUCCESS);
+	cr_expect_eq(W.mem_in_use, 0u);
+	cr_expect_eq(vw_range(&W, d2, 1), CUDA_ERROR_INVALID_VALUE);
+	a = (struct vgpu_cu_args){{d2, 0}};
+	cr_expect_eq(gen_call("cuMemFreeAsync", &a), CUDA_ERROR_INVALID_VALUE,
+		     "freed twice: reported at once (async error)");
+	W.async_err = CUDA_SUCCESS;
+	a = (struct vgpu_cu_args){{0}};
+	cr_expect_eq(gen_call("cuCtxSynchronize", &a), CUDA_SUCCESS);
+	cr_expect_eq(pool_op(VGPU_POOL_GET_ATTR, pool,
+			     CU_MEMPOOL_ATTR_USED_MEM_CURRENT, 0, &used),
+		     CUDA_SUCCESS);
+	cr_expect_eq(used, 0u, "the sim freed it when the stream got there");
 }
