@@ -62,7 +62,9 @@ static const struct {
 	{CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0, "memory pools"},
 	{CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED, 0,
 	 "memory pools"},
-	{CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, 0, "CUDA IPC: not yet"},
+	{CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, GPU_VALUE,
+	 "IPC of memory and events between the VM's guest processes "
+	 "(daemon/worker_vmm_ipc.c); refused across VMs"},
 };
 
 CUresult vgpu_devinfo_fill(const struct vgpu_driver *d, CUdevice dev,

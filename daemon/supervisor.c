@@ -21,7 +21,7 @@
 
 static int ledger_open(struct vgpud_vmstate *v)
 {
-	size_t len = v->cfg->channels * sizeof(struct vgpud_ledger);
+	size_t len = vgpud_ledger_size(v->cfg->channels); /* + IPC table */
 	v->ledger_fd = memfd_create("vgpud-ledger", 0); /* inherited */
 	if (v->ledger_fd < 0 || ftruncate(v->ledger_fd, (off_t)len))
 		return -1;
@@ -206,6 +206,8 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 				  v->cfg->name, w->guest_pid, w->chan);
 		}
 		atomic_store(&v->ledger[w->chan].mem_in_use, 0);
+		vgpud_ipc_forget(vgpud_ledger_ipc(v->ledger, v->cfg->channels),
+				 (int32_t)w->pid);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);

@@ -59,6 +59,7 @@ struct vworker {
 	uint32_t nallocs, acap;
 	uint64_t mem_in_use;
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
+	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
 	struct vw_vmm *vmm; /* worker_vmm.c's tables, made on first use */
@@ -96,8 +97,9 @@ CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
 			 uint64_t module);
 CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
 void vw_alloc_del(struct vworker *W, CUdeviceptr p);
-/* VMM mappings: caller's ranges for vw_range (adjacent ones join, as the
- * GPU's address space does) until unmapped; cuMemFree refuses them. */
+/* VMM mappings and IPC imports: caller's ranges for vw_range (adjacent
+ * ones join, as the GPU's address space does) until unmapped or closed;
+ * cuMemFree refuses them and they are not counted as this process's. */
 CUresult vw_alloc_mapped(struct vworker *W, CUdeviceptr p, uint64_t len);
 void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p);
 /* Device memory not in the allocation table (VMM physical allocations):

@@ -88,10 +88,12 @@ static void map_ledger(struct vworker *W, int fd)
 {
 	if (fd < 0)
 		return;
-	size_t len = W->r.g.nchannels * sizeof(struct vgpud_ledger);
+	size_t len = vgpud_ledger_size(W->r.g.nchannels);
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	W->ledger = m == MAP_FAILED ? NULL : m;
+	if (W->ledger)
+		W->ipc = vgpud_ledger_ipc(W->ledger, W->r.g.nchannels);
 }
 
 static int open_device(struct vworker *W, const struct opts *o, char *err,

@@ -401,6 +401,10 @@ bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 		vw_vmm_pool(W, m);
 		return true;
 	}
+	if (m->op == VGPU_CU_IPC_OPEN || m->op == VGPU_CU_IPC) {
+		vw_vmm_ipc(W, m);
+		return true;
+	}
 	if (m->op < VGPU_CU_MEM_GET_GRANULARITY ||
 	    m->op > VGPU_CU_MEM_RETAIN_HANDLE)
 		return false;

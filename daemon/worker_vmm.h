@@ -1,5 +1,6 @@
 /* daemon/worker_vmm.h - what the files of the worker's VMM area share
- * (worker_vmm.c: VMM; worker_vmm_pool.c: memory pools).
+ * (worker_vmm.c: VMM; worker_vmm_pool.c: memory pools; worker_vmm_ipc.c:
+ * CUDA IPC).
  *
  * Contract: one struct vw_vmm per worker (W->vmm, made on first use) holds
  * the area's tables; its mutex orders them and the area's driver calls.
@@ -35,6 +36,16 @@ struct vw_vmm_pools {
 	uint32_t n, cap;
 };
 
+struct vw_import {
+	CUdeviceptr base;     /* from cuIpcOpenMemHandle */
+	uint32_t refs;        /* openings not yet closed */
+};
+
+struct vw_imports {
+	struct vw_import *v;
+	uint32_t n, cap;
+};
+
 struct vw_vmm {
 	pthread_mutex_t mu;
 	struct vw_phys *phys;
@@ -42,6 +53,7 @@ struct vw_vmm {
 	struct vw_span *resv, *maps;
 	uint32_t nresv, nmaps, rcap, mcap;
 	struct vw_vmm_pools pools;
+	struct vw_imports imports;
 };
 
 /* W's tables (NULL: out of memory). */
@@ -51,5 +63,7 @@ struct vw_vmm *vw_vmm_of(struct vworker *W);
 CUresult vw_vmm_loc_in(struct vworker *W, uint64_t wire, CUmemLocation *l);
 /* VGPU_CU_MEM_POOL_CREATE and VGPU_CU_MEM_POOL: run and reply. */
 void vw_vmm_pool(struct vworker *W, const struct vgpu_msg *m);
+/* VGPU_CU_IPC_OPEN and VGPU_CU_IPC: run and reply. */
+void vw_vmm_ipc(struct vworker *W, const struct vgpu_msg *m);
 
 #endif

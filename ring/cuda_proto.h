@@ -60,6 +60,11 @@ enum vgpu_cu_op {
 					     * -> a0 pool id */
 	VGPU_CU_MEM_POOL = 0x5C,            /* a0 enum vgpu_cu_pool_op, a1 pool
 					     * id, a2.. by op -> a0 */
+	VGPU_CU_IPC_OPEN = 0x5D,            /* struct vgpu_cu_ipc_open
+					     * -> a0 device pointer / event id */
+	VGPU_CU_IPC = 0x5E,                 /* a0 enum vgpu_cu_ipc_op, a1
+					     * pointer or event id -> the
+					     * handle (64 bytes) */
 
 	/* -- lib -- */
 
@@ -108,6 +113,29 @@ static inline unsigned vgpu_cu_pool_attr_size(uint64_t attr)
 {
 	return attr >= 1 && attr <= 3 ? 4 : attr >= 4 && attr <= 8 ? 8 : 0;
 }
+
+/* CUDA IPC: what the guest's 64-byte CUipcMemHandle/CUipcEventHandle
+ * holds. The driver's handle never leaves the daemon: it is in the VM's
+ * IPC table (daemon/ledger.h) under slot, guarded by a random nonce. */
+#define VGPU_CU_IPC_MAGIC 0x50494776u /* "vGIP" */
+struct vgpu_cu_ipc_handle {
+	uint32_t magic;
+	uint32_t kind;    /* 1 memory, 2 event */
+	uint32_t slot;
+	uint32_t zero;
+	uint64_t nonce;
+	uint8_t pad[40];
+};
+enum vgpu_cu_ipc_op {
+	VGPU_IPC_MEM_GET = 1,   /* a1 device pointer */
+	VGPU_IPC_EVENT_GET,     /* a1 event id */
+	VGPU_IPC_MEM_CLOSE,     /* a1 device pointer from IPC_OPEN */
+};
+struct vgpu_cu_ipc_open {
+	uint32_t kind;    /* 1 memory, 2 event */
+	uint32_t flags;   /* cuIpcOpenMemHandle's */
+	struct vgpu_cu_ipc_handle h;
+};
 
 /* cuMemSetAccess: descriptors one request carries at most (the real
  * driver has no limit; a guest has one device to describe). */

@@ -373,6 +373,12 @@ CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
 /* Read-write or no access for the whole mappings tiling [va, va+size). */
 CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw);
 CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw);
+/* IPC (sim_ipc.c): move the cuMemAlloc allocation based at p into a
+ * memfd (its fd, kept by the heap, and size); map another process's file
+ * fd (taken) as a new uncharged allocation of owner. */
+CUresult sim_heap_export(CUdeviceptr p, int *fd, size_t *size);
+CUresult sim_heap_import(int fd, size_t size, const void *owner,
+			 CUdeviceptr *out);
 /* Stream-ordered allocation (sim_pool.c): a SIM_OP_FREE reaching the
  * head of its stream frees its allocation. */
 void sim_pool_exec_free(struct sim_op *op);

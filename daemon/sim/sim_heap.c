@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* Inside the application range of every sanitizer we build with:
  * ThreadSanitizer's x86_64 layout allows 0x7e8000000000 and up (its
@@ -45,6 +46,8 @@ struct alloc {
 	const void *owner;
 	bool mapped;  /* a VMM mapping: host is in its reservation's shadow */
 	bool access;  /* mapped: read-write access set */
+	int fd1;      /* memfd + 1 when host maps a file (IPC), else 0 */
+	bool foreign; /* imported: another process's memory, not charged */
 };
 
 struct resv {
@@ -161,6 +164,17 @@ static void host_free(uint8_t *p, size_t size)
 		munmap(p, size);
 }
 
+/* An allocation's host memory: its own, or a file mapping (IPC). */
+static void release(const struct alloc *a)
+{
+	if (a->fd1) {
+		munmap(a->host, a->size);
+		close(a->fd1 - 1);
+	} else {
+		host_free(a->host, a->size);
+	}
+}
+
 /* Under the write lock: place a and account for it. */
 static CUresult place(struct alloc *a)
 {
@@ -211,9 +225,10 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	struct alloc a = H.v[i];
 	memmove(&H.v[i], &H.v[i + 1], (H.n - i - 1) * sizeof(*H.v));
 	H.n--;
-	H.used -= a.charged;
+	if (!a.foreign)
+		H.used -= a.charged;
 	pthread_rwlock_unlock(&H.lock);
-	host_free(a.host, a.size);
+	release(&a);
 	return CUDA_SUCCESS;
 }
 
@@ -230,14 +245,14 @@ void sim_heap_free_all(void)
 		else if (v)
 			v[n++] = H.v[i];
 		else
-			host_free(H.v[i].host, H.v[i].size); /* under the lock */
-		if (!H.v[i].mapped)
+			release(&H.v[i]); /* under the lock */
+		if (!H.v[i].mapped && !H.v[i].foreign)
 			H.used -= H.v[i].charged;
 	}
 	H.n = kept;
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
-		host_free(v[i].host, v[i].size);
+		release(&v[i]);
 	free(v);
 }
 
@@ -561,4 +576,72 @@ CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw)
 	}
 	pthread_rwlock_unlock(&H.lock);
 	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* ---- IPC: allocations in files (for sim_ipc.c) -------------------------- */
+
+/* Move the allocation at base p into a memfd (once): its bytes are copied
+ * and its host address changes under the write lock, which every user of
+ * host addresses excludes. Another process maps the file to import it. */
+CUresult sim_heap_export(CUdeviceptr p, int *fd, size_t *size)
+{
+	CUresult rc = CUDA_ERROR_INVALID_VALUE;
+	pthread_rwlock_wrlock(&H.lock);
+	size_t i = lower(p);
+	struct alloc *a = i < H.n && H.v[i].base == p ? &H.v[i] : NULL;
+	if (!a || a->mapped || a->owner)
+		goto out; /* not a cuMemAlloc allocation's base */
+	if (!a->fd1) {
+		int f = memfd_create("vgpu-sim-ipc", MFD_CLOEXEC);
+		uint8_t *h = MAP_FAILED;
+		if (f >= 0 && ftruncate(f, (off_t)a->size) == 0)
+			h = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, f, 0);
+		if (h == MAP_FAILED) {
+			if (f >= 0)
+				close(f);
+			rc = CUDA_ERROR_OUT_OF_MEMORY;
+			goto out;
+		}
+		memcpy(h, a->host, a->size);
+		host_free(a->host, a->size);
+		a->host = h;
+		a->fd1 = f + 1;
+	}
+	*fd = a->fd1 - 1;
+	*size = a->size;
+	rc = CUDA_SUCCESS;
+out:
+	pthread_rwlock_unlock(&H.lock);
+	return rc;
+}
+
+/* A new allocation of owner backed by file fd (taken: closed with it),
+ * charging nothing: the exporter's device memory. */
+CUresult sim_heap_import(int fd, size_t size, const void *owner,
+			 CUdeviceptr *out)
+{
+	uint8_t *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		return CUDA_ERROR_MAP_FAILED;
+	struct alloc a = {.size = size, .charged = align_up(size), .host = h,
+			  .owner = owner, .fd1 = fd + 1, .foreign = true};
+	pthread_rwlock_wrlock(&H.lock);
+	uint64_t at;
+	size_t i;
+	CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
+	if ((gap_from(H.cursor, a.charged, &at, &i) ||
+	     gap_from(H.lo, a.charged, &at, &i))) {
+		a.base = at;
+		if (!insert(i, &a)) {
+			H.cursor = at + a.charged;
+			rc = CUDA_SUCCESS;
+		}
+	}
+	pthread_rwlock_unlock(&H.lock);
+	if (rc)
+		munmap(h, size);
+	else
+		*out = a.base;
+	return rc;
 }

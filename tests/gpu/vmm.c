@@ -18,15 +18,29 @@
  *   pool_order     stream-ordered allocation: allocate, fill, checksum,
  *                  free on one stream, eight times over (each allocation
  *                  may reuse the last one's memory), results checked
+ *   ipc            a second process (this program, exec'd) opens this
+ *                  one's memory by cuIpcGetMemHandle and, where the device
+ *                  reports IPC events, waits on this one's event recorded
+ *                  after delayed work, reads, writes and closes; both
+ *                  sides check and digest what they see
+ *
+ * Usage of the second process: vmm --ipc-child KERNELS MEMHEX [EVENTHEX]
+ *
+ * Across VMs (vgpu only; tests/integration/run.sh): vmm --ipc-export
+ * KERNELS prints "handle HEX" for a fresh allocation and waits for a line
+ * on stdin; vmm --ipc-refused KERNELS HEX, run in another VM, must get
+ * CUDA_ERROR_INVALID_VALUE opening it.
  */
 #define _GNU_SOURCE
 #include "check.h"
 #include "file.h"
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static CUdevice dev;
-static CUfunction f_fill, f_sum;
+static CUfunction f_fill, f_sum, f_sleep;
 static size_t gran;
 
 static uint64_t fnv(const void *p, size_t n)
@@ -425,15 +439,217 @@ static int setup(const char *path)
 		 EXPECT_OK(&c, cuCtxSetCurrent(ctx)) &&
 		 EXPECT_OK(&c, cuModuleLoadData(&mod, image)) &&
 		 EXPECT_OK(&c, cuModuleGetFunction(&f_fill, mod,
-						   "vgpu_fill_u32")))
-		EXPECT_OK(&c, cuModuleGetFunction(&f_sum, mod, "vgpu_checksum"));
+						   "vgpu_fill_u32")) &&
+		 EXPECT_OK(&c, cuModuleGetFunction(&f_sum, mod,
+						   "vgpu_checksum")))
+		EXPECT_OK(&c, cuModuleGetFunction(&f_sleep, mod,
+						  "vgpu_sleep_ns"));
 	free(image);
 	check_end(&c);
 	return !c.bad;
 }
 
+/* ---- IPC --------------------------------------------------------------- */
+
+enum { IPC_N = 1 << 20, MARK = 0x5a, CHILD = 0x3c };
+
+static uint8_t ipc_byte(size_t i)
+{
+	return (uint8_t)(i * 7 + 3);
+}
+
+static void to_hex(const void *p, size_t n, char *out)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static int from_hex(const char *s, void *p, size_t n)
+{
+	uint8_t *b = p;
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		b[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int ipc_events(void)
+{
+	int v = 0;
+	cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, dev);
+	return v;
+}
+
+/* The exporter's side: its memory's first half holds ipc_byte(i); with
+ * events, the second half gets MARK after 50 ms of device work, and the
+ * event is recorded after that. The child must see both, then fills the
+ * first quarter with CHILD. */
+static void check_ipc(const char *self, const char *kernels)
+{
+	struct check c = {.name = "ipc"};
+	CUdeviceptr d = 0;
+	CUstream s = NULL;
+	CUevent ev = NULL;
+	CUipcMemHandle mh;
+	CUipcEventHandle eh;
+	char mhex[2 * sizeof(mh) + 1], ehex[2 * sizeof(eh) + 1];
+	uint8_t *h = malloc(IPC_N);
+	int events = ipc_events();
+	if (!h || !EXPECT_OK(&c, cuMemAlloc(&d, IPC_N)) ||
+	    !EXPECT_OK(&c, cuStreamCreate(&s, CU_STREAM_NON_BLOCKING)))
+		goto out;
+	for (size_t i = 0; i < IPC_N; i++)
+		h[i] = i < IPC_N / 2 ? ipc_byte(i) : 0;
+	if (!EXPECT_OK(&c, cuMemcpyHtoD(d, h, IPC_N)) ||
+	    !EXPECT_OK(&c, cuIpcGetMemHandle(&mh, d)))
+		goto out;
+	to_hex(&mh, sizeof(mh), mhex);
+	if (events) {
+		unsigned long long ns = 50000000, n = IPC_N / 8;
+		unsigned v = MARK * 0x01010101u;
+		CUdeviceptr half = d + IPC_N / 2;
+		void *sa[] = {&ns}, *fa[] = {&half, &v, &n};
+		if (!EXPECT_OK(&c, cuEventCreate(&ev, CU_EVENT_INTERPROCESS |
+						      CU_EVENT_DISABLE_TIMING)) ||
+		    !EXPECT_OK(&c, cuLaunchKernel(f_sleep, 1, 1, 1, 1, 1, 1, 0,
+						  s, sa, NULL)) ||
+		    !EXPECT_OK(&c, cuLaunchKernel(f_fill, 64, 1, 1, 256, 1, 1,
+						  0, s, fa, NULL)) ||
+		    !EXPECT_OK(&c, cuEventRecord(ev, s)) ||
+		    !EXPECT_OK(&c, cuIpcGetEventHandle(&eh, ev)))
+			goto out;
+		to_hex(&eh, sizeof(eh), ehex);
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, self, "--ipc-child", kernels, mhex,
+		      events ? ehex : (char *)NULL, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st)) {
+		check_fail(&c, "the importing process failed (status %d)", st);
+		goto out;
+	}
+	if (EXPECT_OK(&c, cuStreamSynchronize(s)) &&
+	    EXPECT_OK(&c, cuMemcpyDtoH(h, d, IPC_N))) {
+		for (size_t i = 0; i < IPC_N / 2 && !c.bad; i++)
+			if (h[i] != (i < IPC_N / 4 ? CHILD : ipc_byte(i)))
+				check_fail(&c, "byte %zu is %u after the child",
+					   i, h[i]);
+		digest("ipc_parent", h, IPC_N);
+	}
+out:
+	if (ev)
+		cuEventDestroy(ev);
+	if (s)
+		cuStreamDestroy(s);
+	if (d)
+		cuMemFree(d);
+	free(h);
+	check_end(&c);
+}
+
+static int ipc_child(const char *mhex, const char *ehex)
+{
+	struct check c = {.name = "ipc_child"};
+	CUipcMemHandle mh;
+	CUipcEventHandle eh;
+	CUdeviceptr p = 0, p2 = 0;
+	CUevent ev = NULL;
+	uint8_t *h = malloc(IPC_N);
+	if (!h || from_hex(mhex, &mh, sizeof(mh)) ||
+	    (ehex && from_hex(ehex, &eh, sizeof(eh)))) {
+		check_fail(&c, "bad arguments");
+		goto out;
+	}
+	if (!EXPECT_OK(&c, cuIpcOpenMemHandle(&p, mh,
+				CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS)) ||
+	    !EXPECT_OK(&c, cuIpcOpenMemHandle(&p2, mh,
+				CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS)))
+		goto out;
+	if (p2 != p)
+		check_fail(&c, "a second opening gave another pointer");
+	EXPECT_OK(&c, cuIpcCloseMemHandle(p2));
+	if (ehex && (!EXPECT_OK(&c, cuIpcOpenEventHandle(&ev, eh)) ||
+		     !EXPECT_OK(&c, cuStreamWaitEvent(NULL, ev, 0))))
+		goto close;
+	if (!EXPECT_OK(&c, cuMemcpyDtoH(h, p, IPC_N)))
+		goto close;
+	for (size_t i = 0; i < IPC_N && !c.bad; i++) {
+		uint8_t want = i < IPC_N / 2 ? ipc_byte(i) : ehex ? MARK : 0;
+		if (h[i] != want)
+			check_fail(&c, "byte %zu is %u, want %u", i, h[i], want);
+	}
+	digest(ehex ? "ipc_child_event" : "ipc_child", h, IPC_N);
+	EXPECT_OK(&c, fill(p, CHILD * 0x01010101u, IPC_N / 16));
+	EXPECT_OK(&c, cuCtxSynchronize());
+close:
+	if (ev)
+		EXPECT_OK(&c, cuEventDestroy(ev));
+	EXPECT_OK(&c, cuIpcCloseMemHandle(p));
+out:
+	free(h);
+	check_end(&c);
+	return check_summary("vmm --ipc-child");
+}
+
+static int ipc_export(void)
+{
+	struct check c = {.name = "ipc_export"};
+	CUdeviceptr d;
+	CUipcMemHandle h;
+	char hex[2 * sizeof(h) + 1], line[16];
+	if (EXPECT_OK(&c, cuMemAlloc(&d, 4096)) &&
+	    EXPECT_OK(&c, cuIpcGetMemHandle(&h, d))) {
+		to_hex(&h, sizeof(h), hex);
+		printf("handle %s\n", hex);
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin)) /* held until told */
+			check_fail(&c, "no go-ahead on stdin");
+	}
+	return c.bad ? 1 : 0;
+}
+
+static int ipc_refused(const char *hex)
+{
+	struct check c = {.name = "ipc_refused_across_vms"};
+	CUipcMemHandle h;
+	CUdeviceptr p;
+	if (from_hex(hex, &h, sizeof(h)))
+		check_fail(&c, "bad handle argument");
+	else
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuIpcOpenMemHandle(&p, h, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+	check_end(&c);
+	return check_summary("vmm --ipc-refused");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && (!strcmp(argv[1], "--ipc-export") ||
+			  !strcmp(argv[1], "--ipc-refused"))) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		if (!setup(argv[2]))
+			return 1;
+		if (argv[1][6] == 'e')
+			return ipc_export();
+		return argc == 4 ? ipc_refused(argv[3]) : 2;
+	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--ipc-child")) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		if (!setup(argv[2]))
+			return 1;
+		return ipc_child(argv[3], argc == 5 ? argv[4] : NULL);
+	}
 	if (argc != 2) {
 		fprintf(stderr, "usage: vmm KERNELS.cubin|.fatbin|.ptx\n");
 		return 2;
@@ -447,6 +663,7 @@ int main(int argc, char **argv)
 		check_errors();
 		check_pool_attrs();
 		check_pool_order();
+		check_ipc("/proc/self/exe", argv[1]);
 	}
 	return check_summary("vmm");
 }

@@ -8,16 +8,18 @@
 # process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, a guest killed mid-run while another keeps working,
+# VMM, pools and IPC (tests/gpu/vmm; IPC refused from a second VM),
 # and vgpuctl status. Ends with "integration: N passed, N failed".
 set -uo pipefail
 build=${1:-build}
 backend=${VGPU_BACKEND:-sim}
 tmp=$(mktemp -d /tmp/vgpu-it.XXXXXX)
 region=/dev/shm/vgpu-it-$$
+region2=/dev/shm/vgpu-it2-$$ # a second VM: IPC must not cross
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region"
+	rm -rf "$tmp" "$region" "$region2"
 }
 trap cleanup EXIT
 
@@ -33,6 +35,11 @@ cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
 region_size = 128M
 channels = 8
+CONF
+cat >"$tmp/vms.d/it2.conf" <<CONF
+region = $region2
+region_size = 16M
+channels = 2
 CONF
 
 check() { # NAME COMMAND...: one result line
@@ -79,6 +86,22 @@ check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 check vmm guest "$build/tests/gpu/vmm" "$kernels"
+
+# An IPC handle exported in VM "it" opened in VM "it2": refused.
+ipc_cross_vm() {
+	local rc hex
+	coproc EXP { guest "$build/tests/gpu/vmm" --ipc-export "$kernels"; }
+	while read -r word hex <&"${EXP[0]}"; do
+		[[ $word == handle ]] && break
+	done
+	VGPU_REGION=$region2 LD_LIBRARY_PATH=$build/guest/lib \
+		"$build/tests/gpu/vmm" --ipc-refused "$kernels" "$hex"
+	rc=$?
+	echo go >&"${EXP[1]}"
+	wait "$EXP_PID" || rc=1
+	return $rc
+}
+check ipc_refused_across_vms ipc_cross_vm
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

@@ -528,3 +528,132 @@ Test(vmm, stream_ordered_allocations_are_the_callers_and_counted)
 		     CUDA_SUCCESS);
 	cr_expect_eq(used, 0u, "the sim freed it when the stream got there");
 }
+
+/* ---- IPC ------------------------------------------------------------- */
+
+static struct vgpud_ipc_slot vm_a[VGPUD_IPC_SLOTS], vm_b[VGPUD_IPC_SLOTS];
+
+static uint64_t alloc(uint64_t n)
+{
+	struct vgpu_cu_args a = {{n}};
+	cr_assert_eq(gen_call("cuMemAlloc_v2", &a), CUDA_SUCCESS);
+	return a.a[0];
+}
+
+static int32_t ipc_get(uint64_t op_, uint64_t what,
+		       struct vgpu_cu_ipc_handle *h)
+{
+	struct vgpu_cu_args a = {{op_, what}};
+	int32_t r = op(VGPU_CU_IPC, &a);
+	memcpy(h, &a, sizeof(*h));
+	return r;
+}
+
+static int32_t ipc_open(uint32_t kind, const struct vgpu_cu_ipc_handle *h,
+			uint64_t *out)
+{
+	struct vgpu_cu_ipc_open o = {.kind = kind, .h = *h};
+	struct vgpu_cu_args a = {{0}};
+	int32_t r = request(VGPU_CU_IPC_OPEN, &o, sizeof(o), &a, sizeof(a));
+	*out = a.a[0];
+	return r;
+}
+
+Test(vmm, ipc_handles_open_only_in_their_vm_and_only_as_issued)
+{
+	W.ipc = vm_a;
+	uint64_t d = alloc(1 << 16), p;
+	struct vgpu_cu_ipc_handle h, h2, bad;
+	cr_assert_eq(ipc_get(VGPU_IPC_MEM_GET, d, &h), CUDA_SUCCESS);
+	cr_expect_eq(h.magic, VGPU_CU_IPC_MAGIC);
+	cr_expect_gt(h.nonce, 1u);
+	cr_expect_eq(atomic_load(&vm_a[h.slot].nonce), h.nonce);
+	cr_assert_eq(ipc_get(VGPU_IPC_MEM_GET, d, &h2), CUDA_SUCCESS);
+	cr_expect_arr_eq(&h, &h2, sizeof(h), "one handle per allocation");
+	/* found in this VM's table: the driver refuses a process's own
+	 * memory, so the lookup got that far */
+	cr_expect_eq(ipc_open(1, &h, &p), CUDA_ERROR_INVALID_CONTEXT);
+	/* another VM's workers see another table */
+	W.ipc = vm_b;
+	cr_expect_eq(ipc_open(1, &h, &p), CUDA_ERROR_INVALID_VALUE);
+	W.ipc = vm_a;
+	bad = h;
+	bad.nonce ^= 1;
+	cr_expect_eq(ipc_open(1, &bad, &p), CUDA_ERROR_INVALID_VALUE, "nonce");
+	bad = h;
+	bad.slot = VGPUD_IPC_SLOTS;
+	cr_expect_eq(ipc_open(1, &bad, &p), CUDA_ERROR_INVALID_VALUE, "slot");
+	bad = h;
+	bad.magic = 0;
+	cr_expect_eq(ipc_open(1, &bad, &p), CUDA_ERROR_INVALID_VALUE, "magic");
+	cr_expect_eq(ipc_open(2, &h, &p), CUDA_ERROR_INVALID_VALUE,
+		     "memory handle opened as an event");
+	cr_expect_eq(ipc_open(7, &h, &p), CUDA_ERROR_INVALID_VALUE);
+	/* the exporter gone: the supervisor clears its slots */
+	vgpud_ipc_forget(vm_a, (int32_t)getpid());
+	cr_expect_eq(atomic_load(&vm_a[h.slot].nonce), 0u);
+	cr_expect_eq(ipc_open(1, &h, &p), CUDA_ERROR_INVALID_VALUE);
+	W.ipc = NULL;
+	cr_expect_eq(ipc_get(VGPU_IPC_MEM_GET, d, &h), CUDA_ERROR_NOT_SUPPORTED,
+		     "no VM table: no IPC");
+}
+
+Test(vmm, ipc_exports_only_the_callers_objects)
+{
+	W.ipc = vm_a;
+	uint64_t d = alloc(4096), p;
+	struct vgpu_cu_ipc_handle h;
+	cr_expect_eq(ipc_get(VGPU_IPC_MEM_GET, d + 8192, &h),
+		     CUDA_ERROR_INVALID_VALUE, "not the caller's memory");
+	cr_expect_eq(ipc_get(VGPU_IPC_EVENT_GET, W.ctx_id, &h),
+		     CUDA_ERROR_INVALID_HANDLE, "not an event");
+	struct vgpu_cu_args a = {{0}};
+	cr_assert_eq(gen_call("cuEventCreate", &a), CUDA_SUCCESS);
+	cr_expect_eq(ipc_get(VGPU_IPC_EVENT_GET, a.a[0], &h),
+		     CUDA_ERROR_NOT_SUPPORTED, "the sim has no IPC events");
+	a = (struct vgpu_cu_args){{VGPU_IPC_MEM_CLOSE, d}};
+	cr_expect_eq(op(VGPU_CU_IPC, &a), CUDA_ERROR_INVALID_VALUE,
+		     "closing what was not opened");
+	uint8_t shortmsg[16] = {0};
+	cr_expect_eq(request(VGPU_CU_IPC_OPEN, shortmsg, sizeof(shortmsg), NULL,
+			     0), CUDA_ERROR_INVALID_VALUE);
+	a = (struct vgpu_cu_args){{99, d}};
+	cr_expect_eq(op(VGPU_CU_IPC, &a), CUDA_ERROR_INVALID_VALUE);
+	(void)p;
+	/* the table is finite: a full one is OUT_OF_MEMORY, not a crash */
+	int32_t r = CUDA_SUCCESS;
+	for (int i = 0; i <= VGPUD_IPC_SLOTS && r == CUDA_SUCCESS; i++)
+		r = ipc_get(VGPU_IPC_MEM_GET, alloc(256), &h);
+	cr_expect_eq(r, CUDA_ERROR_OUT_OF_MEMORY);
+	vgpud_ipc_forget(vm_a, (int32_t)getpid());
+}
+
+/* The sim's export moves an allocation into a memfd, keeping its bytes;
+ * the import itself needs a second process (tests/gpu/vmm.c's ipc check,
+ * run between two workers by tests/integration/run.sh). */
+Test(vmm, sim_ipc_export_keeps_the_bytes_and_refuses_its_own_handle)
+{
+	uint64_t d = alloc(1 << 16);
+	uint32_t v = 0x12345678, got = 0;
+	cr_assert_eq(htod(d + 100, &v, 4), CUDA_SUCCESS);
+	CUipcMemHandle h;
+	cr_assert_eq(W.drv.cuIpcGetMemHandle(&h, d), CUDA_SUCCESS);
+	cr_expect_eq(dtoh(d + 100, &got, 4), CUDA_SUCCESS);
+	cr_expect_eq(got, v, "the move to the memfd kept the bytes");
+	v = 0x9abcdef0;
+	cr_expect_eq(htod(d + 100, &v, 4), CUDA_SUCCESS);
+	cr_expect_eq(dtoh(d + 100, &got, 4), CUDA_SUCCESS);
+	cr_expect_eq(got, v, "and it is still the allocation");
+	cr_expect_eq(W.drv.cuIpcGetMemHandle(&h, d + 64),
+		     CUDA_ERROR_INVALID_VALUE, "not an allocation's base");
+	CUdeviceptr p;
+	cr_expect_eq(W.drv.cuIpcOpenMemHandle_v2(&p, h, 1),
+		     CUDA_ERROR_INVALID_CONTEXT);
+	cr_expect_eq(W.drv.cuIpcCloseMemHandle(d), CUDA_ERROR_INVALID_VALUE);
+	struct vgpu_cu_args a = {{d}};
+	cr_expect_eq(gen_call("cuMemFree_v2", &a), CUDA_SUCCESS,
+		     "an exported allocation frees normally");
+	size_t free_b, total;
+	cr_expect_eq(W.drv.cuMemGetInfo_v2(&free_b, &total), CUDA_SUCCESS);
+	cr_expect_eq(free_b, total);
+}
