@@ -223,8 +223,8 @@ $(BUILD)/fuzz/fuzz_host: tests/fuzz/fuzz_host.c tests/fuzz/fuzz_common.h $(RING_
 # kept in the repository (tests/fuzz/mkseeds_worker.py). -timeout: a
 # message that hangs the worker is a finding too. -detect_leaks=0: the
 # harness checks for leaks itself (fuzz_worker.c: run_leak_check).
-FUZZ_WORKER_SRC := daemon/worker_calls.c daemon/worker_tables.c \
-	daemon/worker_exec.c daemon/image_check.c daemon/devinfo.c \
+FUZZ_WORKER_SRC := $(filter-out daemon/worker_main.c,$(wildcard daemon/worker_*.c)) \
+	daemon/image_check.c daemon/devinfo.c \
 	daemon/config.c $(wildcard daemon/sim/*.c) $(RING_SRC)
 FUZZ_WORKER_SEEDS := $(BUILD)/fuzz/seeds_worker
 fuzz-worker: $(BUILD)/fuzz/fuzz_worker $(FUZZ_WORKER_SEEDS).stamp

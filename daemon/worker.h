@@ -120,6 +120,9 @@ bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* stream capture and graphs */
 bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* virtual memory management and IPC */
+/* Drop the VMM area's tables, not the driver's objects (the fuzz harness
+ * resets a worker in place; a worker process exits instead). */
+void vw_vmm_forget(struct vworker *W);
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
 

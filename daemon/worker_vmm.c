@@ -420,3 +420,18 @@ bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 	vw_reply(W, m, r, &out, sizeof(out), 0);
 	return true;
 }
+
+void vw_vmm_forget(struct vworker *W)
+{
+	struct vw_vmm *v = W->vmm;
+	if (!v)
+		return;
+	W->vmm = NULL;
+	pthread_mutex_destroy(&v->mu);
+	free(v->phys);
+	free(v->resv);
+	free(v->maps);
+	free(v->pools.v);
+	free(v->imports.v);
+	free(v);
+}

@@ -379,6 +379,11 @@ CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw);
 CUresult sim_heap_export(CUdeviceptr p, int *fd, size_t *size);
 CUresult sim_heap_import(int fd, size_t size, const void *owner,
 			 CUdeviceptr *out);
+/* The context's reset (sim_ctx.c): physical allocations, pools and IPC
+ * imports go, as the heap's allocations and reservations do. */
+void sim_vmm_reset(void);
+void sim_pool_reset(void);
+void sim_ipc_reset(void);
 /* Stream-ordered allocation (sim_pool.c): a SIM_OP_FREE reaching the
  * head of its stream frees its allocation. */
 void sim_pool_exec_free(struct sim_op *op);

@@ -232,28 +232,27 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	return CUDA_SUCCESS;
 }
 
-/* VMM mappings stay: they belong to sim_vmm.c's physical allocations,
- * which are not the context's (the charge of those stays too). */
+/* The context's reset: every allocation, mapping and reservation goes
+ * (sim_vmm_reset drops the physical allocations behind the mappings). */
 void sim_heap_free_all(void)
 {
 	pthread_rwlock_wrlock(&H.lock);
-	struct alloc *v = malloc((H.n ? H.n : 1) * sizeof(*v));
-	size_t n = 0, kept = 0;
-	for (size_t i = 0; i < H.n; i++) {
-		if (H.v[i].mapped)
-			H.v[kept++] = H.v[i];
-		else if (v)
-			v[n++] = H.v[i];
-		else
-			release(&H.v[i]); /* under the lock */
-		if (!H.v[i].mapped && !H.v[i].foreign)
-			H.used -= H.v[i].charged;
-	}
-	H.n = kept;
+	struct alloc *v = H.v;
+	struct resv *r = H.r;
+	size_t n = H.n, nr = H.nr;
+	H.v = NULL;
+	H.n = H.cap = 0;
+	H.r = NULL;
+	H.nr = H.rcap = 0;
+	H.used = 0;
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
-		release(&v[i]);
+		if (!v[i].mapped) /* a mapping's pages go with its shadow */
+			release(&v[i]);
+	for (size_t i = 0; i < nr; i++)
+		munmap(r[i].shadow, r[i].size);
 	free(v);
+	free(r);
 }
 
 void sim_heap_info(size_t *free_bytes, size_t *total)

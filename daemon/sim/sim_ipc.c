@@ -193,3 +193,10 @@ CUresult sim_cuIpcOpenEventHandle(CUevent *event, CUipcEventHandle handle)
 	CUresult rc = sim_check_init();
 	return rc ? rc : CUDA_ERROR_NOT_SUPPORTED;
 }
+
+void sim_ipc_reset(void)
+{
+	pthread_mutex_lock(&I.mu);
+	I.n = 0; /* the heap unmaps the imports */
+	pthread_mutex_unlock(&I.mu);
+}

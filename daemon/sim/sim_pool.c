@@ -419,3 +419,13 @@ void sim_pool_exec_free(struct sim_op *op)
 	pthread_mutex_unlock(&S.mu);
 	sim_heap_free(op->u.copy.dst, NULL);
 }
+
+void sim_pool_reset(void)
+{
+	pthread_mutex_lock(&S.mu);
+	for (uint32_t i = 0; i < NPOOLS; i++)
+		S.v[i].live = false; /* generations stay: old handles fail */
+	S.current = 0;
+	S.n = 0; /* the heap frees the allocations */
+	pthread_mutex_unlock(&S.mu);
+}

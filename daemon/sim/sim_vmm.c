@@ -319,3 +319,15 @@ CUresult sim_cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle,
 	pthread_mutex_unlock(&P.mu);
 	return rc;
 }
+
+void sim_vmm_reset(void)
+{
+	pthread_mutex_lock(&P.mu);
+	for (size_t i = 0; i < P.n; i++)
+		if (P.v[i]) {
+			close(P.v[i]->fd); /* the heap unmaps its mappings */
+			free(P.v[i]);
+			P.v[i] = NULL;
+		}
+	pthread_mutex_unlock(&P.mu);
+}

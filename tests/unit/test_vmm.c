@@ -657,3 +657,30 @@ Test(vmm, sim_ipc_export_keeps_the_bytes_and_refuses_its_own_handle)
 	cr_expect_eq(W.drv.cuMemGetInfo_v2(&free_b, &total), CUDA_SUCCESS);
 	cr_expect_eq(free_b, total);
 }
+
+/* The context's last release frees everything the sim holds for it, VMM
+ * and pools included (tests/fuzz/fuzz_worker.c resets between inputs). */
+Test(vmm, sim_context_reset_frees_vmm_and_pool_memory)
+{
+	uint64_t va = reserve(4 * G), h = create(2 * G);
+	cr_assert_eq(map(va, 2 * G, h), CUDA_SUCCESS);
+	cr_assert_eq(set_access(va, 2 * G, CU_MEM_ACCESS_FLAGS_PROT_READWRITE),
+		     CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{1 << 20, 0}};
+	cr_assert_eq(gen_call("cuMemAllocAsync", &a), CUDA_SUCCESS);
+	cr_assert_eq(W.drv.cuDevicePrimaryCtxRelease_v2(0), CUDA_SUCCESS);
+	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), CUDA_SUCCESS);
+	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), CUDA_SUCCESS);
+	size_t free_b, total;
+	cr_expect_eq(W.drv.cuMemGetInfo_v2(&free_b, &total), CUDA_SUCCESS);
+	cr_expect_eq(free_b, total);
+	uint8_t b = 1;
+	cr_expect_eq(W.drv.cuMemcpyHtoD_v2(va, &b, 1), CUDA_ERROR_INVALID_VALUE,
+		     "the mapping is gone");
+	vw_vmm_forget(&W);
+	cr_expect_null(W.vmm);
+	/* and the address range can be reserved afresh */
+	CUdeviceptr again;
+	cr_expect_eq(W.drv.cuMemAddressReserve(&again, 4 * G, 0, 0, 0),
+		     CUDA_SUCCESS);
+}
