@@ -684,3 +684,21 @@ Test(vmm, sim_context_reset_frees_vmm_and_pool_memory)
 	cr_expect_eq(W.drv.cuMemAddressReserve(&again, 4 * G, 0, 0, 0),
 		     CUDA_SUCCESS);
 }
+
+/* What the guest is told (daemon/devinfo.c's table over the sim's
+ * values): VMM and pools as the device says, nothing exportable. */
+Test(vmm, the_device_reports_what_vgpu_serves)
+{
+	const int32_t *at = W.info.attrs;
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED],
+		     1);
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED], 1);
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED], 0,
+		     "the sim's own 0 passes through");
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED],
+		     0);
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES], 0);
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED],
+		     0);
+	cr_expect_eq(at[CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED], 0);
+}
