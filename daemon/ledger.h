@@ -51,14 +51,17 @@ static inline struct vgpud_ipc_slot *vgpud_ledger_ipc(void *ledger,
 		nchannels * sizeof(struct vgpud_ledger));
 }
 
-/* The supervisor, when worker pid is gone: its exports go with it. */
+/* The supervisor, when worker pid is gone: its exports go with it (and a
+ * slot it died writing). */
 static inline void vgpud_ipc_forget(struct vgpud_ipc_slot *t, int32_t pid)
 {
 	for (int i = 0; i < VGPUD_IPC_SLOTS; i++) {
 		uint64_t n = atomic_load(&t[i].nonce);
-		if (n > 1 && atomic_load(&t[i].owner) == pid &&
-		    atomic_compare_exchange_strong(&t[i].nonce, &n, 1)) {
+		if (n == 0 || atomic_load(&t[i].owner) != pid)
+			continue;
+		if (n == 1 || atomic_compare_exchange_strong(&t[i].nonce, &n, 1)) {
 			memset(t[i].handle, 0, sizeof(t[i].handle));
+			atomic_store(&t[i].owner, 0);
 			atomic_store(&t[i].nonce, 0);
 		}
 	}
