@@ -23,10 +23,11 @@
  * and records the mapping in the table (mapped, usable once access is set).
  * So adjacent mappings of one reservation are adjacent in host memory too,
  * and a copy or kernel spanning them sees one span, as on the GPU; two
- * mappings of one allocation share its bytes.
+ * mappings of one allocation share its bytes. That part, and the files
+ * IPC shares allocations through, is sim_heap_vmm.c.
  */
 #define _GNU_SOURCE
-#include "sim.h"
+#include "sim_heap_impl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,35 +40,9 @@
 #define VA_BASE 0x7e8000000000ull
 #define MMAP_MIN (64u << 10)
 
-struct alloc {
-	CUdeviceptr base;
-	size_t size, charged;
-	uint8_t *host;
-	const void *owner;
-	bool mapped;  /* a VMM mapping: host is in its reservation's shadow */
-	bool access;  /* mapped: read-write access set */
-	int fd1;      /* memfd + 1 when host maps a file (IPC), else 0 */
-	bool foreign; /* imported: another process's memory, not charged */
-};
+struct sim_heap sim_heap = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
-struct resv {
-	CUdeviceptr base;
-	size_t size;
-	uint8_t *shadow;
-};
-
-static struct {
-	pthread_rwlock_t lock;
-	struct alloc *v;
-	size_t n, cap;
-	uint64_t lo, hi, cursor;
-	uint64_t total, used;
-	struct resv *r;     /* reservations, sorted by base, in [hi, vhi) */
-	size_t nr, rcap;
-	uint64_t vhi;
-} H = {.lock = PTHREAD_RWLOCK_INITIALIZER};
-
-static uint64_t align_up(uint64_t x)
+uint64_t sim_heap_align(uint64_t x)
 {
 	return (x + SIM_ALIGN - 1) & ~(uint64_t)(SIM_ALIGN - 1);
 }
@@ -94,7 +69,7 @@ int sim_heap_start(uint64_t total, char *err, size_t errlen)
 }
 
 /* First index whose base is >= x. */
-static size_t lower(uint64_t x)
+size_t sim_heap_lower(uint64_t x)
 {
 	size_t a = 0, b = H.n;
 	while (a < b) {
@@ -109,14 +84,14 @@ static size_t lower(uint64_t x)
 
 /* A free aligned range of len bytes at or after from: its address and the
  * table index it goes to. */
-static bool gap_from(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
+bool sim_heap_gap(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
 {
-	size_t i = lower(from);
+	size_t i = sim_heap_lower(from);
 	uint64_t a = from;
 	if (i > 0 && H.v[i - 1].base + H.v[i - 1].charged > a)
 		a = H.v[i - 1].base + H.v[i - 1].charged;
 	for (;; i++) {
-		a = align_up(a);
+		a = sim_heap_align(a);
 		/* VMM mappings lie above hi: never a gap for cuMemAlloc */
 		bool last = i == H.n || H.v[i].base >= H.hi;
 		uint64_t next = last ? H.hi : H.v[i].base;
@@ -131,7 +106,7 @@ static bool gap_from(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
 	}
 }
 
-static int insert(size_t i, const struct alloc *a)
+int sim_heap_insert(size_t i, const struct alloc *a)
 {
 	if (H.n == H.cap) {
 		size_t ncap = H.cap ? H.cap * 2 : 64;
@@ -156,7 +131,7 @@ static uint8_t *host_alloc(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void host_free(uint8_t *p, size_t size)
+void sim_heap_host_free(uint8_t *p, size_t size)
 {
 	if (size < MMAP_MIN)
 		free(p);
@@ -165,13 +140,13 @@ static void host_free(uint8_t *p, size_t size)
 }
 
 /* An allocation's host memory: its own, or a file mapping (IPC). */
-static void release(const struct alloc *a)
+void sim_heap_release(const struct alloc *a)
 {
 	if (a->fd1) {
 		munmap(a->host, a->size);
 		close(a->fd1 - 1);
 	} else {
-		host_free(a->host, a->size);
+		sim_heap_host_free(a->host, a->size);
 	}
 }
 
@@ -182,11 +157,11 @@ static CUresult place(struct alloc *a)
 	size_t i;
 	if (H.total - H.used < a->charged)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	if (!gap_from(H.cursor, a->charged, &at, &i) &&
-	    !gap_from(H.lo, a->charged, &at, &i))
+	if (!sim_heap_gap(H.cursor, a->charged, &at, &i) &&
+	    !sim_heap_gap(H.lo, a->charged, &at, &i))
 		return CUDA_ERROR_OUT_OF_MEMORY; /* address range fragmented */
 	a->base = at;
-	if (insert(i, a))
+	if (sim_heap_insert(i, a))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	H.used += a->charged;
 	H.cursor = at + a->charged;
@@ -199,7 +174,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (size > H.total)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	struct alloc a = {.size = size, .charged = align_up(size),
+	struct alloc a = {.size = size, .charged = sim_heap_align(size),
 			  .owner = owner};
 	a.host = host_alloc(size);
 	if (!a.host)
@@ -208,7 +183,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 	CUresult rc = place(&a);
 	pthread_rwlock_unlock(&H.lock);
 	if (rc)
-		host_free(a.host, size);
+		sim_heap_host_free(a.host, size);
 	else
 		*out = a.base;
 	return rc;
@@ -217,7 +192,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 {
 	pthread_rwlock_wrlock(&H.lock);
-	size_t i = lower(p);
+	size_t i = sim_heap_lower(p);
 	if (i == H.n || H.v[i].base != p || H.v[i].owner != owner) {
 		pthread_rwlock_unlock(&H.lock);
 		return CUDA_ERROR_INVALID_VALUE;
@@ -228,7 +203,7 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	if (!a.foreign)
 		H.used -= a.charged;
 	pthread_rwlock_unlock(&H.lock);
-	release(&a);
+	sim_heap_release(&a);
 	return CUDA_SUCCESS;
 }
 
@@ -248,7 +223,7 @@ void sim_heap_free_all(void)
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].mapped) /* a mapping's pages go with its shadow */
-			release(&v[i]);
+			sim_heap_release(&v[i]);
 	for (size_t i = 0; i < nr; i++)
 		munmap(r[i].shadow, r[i].size);
 	free(v);
@@ -288,7 +263,7 @@ static bool joins(const struct alloc *a, const struct alloc *b)
 
 bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
 {
-	size_t i = lower(p + 1); /* first base > p */
+	size_t i = sim_heap_lower(p + 1); /* first base > p */
 	if (i == 0)
 		return false;
 	size_t first = i - 1, last = i - 1;
@@ -335,312 +310,3 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n)
 	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-/* ---- VMM: charges, reservations and mappings (for sim_vmm.c) ---------- */
-
-CUresult sim_heap_charge(size_t n)
-{
-	pthread_rwlock_wrlock(&H.lock);
-	bool ok = H.total - H.used >= n;
-	if (ok)
-		H.used += n;
-	pthread_rwlock_unlock(&H.lock);
-	return ok ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
-}
-
-void sim_heap_uncharge(size_t n)
-{
-	pthread_rwlock_wrlock(&H.lock);
-	H.used -= n;
-	pthread_rwlock_unlock(&H.lock);
-}
-
-/* First reservation whose base is >= x. */
-static size_t rlower(uint64_t x)
-{
-	size_t a = 0, b = H.nr;
-	while (a < b) {
-		size_t m = a + (b - a) / 2;
-		if (H.r[m].base < x)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a;
-}
-
-/* Whether [at, at+size) is free in the window: its index if so. */
-static bool rfree(uint64_t at, uint64_t size, size_t *idx)
-{
-	if (at < H.hi || at > H.vhi || size > H.vhi - at)
-		return false;
-	size_t i = rlower(at);
-	if (i > 0 && H.r[i - 1].base + H.r[i - 1].size > at)
-		return false;
-	if (i < H.nr && H.r[i].base - at < size)
-		return false;
-	*idx = i;
-	return true;
-}
-
-/* First fit: the window is large and reservations are few. */
-static bool rplace(uint64_t size, uint64_t align, uint64_t hint,
-		   uint64_t *at, size_t *idx)
-{
-	if (hint && hint % align == 0 && rfree(hint, size, idx)) {
-		*at = hint;
-		return true;
-	}
-	uint64_t a = H.hi;
-	for (size_t i = 0;; i++) {
-		a = (a + align - 1) & ~(align - 1);
-		if (rfree(a, size, idx)) {
-			*at = a;
-			return true;
-		}
-		if (i >= H.nr)
-			return false;
-		a = H.r[i].base + H.r[i].size;
-	}
-}
-
-CUresult sim_heap_va_reserve(size_t size, size_t align, CUdeviceptr hint,
-			     CUdeviceptr *out)
-{
-	uint8_t *sh = mmap(NULL, size, PROT_NONE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (sh == MAP_FAILED)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
-	pthread_rwlock_wrlock(&H.lock);
-	uint64_t at;
-	size_t i;
-	if (H.nr == H.rcap) {
-		size_t cap = H.rcap ? H.rcap * 2 : 16;
-		struct resv *r = realloc(H.r, cap * sizeof(*r));
-		if (!r)
-			goto out;
-		H.r = r;
-		H.rcap = cap;
-	}
-	if (!rplace(size, align, hint, &at, &i))
-		goto out;
-	memmove(&H.r[i + 1], &H.r[i], (H.nr - i) * sizeof(*H.r));
-	H.r[i] = (struct resv){at, size, sh};
-	H.nr++;
-	*out = at;
-	rc = CUDA_SUCCESS;
-out:
-	pthread_rwlock_unlock(&H.lock);
-	if (rc)
-		munmap(sh, size);
-	return rc;
-}
-
-/* Any mapping inside [p, p+n)? Under the lock. */
-static bool mapped_in(uint64_t p, uint64_t n)
-{
-	size_t i = lower(p);
-	if (i > 0 && H.v[i - 1].mapped &&
-	    H.v[i - 1].base + H.v[i - 1].size > p)
-		return true;
-	return i < H.n && H.v[i].base - p < n;
-}
-
-CUresult sim_heap_va_free(CUdeviceptr p, size_t size)
-{
-	pthread_rwlock_wrlock(&H.lock);
-	size_t i = rlower(p);
-	bool ok = i < H.nr && H.r[i].base == p && H.r[i].size == size &&
-		  !mapped_in(p, size);
-	struct resv r = ok ? H.r[i] : (struct resv){0};
-	if (ok) {
-		memmove(&H.r[i], &H.r[i + 1], (H.nr - i - 1) * sizeof(*H.r));
-		H.nr--;
-	}
-	pthread_rwlock_unlock(&H.lock);
-	if (ok)
-		munmap(r.shadow, r.size);
-	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
-
-/* The reservation holding [p, p+n), under the lock. */
-static struct resv *resv_of(uint64_t p, uint64_t n)
-{
-	size_t i = rlower(p + 1);
-	if (i == 0)
-		return NULL;
-	struct resv *r = &H.r[i - 1];
-	uint64_t off = p - r->base;
-	return off < r->size && n <= r->size - off ? r : NULL;
-}
-
-CUresult sim_heap_vmap(CUdeviceptr va, size_t size, int fd, uint64_t off,
-		       const void *owner)
-{
-	CUresult rc = CUDA_ERROR_INVALID_VALUE;
-	pthread_rwlock_wrlock(&H.lock);
-	struct resv *r = resv_of(va, size);
-	if (!r || mapped_in(va, size))
-		goto out;
-	uint8_t *host = r->shadow + (va - r->base);
-	/* no access until cuMemSetAccess: a stray use faults the caller's
-	 * context (sim_heap_find says no), never this process */
-	if (mmap(host, size, PROT_NONE, MAP_SHARED | MAP_FIXED, fd,
-		 (off_t)off) == MAP_FAILED) {
-		rc = CUDA_ERROR_OUT_OF_MEMORY;
-		goto out;
-	}
-	struct alloc a = {.base = va, .size = size, .host = host,
-			  .owner = owner, .mapped = true};
-	if (insert(lower(va), &a)) {
-		mmap(host, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		     MAP_FIXED | MAP_NORESERVE, -1, 0);
-		rc = CUDA_ERROR_OUT_OF_MEMORY;
-		goto out;
-	}
-	rc = CUDA_SUCCESS;
-out:
-	pthread_rwlock_unlock(&H.lock);
-	return rc;
-}
-
-/* The mappings [p, p+n) consists of, whole and without holes: their
- * table indices [*first, *end). */
-static bool tiles(uint64_t p, uint64_t n, size_t *first, size_t *end)
-{
-	size_t i = lower(p), j = i;
-	uint64_t at = p;
-	if (n == 0 || p + n < p)
-		return false;
-	while (j < H.n && H.v[j].mapped && H.v[j].base == at &&
-	       H.v[j].size <= p + n - at) {
-		at += H.v[j].size;
-		j++;
-	}
-	*first = i;
-	*end = j;
-	return at == p + n;
-}
-
-CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
-			 size_t *n)
-{
-	pthread_rwlock_wrlock(&H.lock);
-	size_t i, j;
-	const void **o = NULL;
-	bool ok = tiles(va, size, &i, &j);
-	if (ok && !(o = malloc((j - i) * sizeof(*o)))) {
-		pthread_rwlock_unlock(&H.lock);
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
-	for (size_t k = i; ok && k < j; k++) {
-		/* back to a hole in the shadow: the file's pages go */
-		mmap(H.v[k].host, H.v[k].size, PROT_NONE, MAP_PRIVATE |
-		     MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-		o[k - i] = H.v[k].owner;
-	}
-	if (ok) {
-		memmove(&H.v[i], &H.v[j], (H.n - j) * sizeof(*H.v));
-		H.n -= j - i;
-		*owners = o;
-		*n = j - i;
-	}
-	pthread_rwlock_unlock(&H.lock);
-	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
-
-CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw)
-{
-	pthread_rwlock_wrlock(&H.lock);
-	size_t i, j;
-	bool ok = tiles(va, size, &i, &j);
-	for (size_t k = i; ok && k < j; k++) {
-		ok = mprotect(H.v[k].host, H.v[k].size,
-			      rw ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
-		H.v[k].access = ok && rw;
-	}
-	pthread_rwlock_unlock(&H.lock);
-	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
-
-CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw)
-{
-	pthread_rwlock_rdlock(&H.lock);
-	size_t i = lower(va + 1);
-	const struct alloc *a = i ? &H.v[i - 1] : NULL;
-	bool ok = a && a->mapped && va - a->base < a->size;
-	if (ok) {
-		*owner = a->owner;
-		*rw = a->access;
-	}
-	pthread_rwlock_unlock(&H.lock);
-	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
-
-/* ---- IPC: allocations in files (for sim_ipc.c) -------------------------- */
-
-/* Move the allocation at base p into a memfd (once): its bytes are copied
- * and its host address changes under the write lock, which every user of
- * host addresses excludes. Another process maps the file to import it. */
-CUresult sim_heap_export(CUdeviceptr p, int *fd, size_t *size)
-{
-	CUresult rc = CUDA_ERROR_INVALID_VALUE;
-	pthread_rwlock_wrlock(&H.lock);
-	size_t i = lower(p);
-	struct alloc *a = i < H.n && H.v[i].base == p ? &H.v[i] : NULL;
-	if (!a || a->mapped || a->owner)
-		goto out; /* not a cuMemAlloc allocation's base */
-	if (!a->fd1) {
-		int f = memfd_create("vgpu-sim-ipc", MFD_CLOEXEC);
-		uint8_t *h = MAP_FAILED;
-		if (f >= 0 && ftruncate(f, (off_t)a->size) == 0)
-			h = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, f, 0);
-		if (h == MAP_FAILED) {
-			if (f >= 0)
-				close(f);
-			rc = CUDA_ERROR_OUT_OF_MEMORY;
-			goto out;
-		}
-		memcpy(h, a->host, a->size);
-		host_free(a->host, a->size);
-		a->host = h;
-		a->fd1 = f + 1;
-	}
-	*fd = a->fd1 - 1;
-	*size = a->size;
-	rc = CUDA_SUCCESS;
-out:
-	pthread_rwlock_unlock(&H.lock);
-	return rc;
-}
-
-/* A new allocation of owner backed by file fd (taken: closed with it),
- * charging nothing: the exporter's device memory. */
-CUresult sim_heap_import(int fd, size_t size, const void *owner,
-			 CUdeviceptr *out)
-{
-	uint8_t *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		return CUDA_ERROR_MAP_FAILED;
-	struct alloc a = {.size = size, .charged = align_up(size), .host = h,
-			  .owner = owner, .fd1 = fd + 1, .foreign = true};
-	pthread_rwlock_wrlock(&H.lock);
-	uint64_t at;
-	size_t i;
-	CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
-	if ((gap_from(H.cursor, a.charged, &at, &i) ||
-	     gap_from(H.lo, a.charged, &at, &i))) {
-		a.base = at;
-		if (!insert(i, &a)) {
-			H.cursor = at + a.charged;
-			rc = CUDA_SUCCESS;
-		}
-	}
-	pthread_rwlock_unlock(&H.lock);
-	if (rc)
-		munmap(h, size);
-	else
-		*out = a.base;
-	return rc;
-}
