@@ -123,6 +123,8 @@ bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 /* Drop the VMM area's tables, not the driver's objects (the fuzz harness
  * resets a worker in place; a worker process exits instead). */
 void vw_vmm_forget(struct vworker *W);
+/* Bytes of VMM physical allocations counted in mem_in_use (checks). */
+uint64_t vw_vmm_bytes(struct vworker *W);
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
 

@@ -435,3 +435,17 @@ void vw_vmm_forget(struct vworker *W)
 	free(v->imports.v);
 	free(v);
 }
+
+uint64_t vw_vmm_bytes(struct vworker *W)
+{
+	struct vw_vmm *v = vw_vmm_of(W);
+	uint64_t n = 0;
+	if (!v)
+		return 0;
+	pthread_mutex_lock(&v->mu);
+	for (uint32_t i = 0; i < v->nphys; i++)
+		if (v->phys[i].used)
+			n += v->phys[i].size;
+	pthread_mutex_unlock(&v->mu);
+	return n;
+}

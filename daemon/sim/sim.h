@@ -387,6 +387,7 @@ void sim_ipc_reset(void);
 /* Stream-ordered allocation (sim_pool.c): a SIM_OP_FREE reaching the
  * head of its stream frees its allocation. */
 void sim_pool_exec_free(struct sim_op *op);
+bool sim_pool_live(CUmemoryPool pool); /* a live pool's handle (checks) */
 
 /* -- lib -- */
 

@@ -429,3 +429,11 @@ void sim_pool_reset(void)
 	S.n = 0; /* the heap frees the allocations */
 	pthread_mutex_unlock(&S.mu);
 }
+
+bool sim_pool_live(CUmemoryPool pool)
+{
+	pthread_mutex_lock(&S.mu);
+	bool ok = lookup(pool, NULL) != NULL;
+	pthread_mutex_unlock(&S.mu);
+	return ok;
+}
