@@ -30,6 +30,13 @@
  * KERNELS prints "handle HEX" for a fresh allocation and waits for a line
  * on stdin; vmm --ipc-refused KERNELS HEX, run in another VM, must get
  * CUDA_ERROR_INVALID_VALUE opening it.
+ *
+ * vmm --vgpu-hostile KERNELS (vgpu only: natively a foreign handle is a
+ * value the driver may follow) forks before any CUDA call: the owner
+ * publishes a physical allocation's handle, its reservation and mapping
+ * and a pool; the intruder, with no reservation of its own, must be
+ * refused each (INVALID_VALUE, or INVALID_HANDLE for the pool), and the
+ * owner's mapping must still work afterwards.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -633,8 +640,115 @@ static int ipc_refused(const char *hex)
 	return check_summary("vmm --ipc-refused");
 }
 
+struct vmm_published {
+	uint64_t handle, va, size, pool;
+};
+
+static void intruder(int from_owner, int to_owner)
+{
+	struct check c = {.name = "vgpu_hostile_intruder"};
+	struct vmm_published pub;
+	CUmemGenericAllocationHandle h = 0;
+	unsigned long long fl;
+	CUmemLocation loc = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+	CUmemAccessDesc d = {loc, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+	cuuint64_t v = 0;
+	char done = 1;
+	if (read(from_owner, &pub, sizeof(pub)) != sizeof(pub)) {
+		check_fail(&c, "no ids from the owner");
+	} else {
+		CUmemoryPool pool = (CUmemoryPool)(uintptr_t)pub.pool;
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemMap(pub.va, pub.size, 0, pub.handle, 0));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemRelease(pub.handle));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemRetainAllocationHandle(&h, (void *)(uintptr_t)pub.va));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemUnmap(pub.va, pub.size));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemSetAccess(pub.va, pub.size, &d, 1));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemGetAccess(&fl, &loc, pub.va));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+		       cuMemAddressFree(pub.va, pub.size));
+		EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuMemsetD8(pub.va, 0, 1));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuMemPoolGetAttribute(pool,
+				CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &v));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE, cuMemPoolDestroy(pool));
+	}
+	check_end(&c);
+	if (write(to_owner, &done, 1) != 1)
+		perror("vmm: pipe");
+}
+
+static void owner(int to_intruder, int from_intruder)
+{
+	struct check c = {.name = "vgpu_hostile_owner"};
+	CUmemAllocationProp p = prop();
+	CUmemPoolProps pp = pool_props();
+	CUmemGenericAllocationHandle h;
+	CUmemoryPool pool;
+	CUdeviceptr va;
+	uint8_t x[64], y[64];
+	char done;
+	for (int i = 0; i < 64; i++)
+		x[i] = (uint8_t)(200 - i);
+	if (EXPECT_OK(&c, cuMemAddressReserve(&va, 2 * gran, 0, 0, 0)) &&
+	    EXPECT_OK(&c, cuMemCreate(&h, gran, &p, 0)) &&
+	    EXPECT_OK(&c, cuMemMap(va, gran, 0, h, 0)) &&
+	    EXPECT_OK(&c, set_rw(va, gran)) &&
+	    EXPECT_OK(&c, cuMemPoolCreate(&pool, &pp))) {
+		struct vmm_published pub = {h, va, gran,
+					    (uint64_t)(uintptr_t)pool};
+		if (write(to_intruder, &pub, sizeof(pub)) != sizeof(pub) ||
+		    read(from_intruder, &done, 1) != 1)
+			check_fail(&c, "the intruder is gone");
+		if (EXPECT_OK(&c, cuMemcpyHtoD(va + 100, x, sizeof(x))) &&
+		    EXPECT_OK(&c, cuMemcpyDtoH(y, va + 100, sizeof(y))) &&
+		    memcmp(x, y, sizeof(x)))
+			check_fail(&c, "the mapping changed");
+		EXPECT_OK(&c, cuMemPoolDestroy(pool));
+		EXPECT_OK(&c, cuMemUnmap(va, gran));
+		EXPECT_OK(&c, cuMemRelease(h));
+		EXPECT_OK(&c, cuMemAddressFree(va, 2 * gran));
+	}
+	check_end(&c);
+}
+
+static int hostile(const char *kernels)
+{
+	int a[2], b[2];
+	check_share();
+	if (pipe(a) || pipe(b))
+		return 1;
+	fflush(stdout);
+	pid_t pid = fork(); /* before CUDA: two independent guest processes */
+	if (pid < 0)
+		return 1;
+	if (setup(kernels)) {
+		size_t g = 0;
+		CUmemAllocationProp p = prop();
+		cuMemGetAllocationGranularity(&g, &p,
+					      CU_MEM_ALLOC_GRANULARITY_MINIMUM);
+		gran = g;
+		if (pid == 0)
+			intruder(a[0], b[1]);
+		else
+			owner(a[1], b[0]);
+	}
+	if (pid == 0)
+		_exit(0);
+	int st;
+	waitpid(pid, &st, 0);
+	return check_summary("vmm --vgpu-hostile");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--vgpu-hostile")) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		return hostile(argv[2]);
+	}
 	if (argc >= 3 && (!strcmp(argv[1], "--ipc-export") ||
 			  !strcmp(argv[1], "--ipc-refused"))) {
 		setvbuf(stdout, NULL, _IOLBF, 0);

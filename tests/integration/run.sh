@@ -102,6 +102,7 @@ ipc_cross_vm() {
 	return $rc
 }
 check ipc_refused_across_vms ipc_cross_vm
+check vmm_hostile guest "$build/tests/gpu/vmm" --vgpu-hostile "$kernels"
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
