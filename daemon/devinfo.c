@@ -24,6 +24,56 @@ static void vm_uuid(const char *vm, const CUuuid *gpu, uint8_t out[16])
 	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* variant 10 */
 }
 
+/* The device attributes vgpu does not simply pass through, and why: a
+ * capability is reported only if every call it promises works through
+ * vgpu (ggml, for one, aborts when an advertised VMM call fails). */
+#define GPU_VALUE (-1) /* the GPU's own value: vgpu serves all of it */
+static const struct {
+	CUdevice_attribute attr;
+	int value;
+	const char *why;
+} policy[] = {
+	{CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0, "managed memory: not yet"},
+	{CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0, "managed memory"},
+	{CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS, 0,
+	 "the GPU cannot reach a guest's pageable memory"},
+	{CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0, "mapped host memory: not yet"},
+	{CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, GPU_VALUE,
+	 "every VMM call is remoted (daemon/worker_vmm.c, tests/gpu/vmm.c)"},
+	{CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0,
+	 "a host fd cannot reach the guest: cuMemExportToShareableHandle "
+	 "is NOT_SUPPORTED"},
+	{CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_HANDLE_SUPPORTED, 0, "Linux host"},
+	{CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED, 0,
+	 "Linux host"},
+	{CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED, 0,
+	 "fabric handles are shareable handles: not exported"},
+	{CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED, 0,
+	 "no RDMA peer inside a VM"},
+	{CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED, 0,
+	 "cuMemGetHandleForAddressRange makes a host fd: cannot reach a guest"},
+	{CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED, 0,
+	 "cuMulticast* (VMM handles bound to multicast objects): not yet"},
+	{CU_DEVICE_ATTRIBUTE_SPARSE_CUDA_ARRAY_SUPPORTED, 0,
+	 "cuMemMapArrayAsync (VMM handles into sparse arrays): not yet"},
+	{CU_DEVICE_ATTRIBUTE_HOST_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0,
+	 "host locations are refused by the worker"},
+	{CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0,
+	 "host locations are refused by the worker"},
+	{CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, GPU_VALUE,
+	 "cuMemPool*, cuMemAllocAsync, cuMemFreeAsync are remoted "
+	 "(daemon/worker_vmm_pool.c)"},
+	{CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES, 0,
+	 "pools are not exportable: shareable handles cannot reach a guest"},
+	{CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED, 0,
+	 "host locations are refused by the worker"},
+	{CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED, 0,
+	 "host locations are refused by the worker"},
+	{CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED, GPU_VALUE,
+	 "IPC of memory and events between the VM's guest processes "
+	 "(daemon/worker_vmm_ipc.c); refused across VMs"},
+};
+
 CUresult vgpu_devinfo_fill(const struct vgpu_driver *d, CUdevice dev,
 			   const char *vm, uint64_t memory_limit,
 			   struct vgpu_cu_devinfo *o)
@@ -58,11 +108,9 @@ CUresult vgpu_devinfo_fill(const struct vgpu_driver *d, CUdevice dev,
 	o->attrs[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID] = 0;
 	o->attrs[CU_DEVICE_ATTRIBUTE_PCI_BUS_ID] = 1;
 	o->attrs[CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID] = 0;
-	/* not implemented by vgpu yet: never claim what does not work */
-	o->attrs[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] = 0;
-	o->attrs[CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS] = 0;
-	o->attrs[CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS] = 0;
-	o->attrs[CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED] = 0;
-	o->attrs[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = 0;
+	/* capabilities vgpu decides itself (table above) */
+	for (size_t i = 0; i < sizeof(policy) / sizeof(policy[0]); i++)
+		if (policy[i].value != GPU_VALUE)
+			o->attrs[policy[i].attr] = policy[i].value;
 	return CUDA_SUCCESS;
 }

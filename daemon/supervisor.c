@@ -290,6 +290,8 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 		}
 		uncharge_channel(v, (uint32_t)w->chan);
 		vgpud_stats_retire(v, (uint32_t)w->chan);
+		vgpud_ipc_forget(vgpud_ledger_ipc(v->ledger, v->cfg->channels),
+				 (int32_t)w->pid);
 	} else if (!w->ready) {
 		VLOG_ERR("vm %s: worker %d failed to start (see its message "
 			 "above)", v->cfg->name, (int)w->pid);

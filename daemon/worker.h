@@ -38,6 +38,8 @@ struct vw_alloc {
 	uint64_t len;
 	bool global; /* a module's __device__ variable: not freeable */
 	uint64_t module; /* globals: the module's id; they go with it */
+	bool mapped; /* a VMM mapping (worker_vmm.c): not freeable, not
+		      * counted (its physical allocation is) */
 };
 
 struct vw_exec;
@@ -59,8 +61,10 @@ struct vworker {
 	uint64_t mem_in_use; /* bytes charged (vw_mem_charge), all paths */
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
 	struct vgpud_vm_ledger *vmledger; /* its VM-wide part; or NULL */
+	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
+	struct vw_vmm *vmm; /* worker_vmm.c's tables, made on first use */
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
@@ -109,7 +113,11 @@ CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
 			 uint64_t module);
 CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p);
 void vw_alloc_del(struct vworker *W, CUdeviceptr p);
-
+/* VMM mappings and IPC imports: caller's ranges for vw_range (adjacent
+ * ones join, as the GPU's address space does) until unmapped or closed;
+ * cuMemFree refuses them and they are not counted as this process's. */
+CUresult vw_alloc_mapped(struct vworker *W, CUdeviceptr p, uint64_t len);
+void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p);
 /* Memory quota (daemon/worker_quota.c): THE single entry point for every
  * allocation path that takes device memory (cuMemAlloc*, pitch, async and
  * pool allocations, VMM cuMemCreate, graph memory nodes, ...):
@@ -149,6 +157,11 @@ bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
 CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s);
 bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* virtual memory management and IPC */
+/* Drop the VMM area's tables, not the driver's objects (the fuzz harness
+ * resets a worker in place; a worker process exits instead). */
+void vw_vmm_forget(struct vworker *W);
+/* Bytes of VMM physical allocations counted in mem_in_use (checks). */
+uint64_t vw_vmm_bytes(struct vworker *W);
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
 
@@ -172,5 +185,8 @@ struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 CUresult vw_take_async_err(struct vworker *W, CUresult r);
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
+/* A synchronising call's result: r, or else an earlier asynchronous
+ * call's failure not yet reported (reported once). */
+CUresult vw_take_async_err(struct vworker *W, CUresult r);
 
 #endif

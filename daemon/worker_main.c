@@ -105,6 +105,7 @@ static int map_ledger(struct vworker *W, int fd)
 		return -1;
 	W->ledger = m;
 	W->vmledger = vgpud_ledger_vm(W->ledger, W->r.g.nchannels);
+	W->ipc = vgpud_ledger_ipc(W->ledger, W->r.g.nchannels);
 	return 0;
 }
 

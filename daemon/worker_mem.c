@@ -190,8 +190,14 @@ static void alloc_pitch(struct vworker *W, const struct vgpu_msg *m)
 	}
 	if (!r && __builtin_mul_overflow((uint64_t)pitch, in.a[1], &n))
 		r = CUDA_ERROR_OUT_OF_MEMORY;
-	if (!r && (r = vw_alloc_add(W, p, n))) /* untracked is unusable */
+	/* the pitch is the driver's choice, so the quota is charged after
+	 * the fact: over the limit, the memory goes straight back */
+	if (!r && (r = vw_mem_charge(W, n)))
 		W->drv.cuMemFree_v2(p);
+	else if (!r && (r = vw_alloc_add(W, p, n))) { /* untracked: unusable */
+		W->drv.cuMemFree_v2(p);
+		vw_mem_uncharge(W, n);
+	}
 	out.a[0] = p;
 	out.a[1] = pitch;
 	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);

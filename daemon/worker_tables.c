@@ -250,16 +250,36 @@ static struct vw_alloc *containing(struct vworker *W, CUdeviceptr p,
 	return NULL;
 }
 
+/* A range over adjacent VMM mappings: ggml maps a reservation chunk by
+ * chunk and places tensors across the seams. */
+static bool mapped_run(struct vworker *W, CUdeviceptr p, uint64_t len)
+{
+	for (;;) {
+		struct vw_alloc *a = NULL;
+		for (uint32_t i = 0; i < W->nallocs && !a; i++)
+			if (W->allocs[i].mapped && p >= W->allocs[i].base &&
+			    p - W->allocs[i].base < W->allocs[i].len)
+				a = &W->allocs[i];
+		if (!a)
+			return false;
+		uint64_t avail = a->len - (p - a->base);
+		if (len <= avail)
+			return true;
+		len -= avail;
+		p += avail;
+	}
+}
+
 CUresult vw_range(struct vworker *W, CUdeviceptr p, uint64_t len)
 {
 	pthread_mutex_lock(&W->mu);
-	struct vw_alloc *a = containing(W, p, len);
+	bool ok = containing(W, p, len) || mapped_run(W, p, len);
 	pthread_mutex_unlock(&W->mu);
-	return a ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
-		    bool global, uint64_t module)
+		    bool global, uint64_t module, bool mapped)
 {
 	CUresult r = CUDA_SUCCESS;
 	pthread_mutex_lock(&W->mu);
@@ -278,7 +298,8 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		W->allocs = n;
 		W->acap = cap;
 	}
-	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module};
+	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module,
+						    mapped};
 out:
 	pthread_mutex_unlock(&W->mu);
 	return r;
@@ -286,19 +307,36 @@ out:
 
 CUresult vw_alloc_add(struct vworker *W, CUdeviceptr p, uint64_t len)
 {
-	return add(W, p, len, false, 0);
+	return add(W, p, len, false, 0, false);
+}
+
+CUresult vw_alloc_mapped(struct vworker *W, CUdeviceptr p, uint64_t len)
+{
+	return add(W, p, len, false, 0, true);
+}
+
+void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p)
+{
+	pthread_mutex_lock(&W->mu);
+	for (uint32_t i = 0; i < W->nallocs; i++)
+		if (W->allocs[i].mapped && W->allocs[i].base == p) {
+			W->allocs[i] = W->allocs[--W->nallocs];
+			break;
+		}
+	pthread_mutex_unlock(&W->mu);
 }
 
 CUresult vw_alloc_global(struct vworker *W, CUdeviceptr p, uint64_t len,
 			 uint64_t module)
 {
-	return add(W, p, len, true, module);
+	return add(W, p, len, true, module, false);
 }
 
 static struct vw_alloc *exact(struct vworker *W, CUdeviceptr p)
 {
 	for (uint32_t i = 0; i < W->nallocs; i++)
-		if (W->allocs[i].base == p && !W->allocs[i].global)
+		if (W->allocs[i].base == p && !W->allocs[i].global &&
+		    !W->allocs[i].mapped)
 			return &W->allocs[i];
 	return NULL;
 }

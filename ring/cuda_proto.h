@@ -71,6 +71,34 @@ enum vgpu_cu_op {
 	VGPU_CU_GRAPH_DESTROY = 0x4D, /* a: graph */
 
 	/* -- vmm -- */
+	/* Argument blocks (struct vgpu_cu_args). A CUmemAllocationProp
+	 * travels as its 32 bytes in four slots, a CUmemLocation as its 8
+	 * in one; device ordinals are the guest's (its one device is 0). */
+	VGPU_CU_MEM_GET_GRANULARITY = 0x50, /* a0 option, a1-4 prop -> a0 */
+	VGPU_CU_MEM_ADDRESS_RESERVE = 0x51, /* a0 size, a1 alignment,
+					     * a2 addr, a3 flags -> a0 ptr */
+	VGPU_CU_MEM_ADDRESS_FREE = 0x52,    /* a0 ptr, a1 size */
+	VGPU_CU_MEM_CREATE = 0x53,          /* a0 size, a1 flags, a2-5 prop
+					     * -> a0 handle id */
+	VGPU_CU_MEM_RELEASE = 0x54,         /* a0 handle id */
+	VGPU_CU_MEM_MAP = 0x55,             /* a0 ptr, a1 size, a2 offset,
+					     * a3 handle id, a4 flags */
+	VGPU_CU_MEM_UNMAP = 0x56,           /* a0 ptr, a1 size */
+	VGPU_CU_MEM_SET_ACCESS = 0x57,      /* u64 ptr, size, count, then
+					     * count x {u64 location,
+					     * u64 flags} */
+	VGPU_CU_MEM_GET_ACCESS = 0x58,      /* a0 ptr, a1 location -> a0 */
+	VGPU_CU_MEM_GET_PROP = 0x59,        /* a0 handle id -> a0-3 prop */
+	VGPU_CU_MEM_RETAIN_HANDLE = 0x5A,   /* a0 address -> a0 handle id */
+	VGPU_CU_MEM_POOL_CREATE = 0x5B,     /* CUmemPoolProps's bytes
+					     * -> a0 pool id */
+	VGPU_CU_MEM_POOL = 0x5C,            /* a0 enum vgpu_cu_pool_op, a1 pool
+					     * id, a2.. by op -> a0 */
+	VGPU_CU_IPC_OPEN = 0x5D,            /* struct vgpu_cu_ipc_open
+					     * -> a0 device pointer / event id */
+	VGPU_CU_IPC = 0x5E,                 /* a0 enum vgpu_cu_ipc_op, a1
+					     * pointer or event id -> the
+					     * handle (64 bytes) */
 
 	/* -- lib -- */
 
@@ -92,11 +120,60 @@ enum vgpu_cu_hkind {
 	VGPU_HK_MEM_HANDLE = 0xC9,  /* VMM physical allocation */
 	VGPU_HK_LIBRARY = 0xCA,
 	VGPU_HK_KERNEL = 0xCB,
+	VGPU_HK_MEM_POOL = 0xCC,    /* stream-ordered allocator pool */
 };
 
 struct vgpu_cu_args {
 	uint64_t a[8]; /* request: in-arguments; reply: out-arguments */
 };
+
+/* VGPU_CU_MEM_POOL's operations; a2.. as listed. */
+enum vgpu_cu_pool_op {
+	VGPU_POOL_DESTROY = 1,
+	VGPU_POOL_SET_ATTR,     /* a2 attribute, a3 value (int or u64) */
+	VGPU_POOL_GET_ATTR,     /* a2 attribute -> a0 value */
+	VGPU_POOL_SET_ACCESS,   /* a2 count (<= 2), a3/a4, a5/a6 location and
+				 * flags of each descriptor */
+	VGPU_POOL_GET_ACCESS,   /* a2 location -> a0 flags */
+	VGPU_POOL_DEVICE_DEFAULT, /* a2 device -> a0 pool id */
+	VGPU_POOL_DEVICE_GET,   /* a2 device -> a0 pool id */
+	VGPU_POOL_DEVICE_SET,   /* a2 device, a1 pool id */
+};
+#define VGPU_CU_MAX_POOL_ACCESS 2
+
+/* Bytes of a CUmemPool_attribute's value: the REUSE_* ones (1-3) are int,
+ * the thresholds and counters (4-8) cuuint64_t; 0: no such attribute. */
+static inline unsigned vgpu_cu_pool_attr_size(uint64_t attr)
+{
+	return attr >= 1 && attr <= 3 ? 4 : attr >= 4 && attr <= 8 ? 8 : 0;
+}
+
+/* CUDA IPC: what the guest's 64-byte CUipcMemHandle/CUipcEventHandle
+ * holds. The driver's handle never leaves the daemon: it is in the VM's
+ * IPC table (daemon/ledger.h) under slot, guarded by a random nonce. */
+#define VGPU_CU_IPC_MAGIC 0x50494776u /* "vGIP" */
+struct vgpu_cu_ipc_handle {
+	uint32_t magic;
+	uint32_t kind;    /* 1 memory, 2 event */
+	uint32_t slot;
+	uint32_t zero;
+	uint64_t nonce;
+	uint8_t pad[40];
+};
+enum vgpu_cu_ipc_op {
+	VGPU_IPC_MEM_GET = 1,   /* a1 device pointer */
+	VGPU_IPC_EVENT_GET,     /* a1 event id */
+	VGPU_IPC_MEM_CLOSE,     /* a1 device pointer from IPC_OPEN */
+};
+struct vgpu_cu_ipc_open {
+	uint32_t kind;    /* 1 memory, 2 event */
+	uint32_t flags;   /* cuIpcOpenMemHandle's */
+	struct vgpu_cu_ipc_handle h;
+};
+
+/* cuMemSetAccess: descriptors one request carries at most (the real
+ * driver has no limit; a guest has one device to describe). */
+#define VGPU_CU_MAX_ACCESS_DESCS 32
 
 #define VGPU_CU_NAME_MAX 256
 #define VGPU_CU_MAX_ATTRS 160

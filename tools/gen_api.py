@@ -19,7 +19,8 @@ HANDLES = {"CUstream": "VGPU_HK_STREAM", "CUevent": "VGPU_HK_EVENT",
            "CUgraph": "VGPU_HK_GRAPH", "CUgraphExec": "VGPU_HK_GRAPH_EXEC",
            "CUgraphNode": "VGPU_HK_GRAPH_NODE",
            "CUmemGenericAllocationHandle": "VGPU_HK_MEM_HANDLE",
-           "CUlibrary": "VGPU_HK_LIBRARY", "CUkernel": "VGPU_HK_KERNEL"}
+           "CUlibrary": "VGPU_HK_LIBRARY", "CUkernel": "VGPU_HK_KERNEL",
+           "CUmemoryPool": "VGPU_HK_MEM_POOL"}
 RULE = re.compile(r"^(range|alloc)\((.+)\)$"
                   r"|^(free|new|del|stream|memfree|memtotal)$")
 

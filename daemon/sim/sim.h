@@ -147,7 +147,8 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n);
 enum sim_op_kind {
 	SIM_OP_NOP, SIM_OP_HTOD, SIM_OP_DTOH, SIM_OP_DTOD, SIM_OP_MEMSET,
 	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT,
-	SIM_OP_RECT /* 2D copy or memset: sim_mem2d.c */
+	SIM_OP_RECT, /* 2D copy or memset: sim_mem2d.c */
+	SIM_OP_FREE /* cuMemFreeAsync: u.copy.dst (sim_pool.c) */
 };
 
 /* "Stream s has completed its first seq operations." */
@@ -427,6 +428,43 @@ CUresult sim_capture_event_check(struct sim_obj *e);
 void sim_capture_stream_gone(struct sim_stream *s);
 
 /* -- vmm -- */
+/* Virtual memory management (sim_vmm.c over sim_heap.c): reservations in
+ * the top SIM_VMM_WINDOW bytes of the device range, physical allocations
+ * in memfds mapped into each reservation's host shadow. */
+#define SIM_VMM_WINDOW (256ull << 30)
+#define SIM_VMM_GRANULARITY (2u << 20) /* an H100's, minimum = recommended */
+CUresult sim_heap_charge(size_t n);
+void sim_heap_uncharge(size_t n);
+CUresult sim_heap_va_reserve(size_t size, size_t align, CUdeviceptr hint,
+			     CUdeviceptr *out);
+/* INVALID_VALUE unless exactly one reservation, with nothing mapped. */
+CUresult sim_heap_va_free(CUdeviceptr p, size_t size);
+/* Map fd's [off, off+size) at va, inside a reservation and over no other
+ * mapping; no access until sim_heap_vaccess. */
+CUresult sim_heap_vmap(CUdeviceptr va, size_t size, int fd, uint64_t off,
+		       const void *owner);
+/* Unmap whole mappings tiling [va, va+size); *owners (malloc'd, *n of
+ * them) are theirs, for the caller to drop. */
+CUresult sim_heap_vunmap(CUdeviceptr va, size_t size, const void ***owners,
+			 size_t *n);
+/* Read-write or no access for the whole mappings tiling [va, va+size). */
+CUresult sim_heap_vaccess(CUdeviceptr va, size_t size, bool rw);
+CUresult sim_heap_vquery(CUdeviceptr va, const void **owner, bool *rw);
+/* IPC (sim_ipc.c): move the cuMemAlloc allocation based at p into a
+ * memfd (its fd, kept by the heap, and size); map another process's file
+ * fd (taken) as a new uncharged allocation of owner. */
+CUresult sim_heap_export(CUdeviceptr p, int *fd, size_t *size);
+CUresult sim_heap_import(int fd, size_t size, const void *owner,
+			 CUdeviceptr *out);
+/* The context's reset (sim_ctx.c): physical allocations, pools and IPC
+ * imports go, as the heap's allocations and reservations do. */
+void sim_vmm_reset(void);
+void sim_pool_reset(void);
+void sim_ipc_reset(void);
+/* Stream-ordered allocation (sim_pool.c): a SIM_OP_FREE reaching the
+ * head of its stream frees its allocation. */
+void sim_pool_exec_free(struct sim_op *op);
+bool sim_pool_live(CUmemoryPool pool); /* a live pool's handle (checks) */
 
 /* -- lib -- */
 

@@ -4,8 +4,9 @@
  * a value; anything else is CUDA_ERROR_INVALID_VALUE. Limits are those of
  * an H100 (compute capability 9.0, 132 SMs). Capabilities are 1 only when
  * the sim can actually serve them through driver.def: no managed, pageable
- * or host-registered memory, no virtual memory management, memory pools,
- * IPC, clusters or cooperative launch. Unified addressing is 1: device
+ * or host-registered memory, no IPC, clusters or cooperative launch;
+ * virtual memory management (sim_vmm.c) and memory pools (sim_pool.c) on
+ * the device, without shareable handles. Unified addressing is 1: device
  * pointers live in the process's address space (a reserved range that no
  * host allocation can take). A capability the sim gains (a new driver.def
  * entry) must flip its attribute here.
@@ -118,7 +119,7 @@ static const struct {
 	A(HOST_REGISTER_SUPPORTED, 0),
 	A(PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES, 0),
 	A(DIRECT_MANAGED_MEM_ACCESS_FROM_HOST, 0),
-	A(VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0),
+	A(VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 1), /* sim_vmm.c */
 	A(HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0),
 	A(HANDLE_TYPE_WIN32_HANDLE_SUPPORTED, 0),
 	A(HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED, 0),
@@ -131,7 +132,7 @@ static const struct {
 	A(SPARSE_CUDA_ARRAY_SUPPORTED, 0),
 	A(READ_ONLY_HOST_REGISTER_SUPPORTED, 0),
 	A(TIMELINE_SEMAPHORE_INTEROP_SUPPORTED, 0),
-	A(MEMORY_POOLS_SUPPORTED, 0),
+	A(MEMORY_POOLS_SUPPORTED, 1), /* sim_pool.c */
 	A(GPU_DIRECT_RDMA_SUPPORTED, 0),
 	A(GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS, 0),
 	A(GPU_DIRECT_RDMA_WRITES_ORDERING, 0),

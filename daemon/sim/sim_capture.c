@@ -388,6 +388,8 @@ static CUgraphNodeType node_type(const struct sim_op *op)
 		return op->u.rect.hsrc || op->u.rect.src
 			       ? CU_GRAPH_NODE_TYPE_MEMCPY
 			       : CU_GRAPH_NODE_TYPE_MEMSET;
+	case SIM_OP_FREE:
+		return CU_GRAPH_NODE_TYPE_MEM_FREE;
 	case SIM_OP_NOP:
 		break;
 	}
@@ -407,7 +409,10 @@ bool sim_capture_submit(struct sim_stream *s, struct sim_op *op,
 		*rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 	} else if (m && (op->kind == SIM_OP_HTOD || op->kind == SIM_OP_DTOH ||
 			 (op->kind == SIM_OP_RECT &&
-			  (op->u.rect.hdst || op->u.rect.hsrc)))) {
+			  (op->u.rect.hdst || op->u.rect.hsrc)) ||
+			 op->kind == SIM_OP_FREE)) {
+		/* memory nodes (a captured cuMemFreeAsync) are not
+		 * simulated: the capture fails rather than free early */
 		/* the sim knows no pinned memory: host copies are pageable,
 		 * which capture refuses */
 		m->c->invalid = true;

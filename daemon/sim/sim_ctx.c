@@ -109,6 +109,9 @@ static void reset(void)
 	invalidate(SIM_FUNC);
 	invalidate(SIM_MODULE);
 	sim_stream_close_per_thread();
+	sim_vmm_reset();
+	sim_pool_reset();
+	sim_ipc_reset();
 	sim_heap_free_all();
 	pthread_mutex_lock(&sim_ctx.mu);
 	sim_ctx.epoch++;

@@ -15,13 +15,24 @@
  * Accounting charges the size rounded up to 256 bytes, the alignment.
  * The table's rwlock is held for reading by every user of host addresses
  * (copies, kernels), so memory is never released under them.
+ *
+ * Virtual memory management (sim_vmm.c) gets the top SIM_VMM_WINDOW bytes
+ * of the reserved range for cuMemAddressReserve. Each reservation has a
+ * host "shadow" range of its size (PROT_NONE); mapping a physical
+ * allocation (a memfd) maps that file into the shadow at the same offset,
+ * and records the mapping in the table (mapped, usable once access is set).
+ * So adjacent mappings of one reservation are adjacent in host memory too,
+ * and a copy or kernel spanning them sees one span, as on the GPU; two
+ * mappings of one allocation share its bytes. That part, and the files
+ * IPC shares allocations through, is sim_heap_vmm.c.
  */
 #define _GNU_SOURCE
-#include "sim.h"
+#include "sim_heap_impl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* Inside the application range of every sanitizer we build with:
  * ThreadSanitizer's x86_64 layout allows 0x7e8000000000 and up (its
@@ -29,29 +40,17 @@
 #define VA_BASE 0x7e8000000000ull
 #define MMAP_MIN (64u << 10)
 
-struct alloc {
-	CUdeviceptr base;
-	size_t size, charged;
-	uint8_t *host;
-	const void *owner;
-};
+struct sim_heap sim_heap = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
-static struct {
-	pthread_rwlock_t lock;
-	struct alloc *v;
-	size_t n, cap;
-	uint64_t lo, hi, cursor;
-	uint64_t total, used;
-} H = {.lock = PTHREAD_RWLOCK_INITIALIZER};
-
-static uint64_t align_up(uint64_t x)
+uint64_t sim_heap_align(uint64_t x)
 {
 	return (x + SIM_ALIGN - 1) & ~(uint64_t)(SIM_ALIGN - 1);
 }
 
 int sim_heap_start(uint64_t total, char *err, size_t errlen)
 {
-	uint64_t span = (2 * total + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	uint64_t heap = (2 * total + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	uint64_t span = heap + SIM_VMM_WINDOW;
 	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	void *p = mmap((void *)VA_BASE, span, PROT_NONE,
 		       fl | MAP_FIXED_NOREPLACE, -1, 0);
@@ -63,13 +62,14 @@ int sim_heap_start(uint64_t total, char *err, size_t errlen)
 		return -1;
 	}
 	H.lo = H.cursor = (uint64_t)(uintptr_t)p;
-	H.hi = H.lo + span;
+	H.hi = H.lo + heap;
+	H.vhi = H.lo + span;
 	H.total = total;
 	return 0;
 }
 
 /* First index whose base is >= x. */
-static size_t lower(uint64_t x)
+size_t sim_heap_lower(uint64_t x)
 {
 	size_t a = 0, b = H.n;
 	while (a < b) {
@@ -84,27 +84,29 @@ static size_t lower(uint64_t x)
 
 /* A free aligned range of len bytes at or after from: its address and the
  * table index it goes to. */
-static bool gap_from(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
+bool sim_heap_gap(uint64_t from, uint64_t len, uint64_t *at, size_t *idx)
 {
-	size_t i = lower(from);
+	size_t i = sim_heap_lower(from);
 	uint64_t a = from;
 	if (i > 0 && H.v[i - 1].base + H.v[i - 1].charged > a)
 		a = H.v[i - 1].base + H.v[i - 1].charged;
 	for (;; i++) {
-		a = align_up(a);
-		uint64_t next = i < H.n ? H.v[i].base : H.hi;
+		a = sim_heap_align(a);
+		/* VMM mappings lie above hi: never a gap for cuMemAlloc */
+		bool last = i == H.n || H.v[i].base >= H.hi;
+		uint64_t next = last ? H.hi : H.v[i].base;
 		if (a <= next && next - a >= len) {
 			*at = a;
 			*idx = i;
 			return true;
 		}
-		if (i == H.n)
+		if (last)
 			return false;
 		a = H.v[i].base + H.v[i].charged;
 	}
 }
 
-static int insert(size_t i, const struct alloc *a)
+int sim_heap_insert(size_t i, const struct alloc *a)
 {
 	if (H.n == H.cap) {
 		size_t ncap = H.cap ? H.cap * 2 : 64;
@@ -129,12 +131,23 @@ static uint8_t *host_alloc(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void host_free(uint8_t *p, size_t size)
+void sim_heap_host_free(uint8_t *p, size_t size)
 {
 	if (size < MMAP_MIN)
 		free(p);
 	else if (p)
 		munmap(p, size);
+}
+
+/* An allocation's host memory: its own, or a file mapping (IPC). */
+void sim_heap_release(const struct alloc *a)
+{
+	if (a->fd1) {
+		munmap(a->host, a->size);
+		close(a->fd1 - 1);
+	} else {
+		sim_heap_host_free(a->host, a->size);
+	}
 }
 
 /* Under the write lock: place a and account for it. */
@@ -144,11 +157,11 @@ static CUresult place(struct alloc *a)
 	size_t i;
 	if (H.total - H.used < a->charged)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	if (!gap_from(H.cursor, a->charged, &at, &i) &&
-	    !gap_from(H.lo, a->charged, &at, &i))
+	if (!sim_heap_gap(H.cursor, a->charged, &at, &i) &&
+	    !sim_heap_gap(H.lo, a->charged, &at, &i))
 		return CUDA_ERROR_OUT_OF_MEMORY; /* address range fragmented */
 	a->base = at;
-	if (insert(i, a))
+	if (sim_heap_insert(i, a))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	H.used += a->charged;
 	H.cursor = at + a->charged;
@@ -161,7 +174,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (size > H.total)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	struct alloc a = {.size = size, .charged = align_up(size),
+	struct alloc a = {.size = size, .charged = sim_heap_align(size),
 			  .owner = owner};
 	a.host = host_alloc(size);
 	if (!a.host)
@@ -170,7 +183,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 	CUresult rc = place(&a);
 	pthread_rwlock_unlock(&H.lock);
 	if (rc)
-		host_free(a.host, size);
+		sim_heap_host_free(a.host, size);
 	else
 		*out = a.base;
 	return rc;
@@ -179,7 +192,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 {
 	pthread_rwlock_wrlock(&H.lock);
-	size_t i = lower(p);
+	size_t i = sim_heap_lower(p);
 	if (i == H.n || H.v[i].base != p || H.v[i].owner != owner) {
 		pthread_rwlock_unlock(&H.lock);
 		return CUDA_ERROR_INVALID_VALUE;
@@ -187,24 +200,34 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	struct alloc a = H.v[i];
 	memmove(&H.v[i], &H.v[i + 1], (H.n - i - 1) * sizeof(*H.v));
 	H.n--;
-	H.used -= a.charged;
+	if (!a.foreign)
+		H.used -= a.charged;
 	pthread_rwlock_unlock(&H.lock);
-	host_free(a.host, a.size);
+	sim_heap_release(&a);
 	return CUDA_SUCCESS;
 }
 
+/* The context's reset: every allocation, mapping and reservation goes
+ * (sim_vmm_reset drops the physical allocations behind the mappings). */
 void sim_heap_free_all(void)
 {
 	pthread_rwlock_wrlock(&H.lock);
 	struct alloc *v = H.v;
-	size_t n = H.n;
+	struct resv *r = H.r;
+	size_t n = H.n, nr = H.nr;
 	H.v = NULL;
 	H.n = H.cap = 0;
+	H.r = NULL;
+	H.nr = H.rcap = 0;
 	H.used = 0;
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
-		host_free(v[i].host, v[i].size);
+		if (!v[i].mapped) /* a mapping's pages go with its shadow */
+			sim_heap_release(&v[i]);
+	for (size_t i = 0; i < nr; i++)
+		munmap(r[i].shadow, r[i].size);
 	free(v);
+	free(r);
 }
 
 void sim_heap_info(size_t *free_bytes, size_t *total)
@@ -225,17 +248,40 @@ void sim_heap_unlock(void)
 	pthread_rwlock_unlock(&H.lock);
 }
 
+static bool usable(const struct alloc *a)
+{
+	return !a->mapped || a->access;
+}
+
+/* Whether b continues a in device and host memory: adjacent mappings of
+ * one reservation (the shadow makes their host bytes adjacent too). */
+static bool joins(const struct alloc *a, const struct alloc *b)
+{
+	return a->mapped && b->mapped && a->access && b->access &&
+	       a->base + a->size == b->base && a->host + a->size == b->host;
+}
+
 bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
 {
-	size_t i = lower(p + 1); /* first base > p */
+	size_t i = sim_heap_lower(p + 1); /* first base > p */
 	if (i == 0)
 		return false;
-	const struct alloc *a = &H.v[i - 1];
+	size_t first = i - 1, last = i - 1;
+	const struct alloc *a = &H.v[first];
 	uint64_t off = p - a->base;
-	if (off >= a->size || n > a->size - off)
+	if (off >= a->size || !usable(a))
+		return false;
+	while (first > 0 && joins(&H.v[first - 1], &H.v[first]))
+		first--;
+	while (last + 1 < H.n && joins(&H.v[last], &H.v[last + 1]))
+		last++;
+	a = &H.v[first];
+	uint64_t size = H.v[last].base + H.v[last].size - a->base;
+	off = p - a->base;
+	if (n > size - off)
 		return false;
 	out->base = a->base;
-	out->size = a->size;
+	out->size = size;
 	out->host = a->host;
 	return true;
 }
@@ -251,7 +297,7 @@ void *sim_heap_map(CUdeviceptr p, size_t n)
 bool sim_heap_is_device_range(const void *h, size_t n)
 {
 	uint64_t a = (uint64_t)(uintptr_t)h;
-	return a < H.hi && (a >= H.lo || n > H.lo - a);
+	return a < H.vhi && (a >= H.lo || n > H.lo - a);
 }
 
 CUresult sim_heap_check(CUdeviceptr p, size_t n)
@@ -263,3 +309,4 @@ CUresult sim_heap_check(CUdeviceptr p, size_t n)
 	pthread_rwlock_unlock(&H.lock);
 	return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
+

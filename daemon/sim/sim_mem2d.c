@@ -255,30 +255,3 @@ CUresult sim_cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size,
 		*size = s.size;
 	return CUDA_SUCCESS;
 }
-
-/* Stream-ordered allocation: memory is usable at once, which is one valid
- * order; a free waits for the stream's earlier work, so nothing queued
- * before it on that stream can touch freed memory. */
-CUresult sim_cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hs)
-{
-	struct sim_stream *s;
-	CUresult rc = sim_stream_resolve(hs, &s);
-	if (rc)
-		return rc;
-	sim_stream_put(s);
-	if (!dptr)
-		return CUDA_ERROR_INVALID_VALUE;
-	return sim_heap_alloc(bytesize, NULL, dptr);
-}
-
-CUresult sim_cuMemFreeAsync(CUdeviceptr dptr, CUstream hs)
-{
-	struct sim_op *op = sim_op_new(SIM_OP_NOP);
-	if (!op)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	CUresult rc = submit(op, hs, true);
-	if (rc && rc != sim_sticky())
-		return rc;
-	rc = sim_heap_free(dptr, NULL);
-	return rc ? rc : sim_sticky();
-}

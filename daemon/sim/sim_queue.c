@@ -83,6 +83,9 @@ static void execute(struct sim_op *op)
 	case SIM_OP_RECORD:
 		sim_event_complete(op->ev, op->ev_seq);
 		break;
+	case SIM_OP_FREE: /* even after a fault: memory is released */
+		sim_pool_exec_free(op);
+		break;
 	case SIM_OP_NOP:
 	case SIM_OP_WAIT:
 		break;

@@ -364,6 +364,35 @@ VGPU_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t n,
 	return cuMemAllocAsync(dptr, n, vgpu_ptsz(s));
 }
 
+struct pool_req {
+	size_t n;
+	CUmemoryPool pool;
+	CUstream s;
+};
+
+static CUresult from_pool(CUdeviceptr *p, uint64_t *size, void *ctx)
+{
+	struct pool_req *q = ctx;
+	*size = q->n;
+	return vgpu_gen_cuMemAllocFromPoolAsync(p, q->n, q->pool, q->s);
+}
+
+VGPU_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t n,
+					     CUmemoryPool pool, CUstream s)
+{
+	struct pool_req q = {n, pool, s};
+	if (!dptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	return alloc_recorded(from_pool, &q, true, dptr);
+}
+
+VGPU_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr,
+						  size_t n, CUmemoryPool pool,
+						  CUstream s)
+{
+	return cuMemAllocFromPoolAsync(dptr, n, pool, vgpu_ptsz(s));
+}
+
 VGPU_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
 {
 	struct vgpu_space e;

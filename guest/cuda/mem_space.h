@@ -64,6 +64,8 @@ CUresult vgpu_gen_cuMemFree_v2(CUdeviceptr dptr);
 CUresult vgpu_gen_cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize,
 				  CUstream hStream);
 CUresult vgpu_gen_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream);
+CUresult vgpu_gen_cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize,
+					  CUmemoryPool pool, CUstream hStream);
 
 /* Copies between guest memory and the device (guest/cuda/mem.c): stream
  * VGPU_CU_NO_STREAM for the plain synchronous forms; async false for the

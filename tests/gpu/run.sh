@@ -5,7 +5,7 @@
 # 1. tests/gpu/drvapi natively, then as a vgpu guest against vgpud's cuda
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
-#    tests/gpu/memops --big and tests/gpu/graphs likewise (copies, memsets, 2D/3D, pinned).
+#    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise (copies, memsets, 2D/3D, pinned).
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
@@ -71,6 +71,16 @@ verdict "graphs through vgpu" "[[ $rc -eq 0 ]]"
 verdict "graphs digests bit-identical" "diff \
 	<(grep ^digest '$out/graphs-native.txt') \
 	<(grep ^digest '$out/graphs-vgpu.txt') >'$out/graphs-digest.diff'"
+
+# tests/gpu/vmm: VMM (and later pools, IPC), same comparison as drvapi
+"$B/tests/gpu/vmm" "$k" >"$out/vmm-native.txt" 2>&1
+rc=$?
+verdict "vmm native" "[[ $rc -eq 0 ]]"
+guest "$B/tests/gpu/vmm" "$k" >"$out/vmm-vgpu.txt" 2>&1
+rc=$?
+verdict "vmm through vgpu" "[[ $rc -eq 0 ]]"
+verdict "vmm digests bit-identical" "diff <(grep ^digest '$out/vmm-native.txt') \
+	<(grep ^digest '$out/vmm-vgpu.txt') >'$out/vmm-digest.diff'"
 
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!

@@ -12,7 +12,8 @@
 # processes at once), a VM's memory quota across two of its processes
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
 # mid-run while another keeps working, vgpuctl stats and metrics (also
-# over HTTP), and vgpuctl status.
+# over HTTP), VMM, pools and IPC (tests/gpu/vmm; IPC refused from a second
+# VM), and vgpuctl status.
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -192,6 +193,24 @@ metrics_http() {
 check metrics_http metrics_http
 
 check graphs guest "$build/tests/gpu/graphs" "$kernels"
+check vmm guest "$build/tests/gpu/vmm" "$kernels"
+
+# An IPC handle exported in VM "it" opened in VM "q": refused.
+ipc_cross_vm() {
+	local rc hex
+	coproc EXP { guest "$build/tests/gpu/vmm" --ipc-export "$kernels"; }
+	while read -r word hex <&"${EXP[0]}"; do
+		[[ $word == handle ]] && break
+	done
+	VGPU_REGION=$qregion LD_LIBRARY_PATH=$build/guest/lib \
+		"$build/tests/gpu/vmm" --ipc-refused "$kernels" "$hex"
+	rc=$?
+	echo go >&"${EXP[1]}"
+	wait "$EXP_PID" || rc=1
+	return $rc
+}
+check ipc_refused_across_vms ipc_cross_vm
+check vmm_hostile guest "$build/tests/gpu/vmm" --vgpu-hostile "$kernels"
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
