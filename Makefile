@@ -146,6 +146,14 @@ $(BUILD)/tests/gpu/kernels.fatbin: tests/gpu/kernels.cu
 $(BUILD)/tests/gpu/kernels.ptx: tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -ptx -arch=compute_90 $< -o $@
+# lib: a fatbin as libraries ship them: several architectures, the PTX
+# compressed (nvcc's default); the guest keeps only the sm_90 cubin.
+KERNEL_IMAGES += $(BUILD)/tests/gpu/kernels_multi.fatbin
+$(BUILD)/tests/gpu/kernels_multi.fatbin: tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin -gencode arch=compute_80,code=sm_80 \
+		-gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90 $< -o $@
 
 # MINI_CRITERION=1 compiles the tests against tests/support/mini (the TSan
 # build: Criterion itself cannot start under ThreadSanitizer).
@@ -157,7 +165,8 @@ endif
 # VGPU_BUILD_DIR / VGPU_SRC_DIR: where a test finds built libraries and
 # checked-in data, whatever directory it runs from.
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
-$(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image: $(KERNEL_IMAGES)
+$(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image \
+	$(BUILD)/tests/unit/test_lib_fatbin: $(KERNEL_IMAGES)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
@@ -265,7 +274,7 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
-GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit)
+GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit lib)
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

@@ -11,6 +11,7 @@
 struct vgpu_fn {
 	uint64_t magic;
 	uint64_t conn; /* vgpu_cu_conn_id() of the connection that made it */
+	const void *kernel; /* the CUkernel this is the function of, or NULL */
 	struct vgpu_cu_fninfo info;
 };
 
@@ -25,6 +26,15 @@ static inline const struct vgpu_fn *vgpu_fn_of(CUfunction f)
 		       ? p
 		       : NULL;
 }
+
+/* Load a kernel image as a module of this process's context: the
+ * worker's module id (guest/cuda/module.c). */
+CUresult vgpu_module_load(const void *image, uint64_t *id);
+
+/* A function attribute the guest did not cache: asked of the worker
+ * (guest/cuda/lib_library.c). */
+CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a,
+		      int *v);
 
 /* Log once that attribute a of call is not answered, and say so. */
 CUresult vgpu_unsupported_attr(const char *call, int a);

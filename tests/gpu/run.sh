@@ -45,6 +45,15 @@ verdict "drvapi through vgpu" "[[ $rc -eq 0 ]]"
 verdict "digests bit-identical" "diff <(grep ^digest '$out/drvapi-native.txt') \
 	<(grep ^digest '$out/drvapi-vgpu.txt') >'$out/digest.diff'"
 
+# libraries and kernels (tests/gpu/lib.c), natively and through vgpu
+for mode in native vgpu; do
+	run=(); [[ $mode == vgpu ]] && run=(guest)
+	"${run[@]}" "$B/tests/gpu/lib" "$B/tests/gpu/kernels_multi.fatbin" \
+		>"$out/lib-$mode.txt" 2>&1
+	rc=$?
+	verdict "lib $mode" "[[ $rc -eq 0 ]]"
+done
+
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!
 guest "$B/tests/gpu/drvapi" "$k" >"$out/drvapi-beside-fault.txt" 2>&1

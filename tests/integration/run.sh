@@ -78,6 +78,7 @@ kernels=$build/tests/gpu/kernels.cubin
 check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
+check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fatbin"
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

@@ -1,0 +1,272 @@
+/* tests/gpu/lib.c - libraries and kernels (cuLibrary*, cuKernel*).
+ *
+ * Usage: lib KERNELS.fatbin
+ *
+ * A plain driver-API program (runs natively and through vgpu); the image
+ * is the test kernels (tests/gpu/kernels.cu), best a fatbin with several
+ * architectures and compressed entries (kernels_multi.fatbin). Checks:
+ *  lib_load        from memory, from a version 2 fatbin wrapper (what nvcc
+ *                  emits), from a file; bad arguments
+ *  lib_kernels     count and enumeration give the 8 kernels by name; a
+ *                  second lookup returns the same handle; unknown names
+ *  lib_kernel_info name, parameter layout, library, attributes (one set
+ *                  and read back), a wrong device
+ *  lib_launch      vgpu_add_f32 launched through the CUkernel itself and
+ *                  through cuKernelGetFunction; every element checked
+ *  lib_module      the library's module and its globals' initial data
+ *  lib_unload      a library's handles are invalid once it is unloaded
+ *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
+ */
+#include "check.h"
+#include "file.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+static const char *names[] = {
+	"vgpu_fill_u32", "vgpu_add_f32", "vgpu_saxpy", "vgpu_struct_arg",
+	"vgpu_checksum", "vgpu_sleep_ns", "vgpu_fault", "vgpu_inc_counter",
+};
+#define NKERNELS 8
+
+static const void *image;
+static const char *path;
+
+struct wrapper { /* nvcc's fatbin wrapper, version 2 */
+	uint32_t magic, version;
+	const void *data;
+	const void *const *prelinked;
+};
+
+static void load(void)
+{
+	struct check c = {.name = "lib_load"};
+	CUlibrary l1, l2, l3, bad;
+	static const void *const none[1] = {NULL};
+	struct wrapper w = {0x466243B1u, 2, image, none};
+	EXPECT_OK(&c, cuLibraryLoadData(&l1, image, NULL, NULL, 0, NULL, NULL, 0));
+	CUlibraryOption o[2] = {CU_LIBRARY_BINARY_IS_PRESERVED,
+				CU_LIBRARY_HOST_UNIVERSAL_FUNCTION_AND_DATA_TABLE};
+	void *v[2] = {(void *)(uintptr_t)1, NULL};
+	EXPECT_OK(&c, cuLibraryLoadData(&l2, &w, NULL, NULL, 0, o, v, 2));
+	EXPECT_OK(&c, cuLibraryLoadFromFile(&l3, path, NULL, NULL, 0, NULL, NULL, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuLibraryLoadData(NULL, image, NULL, NULL, 0, NULL, NULL, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuLibraryLoadData(&bad, NULL, NULL, NULL, 0, NULL, NULL, 0));
+	EXPECT(&c, CUDA_ERROR_FILE_NOT_FOUND,
+	       cuLibraryLoadFromFile(&bad, "/nonexistent/k.fatbin", NULL, NULL,
+				     0, NULL, NULL, 0));
+	EXPECT_OK(&c, cuLibraryUnload(l1));
+	EXPECT_OK(&c, cuLibraryUnload(l2));
+	EXPECT_OK(&c, cuLibraryUnload(l3));
+	check_end(&c);
+}
+
+static int name_index(const char *n)
+{
+	for (int i = 0; i < NKERNELS; i++)
+		if (!strcmp(names[i], n))
+			return i;
+	return -1;
+}
+
+static void kernels(CUlibrary lib)
+{
+	struct check c = {.name = "lib_kernels"};
+	unsigned n = 0;
+	CUkernel ks[NKERNELS + 2], k1, k2;
+	EXPECT_OK(&c, cuLibraryGetKernelCount(&n, lib));
+	if (n != NKERNELS)
+		check_fail(&c, "%u kernels, want %d", n, NKERNELS);
+	EXPECT_OK(&c, cuLibraryEnumerateKernels(ks, NKERNELS, lib));
+	int seen = 0;
+	for (unsigned i = 0; i < NKERNELS && !c.bad; i++) {
+		const char *nm = NULL;
+		EXPECT_OK(&c, cuKernelGetName(&nm, ks[i]));
+		int at = nm ? name_index(nm) : -1;
+		if (at < 0 || (seen & (1 << at)))
+			check_fail(&c, "kernel %u is '%s'", i, nm ? nm : "?");
+		else
+			seen |= 1 << at;
+	}
+	EXPECT_OK(&c, cuLibraryGetKernel(&k1, lib, "vgpu_saxpy"));
+	EXPECT_OK(&c, cuLibraryGetKernel(&k2, lib, "vgpu_saxpy"));
+	if (k1 != k2)
+		check_fail(&c, "two lookups, two handles");
+	EXPECT(&c, CUDA_ERROR_NOT_FOUND,
+	       cuLibraryGetKernel(&k1, lib, "no_such_kernel"));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuLibraryGetKernel(&k1, lib, NULL));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuLibraryGetKernelCount(NULL, lib));
+	check_end(&c);
+}
+
+static void kernel_info(CUlibrary lib)
+{
+	struct check c = {.name = "lib_kernel_info"};
+	CUkernel k;
+	CUlibrary owner = NULL;
+	const char *nm = NULL;
+	size_t off[4], size[4];
+	int v = 0;
+	EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, "vgpu_add_f32"));
+	EXPECT_OK(&c, cuKernelGetName(&nm, k));
+	if (!nm || strcmp(nm, "vgpu_add_f32"))
+		check_fail(&c, "name '%s'", nm ? nm : "(null)");
+	EXPECT_OK(&c, cuKernelGetLibrary(&owner, k));
+	if (owner != lib)
+		check_fail(&c, "cuKernelGetLibrary gave another library");
+	for (int i = 0; i < 4; i++)
+		EXPECT_OK(&c, cuKernelGetParamInfo(k, i, &off[i], &size[i]));
+	/* (const float *a, const float *b, float *c, int n) */
+	if (off[0] != 0 || off[1] != 8 || off[2] != 16 || off[3] != 24 ||
+	    size[0] != 8 || size[1] != 8 || size[2] != 8 || size[3] != 4)
+		check_fail(&c, "parameter layout %zu/%zu %zu/%zu %zu/%zu %zu/%zu",
+			   off[0], size[0], off[1], size[1], off[2], size[2],
+			   off[3], size[3]);
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuKernelGetParamInfo(k, 4, off, size));
+	EXPECT_OK(&c, cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, k, 0));
+	if (v < 32 || v > 1024)
+		check_fail(&c, "max threads per block %d", v);
+	EXPECT_OK(&c, cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_NUM_REGS, k, 0));
+	if (v <= 0 || v > 255)
+		check_fail(&c, "registers %d", v);
+	EXPECT_OK(&c, cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_BINARY_VERSION, k, 0));
+	if (v != 90)
+		check_fail(&c, "binary version %d, want 90 (the sm_90 cubin)", v);
+	EXPECT_OK(&c, cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+					   65536, k, 0));
+	EXPECT_OK(&c, cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k, 0));
+	if (v != 65536)
+		check_fail(&c, "dynamic shared memory %d after setting 65536", v);
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
+	       cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_NUM_REGS, 8, k, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_DEVICE,
+	       cuKernelGetAttribute(&v, CU_FUNC_ATTRIBUTE_NUM_REGS, k, 1));
+	check_end(&c);
+}
+
+enum { N = 5000 };
+
+/* c = a + b with f; every element checked. */
+static void add(struct check *c, CUfunction f, float bias)
+{
+	static float a[N], b[N], r[N];
+	CUdeviceptr da, db, dc;
+	int n = N;
+	for (int i = 0; i < N; i++) {
+		a[i] = (float)i * 0.5f + bias;
+		b[i] = (float)(N - i);
+	}
+	EXPECT_OK(c, cuMemAlloc(&da, sizeof(a)));
+	EXPECT_OK(c, cuMemAlloc(&db, sizeof(b)));
+	EXPECT_OK(c, cuMemAlloc(&dc, sizeof(r)));
+	EXPECT_OK(c, cuMemcpyHtoD(da, a, sizeof(a)));
+	EXPECT_OK(c, cuMemcpyHtoD(db, b, sizeof(b)));
+	void *args[] = {&da, &db, &dc, &n};
+	EXPECT_OK(c, cuLaunchKernel(f, (N + 255) / 256, 1, 1, 256, 1, 1, 0,
+				    NULL, args, NULL));
+	EXPECT_OK(c, cuCtxSynchronize());
+	EXPECT_OK(c, cuMemcpyDtoH(r, dc, sizeof(r)));
+	for (int i = 0; i < N && !c->bad; i++)
+		if (r[i] != a[i] + b[i])
+			check_fail(c, "c[%d] = %g, want %g", i, r[i], a[i] + b[i]);
+	cuMemFree(da);
+	cuMemFree(db);
+	cuMemFree(dc);
+}
+
+static void launch(CUlibrary lib)
+{
+	struct check c = {.name = "lib_launch"};
+	CUkernel k;
+	CUfunction f = NULL;
+	EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, "vgpu_add_f32"));
+	add(&c, (CUfunction)k, 1.0f); /* a CUkernel launches as it is */
+	EXPECT_OK(&c, cuKernelGetFunction(&f, k));
+	if (f)
+		add(&c, f, 7.0f);
+	check_end(&c);
+}
+
+static void module(CUlibrary lib)
+{
+	struct check c = {.name = "lib_module"};
+	CUmodule m = NULL;
+	CUfunction f;
+	CUdeviceptr p = 0, q = 0;
+	size_t n = 0, nq = 0;
+	uint32_t words[4] = {0};
+	EXPECT_OK(&c, cuLibraryGetModule(&m, lib));
+	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_checksum"));
+	EXPECT_OK(&c, cuLibraryGetGlobal(&p, &n, lib, "vgpu_words"));
+	EXPECT_OK(&c, cuModuleGetGlobal(&q, &nq, m, "vgpu_words"));
+	if (n != sizeof(words) || p != q || nq != n)
+		check_fail(&c, "vgpu_words: %zu bytes at %llx (module: %zu at %llx)",
+			   n, (unsigned long long)p, nq, (unsigned long long)q);
+	EXPECT_OK(&c, cuMemcpyDtoH(words, p, sizeof(words)));
+	if (words[0] != 0x11 || words[1] != 0x22 || words[2] != 0x33 ||
+	    words[3] != 0x44)
+		check_fail(&c, "vgpu_words = %x %x %x %x", words[0], words[1],
+			   words[2], words[3]);
+	EXPECT(&c, CUDA_ERROR_NOT_FOUND, cuLibraryGetGlobal(&p, &n, lib, "nope"));
+	check_end(&c);
+}
+
+static void unload(void)
+{
+	struct check c = {.name = "lib_unload"};
+	CUlibrary lib;
+	CUkernel k;
+	unsigned n;
+	EXPECT_OK(&c, cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0));
+	EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+	EXPECT_OK(&c, cuLibraryUnload(lib));
+	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE, cuLibraryGetKernelCount(&n, lib));
+	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+	       cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+	check_end(&c);
+}
+
+static void modes(void)
+{
+	struct check c = {.name = "lib_modes"};
+	CUmoduleLoadingMode mode = 0;
+	CUmodule m;
+	CUfunction f;
+	EXPECT_OK(&c, cuModuleGetLoadingMode(&mode));
+	if (mode != CU_MODULE_EAGER_LOADING && mode != CU_MODULE_LAZY_LOADING)
+		check_fail(&c, "loading mode %d", (int)mode);
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuModuleGetLoadingMode(NULL));
+	EXPECT_OK(&c, cuModuleLoadFatBinary(&m, image));
+	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_saxpy"));
+	EXPECT_OK(&c, cuModuleUnload(m));
+	check_end(&c);
+}
+
+int main(int argc, char **argv)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUlibrary lib;
+	if (argc != 2 || !(image = read_file(argv[1]))) {
+		fprintf(stderr, "usage: lib KERNELS.fatbin\n");
+		return 2;
+	}
+	path = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (cuInit(0) || cuDeviceGet(&dev, 0) ||
+	    cuDevicePrimaryCtxRetain(&ctx, dev) || cuCtxSetCurrent(ctx) ||
+	    cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0)) {
+		printf("FAIL lib_setup\n");
+		return 1;
+	}
+	load();
+	kernels(lib);
+	kernel_info(lib);
+	launch(lib);
+	module(lib);
+	unload();
+	modes();
+	cuLibraryUnload(lib);
+	return check_summary("lib");
+}
