@@ -174,6 +174,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBV
 		$< tests/support/*.c $(LIBVGPUD) \
 		$(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
+$(BUILD)/tests/unit/test_lib_export: $(CUDA_SO)
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 		tests/data/cuda13-getprocaddress-requests.txt
 
@@ -274,7 +275,8 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
-GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit lib)
+GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit lib \
+	lib_export)
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
@@ -293,6 +295,21 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 INTEGRATION := $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1
+# lib: NVIDIA's runtime over vgpu. tests/gpu/lib_cudart.cu built by nvcc
+# with static cudart and with shared cudart; the shared one finds
+# libcudart.so.13 in $(CUDART_LIB), a copy of the toolkit's.
+CUDART_LIB := $(BUILD)/cudart-lib64
+$(CUDART_LIB)/libcudart.so.13: $(CUDA_HOME)/lib64/libcudart.so.13
+	@mkdir -p $(dir $@)
+	cp -P $(CUDA_HOME)/lib64/libcudart.so* $(dir $@)
+$(BUILD)/tests/gpu/lib_cudart_static: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -Itests/gpu $< -o $@
+$(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@
+INTEGRATION += $(BUILD)/tests/gpu/lib_cudart_static \
+	$(BUILD)/tests/gpu/lib_cudart_shared $(CUDART_LIB)/libcudart.so.13
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

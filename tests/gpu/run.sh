@@ -45,13 +45,30 @@ verdict "drvapi through vgpu" "[[ $rc -eq 0 ]]"
 verdict "digests bit-identical" "diff <(grep ^digest '$out/drvapi-native.txt') \
 	<(grep ^digest '$out/drvapi-vgpu.txt') >'$out/digest.diff'"
 
-# libraries and kernels (tests/gpu/lib.c), natively and through vgpu
+# libraries and kernels, export tables, NVIDIA's runtime static and shared
+# (tests/gpu/lib*.c, lib_cudart.cu), natively and through vgpu; the
+# runtime programs' digests must be bit-identical
+cudart_lib=$B/cudart-lib64
 for mode in native vgpu; do
-	run=(); [[ $mode == vgpu ]] && run=(guest)
+	run=(env LD_LIBRARY_PATH=$cudart_lib)
+	[[ $mode == vgpu ]] && run=(env VGPU_REGION=$region \
+		LD_LIBRARY_PATH=$B/guest/lib:$cudart_lib)
 	"${run[@]}" "$B/tests/gpu/lib" "$B/tests/gpu/kernels_multi.fatbin" \
 		>"$out/lib-$mode.txt" 2>&1
-	rc=$?
-	verdict "lib $mode" "[[ $rc -eq 0 ]]"
+	verdict "lib $mode" "[[ $? -eq 0 ]]"
+	"${run[@]}" "$B/tests/gpu/lib_export" "$B/tests/gpu/kernels.fatbin" \
+		>"$out/lib_export-$mode.txt" 2>&1
+	verdict "lib_export $mode" "[[ $? -eq 0 ]]"
+	for rt in static shared; do
+		"${run[@]}" "$B/tests/gpu/lib_cudart_$rt" \
+			>"$out/cudart_$rt-$mode.txt" 2>&1
+		verdict "cudart $rt $mode" "[[ $? -eq 0 ]]"
+	done
+done
+for rt in static shared; do
+	verdict "cudart $rt digests bit-identical" "diff \
+		<(grep ^digest '$out/cudart_$rt-native.txt') \
+		<(grep ^digest '$out/cudart_$rt-vgpu.txt') >/dev/null"
 done
 
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &

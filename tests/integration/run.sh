@@ -5,7 +5,8 @@
 # configuration, then runs unmodified driver-API programs (tests/gpu/
 # drvapi, linked with -lcuda) with vgpu's libcuda.so.1 first in the loader
 # path: each kernel image format, four processes at once, threads of one
-# process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
+# process at once (one blocked in a 1 s cuStreamSynchronize), libraries
+# and kernels, NVIDIA's CUDA runtime (static and shared) unmodified, misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, a guest killed mid-run while another keeps working,
 # and vgpuctl status. Ends with "integration: N passed, N failed".
@@ -79,6 +80,14 @@ check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fatbin"
+check export_tables guest "$build/tests/gpu/lib_export" "$build/tests/gpu/kernels.fatbin"
+# NVIDIA's CUDA runtime, unmodified, static and shared (tests/gpu/lib_cudart.cu)
+check cudart_static guest "$build/tests/gpu/lib_cudart_static"
+cudart_shared() {
+	VGPU_REGION=$region LD_LIBRARY_PATH=$build/guest/lib:$build/cudart-lib64 \
+		"$build/tests/gpu/lib_cudart_shared"
+}
+check cudart_shared cudart_shared
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
