@@ -7,9 +7,13 @@
  * CUkernel is a function of it; what the guest cannot answer from what it
  * cached at lookup comes here: the module's kernel count and names
  * (cuLibraryGetKernelCount / EnumerateKernels) and function attributes
- * (cuKernelGetAttribute / SetAttribute). Every module and function id is
- * checked to be the caller's; names longer than VGPU_CU_NAME_MAX - 1 bytes
- * are refused with CUDA_ERROR_NOT_SUPPORTED rather than truncated.
+ * (cuKernelGetAttribute / SetAttribute), and the lookup of a function
+ * whose name does not fit struct vgpu_cu_getfn (C++ template kernels often
+ * have mangled names of several hundred bytes): the guest streams the name
+ * as MODULE_LOAD does an image, then LIB_GET_FUNCTION looks it up. Every
+ * module and function id is checked to be the caller's; a name listed by
+ * LIB_FUNC_NAME that does not fit a reply is refused with
+ * CUDA_ERROR_NOT_SUPPORTED rather than truncated.
  */
 #include "worker.h"
 #include <stdlib.h>
@@ -92,10 +96,74 @@ static CUresult func_set_attr(struct vworker *W, const struct vgpu_cu_args *a)
 	return r;
 }
 
+/* What worker_calls.c's get_function records: the layout and limits the
+ * guest launches with. */
+static CUresult layout(struct vworker *W, CUfunction f,
+		       struct vgpu_cu_fninfo *fi)
+{
+	size_t off, size;
+	uint32_t n = 0;
+	while (W->drv.cuFuncGetParamInfo(f, n, &off, &size) == CUDA_SUCCESS) {
+		if (n == VGPU_CU_MAX_PARAMS || off + size > 0xFFFF)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		fi->offset[n] = (uint16_t)off;
+		fi->size[n] = (uint16_t)size;
+		if (off + size > fi->param_bytes)
+			fi->param_bytes = (uint32_t)(off + size);
+		n++;
+	}
+	fi->nparams = n;
+	W->drv.cuFuncGetAttribute(&fi->max_threads_per_block,
+				  CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
+	W->drv.cuFuncGetAttribute(&fi->shared_size_bytes,
+				  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f);
+	return CUDA_SUCCESS;
+}
+
+/* The staged bytes as a name: all of them arrived, none is NUL. */
+static const char *staged_name(struct vw_exec_state *st)
+{
+	if (!st->image || !st->image_len || st->image_got != st->image_len ||
+	    memchr(st->image, 0, st->image_len))
+		return NULL;
+	st->image[st->image_len] = 0; /* module_chunk allocated one more */
+	return (const char *)st->image;
+}
+
+static void get_function(struct vworker *W, struct vw_exec *x,
+			 const struct vgpu_msg *m)
+{
+	struct vw_exec_state *st = vw_exec_state(x);
+	struct vgpu_cu_fninfo *fi = calloc(1, sizeof(*fi)), reply = {0};
+	struct vgpu_cu_args a;
+	const char *name = staged_name(st);
+	CUmodule mod;
+	CUfunction f;
+	CUresult r = fi && name && read_args(m, &a) ? CUDA_SUCCESS
+						    : CUDA_ERROR_INVALID_VALUE;
+	if (!r)
+		r = vw_handle_get(W, VGPU_HK_MODULE, a.a[0], (void **)&mod);
+	if (!r)
+		r = W->drv.cuModuleGetFunction(&f, mod, name);
+	if (!r)
+		r = layout(W, f, fi);
+	if (!r) { /* from here the handle owns fi: answer from a copy */
+		reply = *fi;
+		reply.function = vw_function_new(W, f, fi, a.a[0]);
+		if (!reply.function)
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	free(st->image);
+	st->image = NULL;
+	st->image_len = st->image_got = 0;
+	vw_reply(W, m, r, &reply, r ? 0 : sizeof(reply), 0);
+	if (r)
+		free(fi);
+}
+
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 		    const struct vgpu_msg *m)
 {
-	(void)x;
 	struct vgpu_cu_args a, out = {{0}};
 	char name[VGPU_CU_NAME_MAX];
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
@@ -119,6 +187,9 @@ bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 		if (read_args(m, &a))
 			r = func_set_attr(W, &a);
 		vw_reply(W, m, r, NULL, 0, 0);
+		return true;
+	case VGPU_CU_LIB_GET_FUNCTION:
+		get_function(W, x, m);
 		return true;
 	default:
 		return false;

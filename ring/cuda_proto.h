@@ -46,6 +46,10 @@ enum vgpu_cu_op {
 					* -> a[0] value */
 	VGPU_CU_LIB_FUNC_SET_ATTR = 0x63, /* args a[0] function,
 					   * a[1] attribute, a[2] value */
+	VGPU_CU_LIB_GET_FUNCTION = 0x64, /* args a[0] module; the name is
+					  * what MODULE_LOAD staged (names of
+					  * VGPU_CU_NAME_MAX bytes or more)
+					  * -> struct vgpu_cu_fninfo */
 
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };

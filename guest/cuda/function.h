@@ -31,6 +31,10 @@ static inline const struct vgpu_fn *vgpu_fn_of(CUfunction f)
  * worker's module id (guest/cuda/module.c). */
 CUresult vgpu_module_load(const void *image, uint64_t *id);
 
+/* Look a function of a module up by name, any length (lib_library.c). */
+CUresult vgpu_fn_lookup(uint64_t module, const char *name,
+			struct vgpu_cu_fninfo *fi, const char *call);
+
 /* A function attribute the guest did not cache: asked of the worker
  * (guest/cuda/lib_library.c). */
 CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a,

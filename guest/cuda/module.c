@@ -80,8 +80,9 @@ VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,
 	struct vgpu_fn *f = calloc(1, sizeof(*f));
 	if (!f)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	CUresult r = lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, name, &f->info,
-			    sizeof(f->info), "cuModuleGetFunction");
+	CUresult r = name ? vgpu_fn_lookup((uint64_t)(uintptr_t)mod, name,
+					   &f->info, "cuModuleGetFunction")
+			  : CUDA_ERROR_INVALID_VALUE;
 	if (r) {
 		free(f);
 		return r;

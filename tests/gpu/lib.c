@@ -17,6 +17,9 @@
  *  lib_unload      unloading; through vgpu, a library's handles are
  *                  invalid afterwards (the real driver does not check)
  *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
+ *  lib_long_names  a kernel whose name is 600 bytes (C++ templates make
+ *                  such names), found by cuLibraryGetKernel and
+ *                  cuModuleGetFunction and named back in full
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "check.h"
@@ -269,6 +272,36 @@ static void modes(void)
 	check_end(&c);
 }
 
+static void long_names(void)
+{
+	struct check c = {.name = "lib_long_names"};
+	static char name[601], ptx[1024];
+	for (int i = 0; i < 600; i++)
+		name[i] = "vgpu_long_kernel_"[i % 17];
+	snprintf(ptx, sizeof(ptx), ".version 9.0\n.target sm_90\n"
+		 ".address_size 64\n.visible .entry %s()\n{\n\tret;\n}\n", name);
+	CUlibrary lib;
+	CUkernel k;
+	CUmodule m;
+	CUfunction f;
+	const char *back = NULL;
+	if (EXPECT_OK(&c, cuLibraryLoadData(&lib, ptx, NULL, NULL, 0, NULL, NULL, 0))) {
+		EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, name));
+		EXPECT_OK(&c, cuKernelGetName(&back, k));
+		if (!back || strcmp(back, name))
+			check_fail(&c, "the name came back as '%.40s...'",
+				   back ? back : "(null)");
+		EXPECT_OK(&c, cuLibraryUnload(lib));
+	}
+	if (EXPECT_OK(&c, cuModuleLoadData(&m, ptx))) {
+		EXPECT_OK(&c, cuModuleGetFunction(&f, m, name));
+		name[599] = 'x'; /* one byte off: not found */
+		EXPECT(&c, CUDA_ERROR_NOT_FOUND, cuModuleGetFunction(&f, m, name));
+		EXPECT_OK(&c, cuModuleUnload(m));
+	}
+	check_end(&c);
+}
+
 int main(int argc, char **argv)
 {
 	CUdevice dev;
@@ -295,6 +328,7 @@ int main(int argc, char **argv)
 	module(lib);
 	unload();
 	modes();
+	long_names();
 	cuLibraryUnload(lib);
 	return check_summary("lib");
 }

@@ -195,7 +195,7 @@ Test(lib_worker, short_and_long_messages_refused)
 	uint64_t mod = load_ptx();
 	uint8_t buf[sizeof(struct vgpu_cu_args) + 8] = {0};
 	memcpy(buf, &mod, 8);
-	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_FUNC_SET_ATTR;
+	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_GET_FUNCTION;
 	     op++) {
 		cr_assert_eq(request(op, 0, buf, 8, NULL, 0),
 			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
@@ -233,4 +233,55 @@ Test(lib_worker, attributes_read_set_and_refused)
 			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
 	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, 9999, 0, &o,
 			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
+}
+
+/* Stage bytes as MODULE_LOAD does for an image (one chunk). */
+static void stage(const void *p, uint32_t n)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
+			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch, .arena_len = n,
+			     .total = n};
+	uint8_t none = 0;
+	m.data = &none;
+	memcpy(vgpu_arena(&W.r, 0), p, n);
+	vw_execute(&W, X, &m);
+	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
+}
+
+static const char LONG_PTX_HEAD[] =
+	".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry ";
+
+Test(lib_worker, long_names_are_looked_up_from_staged_bytes)
+{
+	static char name[401], ptx[600];
+	memset(name, 'k', 400);
+	snprintf(ptx, sizeof(ptx), "%s%s() { ret; }\n", LONG_PTX_HEAD, name);
+	stage(ptx, (uint32_t)strlen(ptx));
+	struct vgpu_cu_args c = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &c, sizeof(c)),
+		     CUDA_SUCCESS);
+	uint64_t mod = c.a[0];
+	struct vgpu_cu_fninfo fi = {0};
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_SUCCESS);
+	cr_assert_neq(fi.function, 0);
+	cr_assert_eq(fi.nparams, 0);
+	/* the staged bytes were used up: a second lookup has no name */
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_INVALID_VALUE);
+	name[10] = 0; /* a NUL inside the staged bytes */
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_INVALID_VALUE);
+	name[10] = 'k';
+	name[399] = 'x';
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_NOT_FOUND);
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod ^ (1ull << 40), 0, 0,
+			  &fi, sizeof(fi)), CUDA_ERROR_INVALID_HANDLE);
 }
