@@ -11,7 +11,6 @@
 struct vgpu_fn {
 	uint64_t magic;
 	uint64_t conn; /* vgpu_cu_conn_id() of the connection that made it */
-	const void *kernel; /* the CUkernel this is the function of, or NULL */
 	struct vgpu_cu_fninfo info;
 };
 
@@ -26,19 +25,6 @@ static inline const struct vgpu_fn *vgpu_fn_of(CUfunction f)
 		       ? p
 		       : NULL;
 }
-
-/* Load a kernel image as a module of this process's context: the
- * worker's module id (guest/cuda/module.c). */
-CUresult vgpu_module_load(const void *image, uint64_t *id);
-
-/* Look a function of a module up by name, any length (lib_library.c). */
-CUresult vgpu_fn_lookup(uint64_t module, const char *name,
-			struct vgpu_cu_fninfo *fi, const char *call);
-
-/* A function attribute the guest did not cache: asked of the worker
- * (guest/cuda/lib_library.c). */
-CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a,
-		      int *v);
 
 /* Log once that attribute a of call is not answered, and say so. */
 CUresult vgpu_unsupported_attr(const char *call, int a);

@@ -17,7 +17,7 @@
  * freed memory. A handle from another connection (a parent's, inherited
  * through fork) is invalid too.
  */
-#include "function.h"
+#include "lib.h"
 #include "unimpl.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -230,7 +230,6 @@ static CUresult get_kernel(struct vgpu_lib *l, const char *name,
 	}
 	k->fn.magic = VGPU_FN_MAGIC;
 	k->fn.conn = l->conn;
-	k->fn.kernel = k;
 	k->magic = KERNEL_MAGIC;
 	k->lib = l;
 	memcpy(k->name, name, len + 1);
@@ -404,7 +403,8 @@ CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a, int *v)
 	return r;
 }
 
-/* One device, ordinal 0: any other is CUDA_ERROR_INVALID_DEVICE. */
+/* One device, ordinal 0: any other is CUDA_ERROR_INVALID_DEVICE. The two
+ * attributes a launch checks are cached; the rest come from the worker. */
 VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 					  CUkernel kernel, CUdevice dev)
 {
@@ -412,9 +412,24 @@ VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 	CUresult r = kernel_get(kernel, &k);
 	if (!r && dev != 0)
 		r = CUDA_ERROR_INVALID_DEVICE;
-	return r ? r : cuFuncGetAttribute(pi, attrib, (CUfunction)&k->fn);
+	if (!r && !pi)
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (r)
+		return r;
+	switch (attrib) {
+	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+		*pi = k->fn.info.max_threads_per_block;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
+		*pi = k->fn.info.shared_size_bytes;
+		return CUDA_SUCCESS;
+	default:
+		return vgpu_fn_attr(&k->fn, attrib, pi);
+	}
 }
 
+/* A kernel's attribute is its function's: set through cuFuncSetAttribute,
+ * so whatever the guest caches for launches follows. */
 VGPU_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val,
 					  CUkernel kernel, CUdevice dev)
 {
@@ -422,12 +437,25 @@ VGPU_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val,
 	CUresult r = kernel_get(kernel, &k);
 	if (!r && dev != 0)
 		r = CUDA_ERROR_INVALID_DEVICE;
+	return r ? r : cuFuncSetAttribute((CUfunction)&k->fn, attrib, val);
+}
+
+/* Weak: the stream area's definition (guest/cuda/func.c on its branch),
+ * which also updates the launch checks' cached limits, replaces this one
+ * when both are linked. */
+VGPU_EXPORT __attribute__((weak)) CUresult
+cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
+{
+	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	struct vgpu_cu_args a = {{k->fn.info.function, (uint64_t)attrib,
-				  (uint64_t)(int64_t)val}};
+	const struct vgpu_fn *f = vgpu_fn_of(hfunc);
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	struct vgpu_cu_args a = {{f->info.function, (uint64_t)attrib,
+				  (uint64_t)(int64_t)value}};
 	return vgpu_cu_rpc(VGPU_CU_LIB_FUNC_SET_ATTR, &a, true,
-			   "cuKernelSetAttribute");
+			   "cuFuncSetAttribute");
 }
 
 VGPU_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode)

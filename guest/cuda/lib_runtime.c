@@ -37,7 +37,10 @@ VGPU_EXPORT CUresult cuCtxGetDevice_v2(CUdevice *device, CUcontext ctx)
 	return r;
 }
 
-VGPU_EXPORT CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
+/* Weak: the stream area defines it too (guest/cuda/stream.c on its
+ * branch); that one replaces this when both are linked. */
+VGPU_EXPORT __attribute__((weak)) CUresult
+cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 {
 	CUresult r = context(&ctx);
 	if (!r && !version)

@@ -6,7 +6,7 @@
  * program points at a guest-side record holding the daemon's id and the
  * kernel's parameter layout and limits, so cuLaunchKernel marshals and
  * checks a launch without asking the daemon anything. */
-#include "function.h"
+#include "lib.h"
 #include "lib_fatbin.h"
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +145,6 @@ VGPU_EXPORT CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute a,
 		*pi = f->info.shared_size_bytes;
 		return CUDA_SUCCESS;
 	default:
-		return vgpu_fn_attr(f, a, pi);
+		return vgpu_unsupported_attr("cuFuncGetAttribute", (int)a);
 	}
 }
