@@ -201,12 +201,20 @@ Test(lib_fatbin, selection_loads_in_the_sim)
 	uint8_t *f = slurp("kernels_multi.fatbin", &len);
 	struct vgpu_image im;
 	cr_assert_eq(vgpu_image_prepare(f, 90, &im), CUDA_SUCCESS);
-	struct sim_image si;
+	struct sim_image si, whole;
 	cr_assert_eq(vgpu_backend_sim_open(&d, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sim_image_parse(im.data, &si), CUDA_SUCCESS);
-	cr_assert_eq(si.nk, 8);
+	cr_assert_eq(sim_image_parse(f, &whole), CUDA_SUCCESS);
+	/* the same kernels as the sim finds in the whole fatbin */
+	cr_assert_geq(si.nk, 8);
+	cr_assert_eq(si.nk, whole.nk);
+	for (size_t i = 0; i < si.nk; i++) {
+		cr_assert_str_eq(si.k[i].name, whole.k[i].name);
+		cr_assert_eq(si.k[i].nparams, whole.k[i].nparams);
+	}
 	cr_assert_eq(si.binary_version, 90);
 	sim_image_free(&si);
+	sim_image_free(&whole);
 	vgpu_image_release(&im);
 	free(f);
 }
