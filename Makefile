@@ -309,8 +309,13 @@ $(BUILD)/tests/gpu/lib_cudart_static: tests/gpu/lib_cudart.cu tests/gpu/kernels.
 $(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@
+# relocatable device code: a version 2 wrapper listing prelinked fatbins
+$(BUILD)/tests/gpu/lib_cudart_rdc: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -rdc=true -Itests/gpu $< -o $@
 INTEGRATION += $(BUILD)/tests/gpu/lib_cudart_static \
-	$(BUILD)/tests/gpu/lib_cudart_shared $(CUDART_LIB)/libcudart.so.13
+	$(BUILD)/tests/gpu/lib_cudart_shared $(BUILD)/tests/gpu/lib_cudart_rdc \
+	$(CUDART_LIB)/libcudart.so.13
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

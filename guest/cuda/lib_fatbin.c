@@ -96,7 +96,9 @@ static CUresult rebuild(const uint8_t *f, uint64_t hdr, uint64_t files,
 	return CUDA_SUCCESS;
 }
 
-static CUresult fatbin(const uint8_t *f, int dev, struct vgpu_image *out)
+/* cubin_only: a PTX entry will not do (see wrapper()). */
+static CUresult fatbin(const uint8_t *f, int dev, bool cubin_only,
+		       struct vgpu_image *out)
 {
 	uint64_t version = rd(f + 4, 2), hdr = rd(f + 6, 2), files = rd(f + 8, 8);
 	uint32_t best_elf, best_ptx;
@@ -105,6 +107,8 @@ static CUresult fatbin(const uint8_t *f, int dev, struct vgpu_image *out)
 	CUresult r = scan(f + hdr, files, dev, &best_elf, &best_ptx);
 	if (r)
 		return r;
+	if (cubin_only && !best_elf)
+		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!best_elf && !best_ptx)
 		return CUDA_ERROR_NO_BINARY_FOR_GPU;
 	return rebuild(f, hdr, files, best_elf, best_ptx, out);
@@ -130,9 +134,12 @@ static CUresult wrapper(const uint8_t *p, int dev, struct vgpu_image *out)
 	if ((version != 1 && version != 2) || !data ||
 	    (uint32_t)rd(data, 4) != VGPU_FATBIN_MAGIC)
 		return CUDA_ERROR_INVALID_IMAGE;
-	if (version == 2 && prelinked && *prelinked)
-		return CUDA_ERROR_NOT_SUPPORTED;
-	return fatbin(data, dev, out);
+	/* Relocatable device code (nvcc -rdc): data holds the device-linked
+	 * image, prelinked the objects it was linked from. A cubin for this
+	 * device in data is the whole program; PTX there would need those
+	 * objects linked again by JIT, which is not offered. */
+	bool rdc = version == 2 && prelinked && *prelinked;
+	return fatbin(data, dev, rdc, out);
 }
 
 CUresult vgpu_image_prepare(const void *image, int sm, struct vgpu_image *out)
@@ -153,7 +160,7 @@ CUresult vgpu_image_prepare(const void *image, int sm, struct vgpu_image *out)
 	if (magic == VGPU_WRAPPER_MAGIC)
 		return wrapper(p, sm, out);
 	if (magic == VGPU_FATBIN_MAGIC)
-		return fatbin(p, sm, out);
+		return fatbin(p, sm, false, out);
 	out->data = p;
 	out->len = strlen((const char *)p) + 1; /* PTX */
 	return CUDA_SUCCESS;

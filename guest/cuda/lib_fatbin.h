@@ -11,8 +11,11 @@
  * newest such), else the newest PTX not newer than the device. Kept
  * entries are copied as they are, compressed ones included (the host's
  * driver decompresses). Nothing usable: CUDA_ERROR_NO_BINARY_FOR_GPU. A
- * malformed image: CUDA_ERROR_INVALID_IMAGE. A version 2 wrapper with
- * prelinked fatbins (relocatable device code) is CUDA_ERROR_NOT_SUPPORTED.
+ * malformed image: CUDA_ERROR_INVALID_IMAGE. A version 2 wrapper that
+ * lists prelinked fatbins (relocatable device code, nvcc -rdc) holds the
+ * device-linked program in its fatbin: a cubin for the device there is
+ * used; otherwise (PTX would need the objects JIT-linked again)
+ * CUDA_ERROR_NOT_SUPPORTED.
  * The result is a fresh fatbin in out->owned, or the caller's own bytes.
  */
 #ifndef VGPU_GUEST_CUDA_LIB_FATBIN_H

@@ -59,13 +59,13 @@ for mode in native vgpu; do
 	"${run[@]}" "$B/tests/gpu/lib_export" "$B/tests/gpu/kernels.fatbin" \
 		>"$out/lib_export-$mode.txt" 2>&1
 	verdict "lib_export $mode" "[[ $? -eq 0 ]]"
-	for rt in static shared; do
+	for rt in static shared rdc; do
 		"${run[@]}" "$B/tests/gpu/lib_cudart_$rt" \
 			>"$out/cudart_$rt-$mode.txt" 2>&1
 		verdict "cudart $rt $mode" "[[ $? -eq 0 ]]"
 	done
 done
-for rt in static shared; do
+for rt in static shared rdc; do
 	verdict "cudart $rt digests bit-identical" "diff \
 		<(grep ^digest '$out/cudart_$rt-native.txt') \
 		<(grep ^digest '$out/cudart_$rt-vgpu.txt') >/dev/null"

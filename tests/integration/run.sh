@@ -83,6 +83,7 @@ check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fat
 check export_tables guest "$build/tests/gpu/lib_export" "$build/tests/gpu/kernels.fatbin"
 # NVIDIA's CUDA runtime, unmodified, static and shared (tests/gpu/lib_cudart.cu)
 check cudart_static guest "$build/tests/gpu/lib_cudart_static"
+check cudart_rdc guest "$build/tests/gpu/lib_cudart_rdc"
 cudart_shared() {
 	VGPU_REGION=$region LD_LIBRARY_PATH=$build/guest/lib:$build/cudart-lib64 \
 		"$build/tests/gpu/lib_cudart_shared"

@@ -155,7 +155,11 @@ Test(lib_fatbin, wrappers_v1_and_v2)
 	struct vgpu_image im;
 	select_one((const uint8_t *)&v1, 90, KIND_ELF, 90);
 	select_one((const uint8_t *)&v2, 90, KIND_ELF, 90);
-	cr_assert_eq(vgpu_image_prepare(&v2rdc, 90, &im), CUDA_ERROR_NOT_SUPPORTED);
+	/* relocatable device code: the linked cubin is used as it is... */
+	select_one((const uint8_t *)&v2rdc, 90, KIND_ELF, 90);
+	/* ...but PTX would need the prelinked objects JIT-linked again */
+	cr_assert_eq(vgpu_image_prepare(&v2rdc, 100, &im), CUDA_ERROR_NOT_SUPPORTED);
+	select_one((const uint8_t *)&v2, 100, KIND_PTX, 90);
 	cr_assert_eq(vgpu_image_prepare(&v3, 90, &im), CUDA_ERROR_INVALID_IMAGE);
 	cr_assert_eq(vgpu_image_prepare(&nodata, 90, &im), CUDA_ERROR_INVALID_IMAGE);
 	free(f);
