@@ -7,7 +7,10 @@
  * first: device count and properties, cudaMalloc, cudaMemcpy both ways,
  * kernel launches with <<<>>> (pointer, float, int and by-value struct
  * arguments), cudaGetLastError, cudaDeviceSynchronize, symbols (copies to
- * and from a __device__ variable), memset, a stream and events. Every
+ * and from a __device__ variable), memset, a stream and events, function
+ * attributes read and set (the opt-in to 64 KiB of dynamic shared memory
+ * read back; launches past the 48 KiB default are the stream area's
+ * tests/gpu/streams.c). Every
  * result is checked element by element on the host and printed as a
  * digest line, so the same binary run natively and through vgpu on a GPU
  * must print identical digests (tests/gpu/run.sh). Last line:
@@ -188,6 +191,40 @@ out:
 	report("cudart_stream_events", ok, why);
 }
 
+static void func_attributes(void)
+{
+	char why[256] = "";
+	cudaFuncAttributes a;
+	static unsigned h[1024];
+	unsigned *d = 0;
+	bool ok = false;
+	CK(cudaFuncGetAttributes(&a, vgpu_fill_u32));
+	ok = a.numRegs > 0 && a.maxThreadsPerBlock >= 256 &&
+	     a.binaryVersion == 90 && a.maxDynamicSharedSizeBytes > 0;
+	snprintf(why, sizeof(why), "regs %d, threads %d, binary %d, dyn %d",
+		 a.numRegs, a.maxThreadsPerBlock, a.binaryVersion,
+		 a.maxDynamicSharedSizeBytes);
+	if (!ok)
+		goto out;
+	ok = false;
+	CK(cudaFuncSetAttribute(vgpu_fill_u32,
+				cudaFuncAttributeMaxDynamicSharedMemorySize,
+				65536));
+	CK(cudaFuncGetAttributes(&a, vgpu_fill_u32));
+	CK(cudaMalloc(&d, sizeof(h)));
+	vgpu_fill_u32<<<2, 128, 32768>>>(d, 7u, 1024ull);
+	CK(cudaGetLastError());
+	CK(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost));
+	ok = a.maxDynamicSharedSizeBytes == 65536;
+	for (int i = 0; i < 1024 && ok; i++)
+		ok = h[i] == 7u;
+	snprintf(why, sizeof(why), "dynamic shared %d after setting 65536, "
+		 "fill %s", a.maxDynamicSharedSizeBytes, ok ? "ok" : "wrong");
+out:
+	cudaFree(d);
+	report("cudart_func_attributes", ok, why);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -196,6 +233,7 @@ int main(void)
 	by_value();
 	symbols();
 	stream_events();
+	func_attributes();
 	printf("cudart: %d passed, %d failed\n", passed, failed);
 	return failed || !passed;
 }
