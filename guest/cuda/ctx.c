@@ -5,9 +5,9 @@
  * tracks which of its threads have it current; the hot queries
  * (cuCtxGetCurrent, cuCtxGetDevice, cuDevicePrimaryCtxGetState) never leave
  * the guest. Non-primary contexts (cuCtxCreate) are not supported yet. */
-#include "export_table.h"
 #include "rpc.h"
 #include <pthread.h>
+#include "export_table.h" /* vgpu_cls_destroy, vgpu_cu_primary_ctx */
 
 static __thread uint64_t current; /* context id, 0 = none */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
