@@ -7,10 +7,11 @@
  * CUkernel is a function of it; what the guest cannot answer from what it
  * cached at lookup comes here: the module's kernel count and names
  * (cuLibraryGetKernelCount / EnumerateKernels) and function attributes
- * (cuKernelGetAttribute / SetAttribute), and the lookup of a function
- * whose name does not fit struct vgpu_cu_getfn (C++ template kernels often
- * have mangled names of several hundred bytes): the guest streams the name
- * as MODULE_LOAD does an image, then LIB_GET_FUNCTION looks it up. Every
+ * (cuKernelGetAttribute / SetAttribute), and the lookup of a function or
+ * global whose name does not fit struct vgpu_cu_getfn (C++ templates and
+ * namespaces make mangled names of several hundred bytes): the guest
+ * streams the name as MODULE_LOAD does an image, then LIB_GET_FUNCTION or
+ * LIB_GET_GLOBAL looks it up, using the staged bytes once. Every
  * module and function id is checked to be the caller's; a name listed by
  * LIB_FUNC_NAME that does not fit a reply is refused with
  * CUDA_ERROR_NOT_SUPPORTED rather than truncated.
@@ -130,6 +131,13 @@ static const char *staged_name(struct vw_exec_state *st)
 	return (const char *)st->image;
 }
 
+static void drop_staged(struct vw_exec_state *st)
+{
+	free(st->image);
+	st->image = NULL;
+	st->image_len = st->image_got = 0;
+}
+
 static void get_function(struct vworker *W, struct vw_exec *x,
 			 const struct vgpu_msg *m)
 {
@@ -153,12 +161,34 @@ static void get_function(struct vworker *W, struct vw_exec *x,
 		if (!reply.function)
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	free(st->image);
-	st->image = NULL;
-	st->image_len = st->image_got = 0;
+	drop_staged(st);
 	vw_reply(W, m, r, &reply, r ? 0 : sizeof(reply), 0);
 	if (r)
 		free(fi);
+}
+
+/* As worker_calls.c's get_global: a global the caller may copy to. */
+static void get_global(struct vworker *W, struct vw_exec *x,
+		       const struct vgpu_msg *m)
+{
+	struct vw_exec_state *st = vw_exec_state(x);
+	struct vgpu_cu_args a, out = {{0}};
+	const char *name = staged_name(st);
+	CUmodule mod;
+	CUdeviceptr p = 0;
+	size_t n = 0;
+	CUresult r = name && read_args(m, &a) ? CUDA_SUCCESS
+					      : CUDA_ERROR_INVALID_VALUE;
+	if (!r)
+		r = vw_handle_get(W, VGPU_HK_MODULE, a.a[0], (void **)&mod);
+	if (!r)
+		r = W->drv.cuModuleGetGlobal_v2(&p, &n, mod, name);
+	if (!r && vw_range(W, p, n) != CUDA_SUCCESS)
+		r = vw_alloc_global(W, p, n, a.a[0]);
+	drop_staged(st);
+	out.a[0] = p;
+	out.a[1] = n;
+	vw_reply(W, m, r, &out, sizeof(out), 0);
 }
 
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
@@ -190,6 +220,9 @@ bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 		return true;
 	case VGPU_CU_LIB_GET_FUNCTION:
 		get_function(W, x, m);
+		return true;
+	case VGPU_CU_LIB_GET_GLOBAL:
+		get_global(W, x, m);
 		return true;
 	default:
 		return false;

@@ -50,6 +50,8 @@ enum vgpu_cu_op {
 					  * what MODULE_LOAD staged (names of
 					  * VGPU_CU_NAME_MAX bytes or more)
 					  * -> struct vgpu_cu_fninfo */
+	VGPU_CU_LIB_GET_GLOBAL = 0x65,   /* the same for a global
+					  * -> args a[0] address, a[1] bytes */
 
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };

@@ -189,23 +189,25 @@ VGPU_EXPORT CUresult cuLibraryUnload(CUlibrary library)
 	return cuModuleUnload((CUmodule)(uintptr_t)l->module);
 }
 
-/* Names that fit struct vgpu_cu_getfn go in one message; longer ones
- * (C++ template kernels) are streamed first, as an image is. */
-CUresult vgpu_fn_lookup(uint64_t module, const char *name,
-			struct vgpu_cu_fninfo *fi, const char *call)
+/* Names that fit struct vgpu_cu_getfn go in one message (op); longer
+ * ones (C++ templates and namespaces) are streamed first, as an image is,
+ * and looked up by the lib area's op for the same thing. */
+CUresult vgpu_name_lookup(uint16_t op, uint64_t module, const char *name,
+			  void *out, uint32_t cap, const char *call)
 {
 	size_t len = strlen(name);
 	if (len < VGPU_CU_NAME_MAX) {
 		struct vgpu_cu_getfn g = {.module = module};
 		memcpy(g.name, name, len + 1);
-		return vgpu_cu_call(VGPU_CU_MODULE_GET_FUNCTION, &g, sizeof(g),
-				    fi, sizeof(*fi), true, call);
+		return vgpu_cu_call(op, &g, sizeof(g), out, cap, true, call);
 	}
+	uint16_t staged = op == VGPU_CU_MODULE_GET_FUNCTION
+				  ? VGPU_CU_LIB_GET_FUNCTION
+				  : VGPU_CU_LIB_GET_GLOBAL;
 	struct vgpu_cu_xfer x = {0, VGPU_CU_NO_STREAM};
 	struct vgpu_cu_args a = {{module}};
 	CUresult r = vgpu_cu_stream_out(VGPU_CU_MODULE_LOAD, &x, name, len);
-	return r ? r : vgpu_cu_call(VGPU_CU_LIB_GET_FUNCTION, &a, sizeof(a), fi,
-				    sizeof(*fi), true, call);
+	return r ? r : vgpu_cu_call(staged, &a, sizeof(a), out, cap, true, call);
 }
 
 /* The kernel of that name, looked up once. */
@@ -222,8 +224,9 @@ static CUresult get_kernel(struct vgpu_lib *l, const char *name,
 	struct vgpu_kernel *k = calloc(1, sizeof(*k) + len + 1);
 	if (!k)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	CUresult r = vgpu_fn_lookup(l->module, name, &k->fn.info,
-				    "cuLibraryGetKernel");
+	CUresult r = vgpu_name_lookup(VGPU_CU_MODULE_GET_FUNCTION, l->module,
+				      name, &k->fn.info, sizeof(k->fn.info),
+				      "cuLibraryGetKernel");
 	if (r) {
 		free(k);
 		return r;

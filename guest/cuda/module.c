@@ -65,11 +65,10 @@ VGPU_EXPORT CUresult cuModuleLoadDataEx(CUmodule *mod, const void *image,
 static CUresult lookup(uint16_t op, CUmodule mod, const char *name,
 		       void *out, uint32_t cap, const char *call)
 {
-	struct vgpu_cu_getfn g = {.module = (uint64_t)(uintptr_t)mod};
-	if (!name || strlen(name) >= sizeof(g.name))
+	if (!name)
 		return CUDA_ERROR_INVALID_VALUE;
-	strcpy(g.name, name);
-	return vgpu_cu_call(op, &g, sizeof(g), out, cap, true, call);
+	return vgpu_name_lookup(op, (uint64_t)(uintptr_t)mod, name, out, cap,
+				call); /* any length (lib_library.c) */
 }
 
 VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,
@@ -80,9 +79,8 @@ VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,
 	struct vgpu_fn *f = calloc(1, sizeof(*f));
 	if (!f)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	CUresult r = name ? vgpu_fn_lookup((uint64_t)(uintptr_t)mod, name,
-					   &f->info, "cuModuleGetFunction")
-			  : CUDA_ERROR_INVALID_VALUE;
+	CUresult r = lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, name, &f->info,
+			    sizeof(f->info), "cuModuleGetFunction");
 	if (r) {
 		free(f);
 		return r;

@@ -19,9 +19,10 @@
  *  lib_unload      unloading; through vgpu, a library's handles are
  *                  invalid afterwards (the real driver does not check)
  *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
- *  lib_long_names  a kernel whose name is 600 bytes (C++ templates make
- *                  such names), found by cuLibraryGetKernel and
- *                  cuModuleGetFunction and named back in full
+ *  lib_long_names  a kernel whose name is 600 bytes and a global of 500
+ *                  (C++ templates and namespaces make such names), found
+ *                  by the library and module calls, the kernel named back
+ *                  in full, the global's initial value read
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "check.h"
@@ -288,11 +289,17 @@ static void modes(void)
 static void long_names(void)
 {
 	struct check c = {.name = "lib_long_names"};
-	static char name[601], ptx[1024];
+	static char name[601], gname[501], ptx[2048];
 	for (int i = 0; i < 600; i++)
 		name[i] = "vgpu_long_kernel_"[i % 17];
+	for (int i = 0; i < 500; i++)
+		gname[i] = "vgpu_long_global_"[i % 17];
 	snprintf(ptx, sizeof(ptx), ".version 9.0\n.target sm_90\n"
-		 ".address_size 64\n.visible .entry %s()\n{\n\tret;\n}\n", name);
+		 ".address_size 64\n.visible .global .align 4 .u32 %s = 4660;\n"
+		 ".visible .entry %s()\n{\n\tret;\n}\n", gname, name);
+	CUdeviceptr g = 0, g2 = 0;
+	size_t gsize = 0, gsize2 = 0;
+	uint32_t gval = 0;
 	CUlibrary lib;
 	CUkernel k;
 	CUmodule m;
@@ -304,9 +311,17 @@ static void long_names(void)
 		if (!back || strcmp(back, name))
 			check_fail(&c, "the name came back as '%.40s...'",
 				   back ? back : "(null)");
+		EXPECT_OK(&c, cuLibraryGetGlobal(&g, &gsize, lib, gname));
+		EXPECT_OK(&c, cuMemcpyDtoH(&gval, g, sizeof(gval)));
+		if (gsize != 4 || gval != 4660)
+			check_fail(&c, "long-named global: %zu bytes, value %u",
+				   gsize, gval);
 		EXPECT_OK(&c, cuLibraryUnload(lib));
 	}
 	if (EXPECT_OK(&c, cuModuleLoadData(&m, ptx))) {
+		EXPECT_OK(&c, cuModuleGetGlobal(&g2, &gsize2, m, gname));
+		if (gsize2 != 4 || !g2)
+			check_fail(&c, "cuModuleGetGlobal: %zu bytes", gsize2);
 		EXPECT_OK(&c, cuModuleGetFunction(&f, m, name));
 		name[599] = 'x'; /* one byte off: not found */
 		EXPECT(&c, CUDA_ERROR_NOT_FOUND, cuModuleGetFunction(&f, m, name));

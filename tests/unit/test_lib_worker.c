@@ -195,7 +195,7 @@ Test(lib_worker, short_and_long_messages_refused)
 	uint64_t mod = load_ptx();
 	uint8_t buf[sizeof(struct vgpu_cu_args) + 8] = {0};
 	memcpy(buf, &mod, 8);
-	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_GET_FUNCTION;
+	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_GET_GLOBAL;
 	     op++) {
 		cr_assert_eq(request(op, 0, buf, 8, NULL, 0),
 			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
@@ -284,4 +284,38 @@ Test(lib_worker, long_names_are_looked_up_from_staged_bytes)
 	stage(name, 400);
 	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod ^ (1ull << 40), 0, 0,
 			  &fi, sizeof(fi)), CUDA_ERROR_INVALID_HANDLE);
+}
+
+static int32_t htod_inline(uint64_t dev, const void *p, uint32_t n)
+{
+	uint8_t buf[16 + 64];
+	uint64_t x[2] = {dev, UINT64_MAX /* no stream */};
+	memcpy(buf, x, sizeof(x));
+	memcpy(buf + sizeof(x), p, n);
+	return request(VGPU_CU_MEMCPY_HTOD_INLINE, 0, buf, 16 + n, NULL, 0);
+}
+
+Test(lib_worker, long_global_names_are_looked_up_from_staged_bytes)
+{
+	static char name[301], ptx[600];
+	memset(name, 'g', 300);
+	snprintf(ptx, sizeof(ptx), ".version 9.0\n.target sm_90\n"
+		 ".address_size 64\n.visible .global .align 8 .u64 %s;\n", name);
+	stage(ptx, (uint32_t)strlen(ptx));
+	struct vgpu_cu_args c = {{0}}, o = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &c, sizeof(c)),
+		     CUDA_SUCCESS);
+	stage(name, 300);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_SUCCESS);
+	cr_assert_eq(o.a[1], 8);
+	/* the global is the caller's to copy to now */
+	uint64_t v = 42;
+	cr_assert_eq(htod_inline(o.a[0], &v, 8), CUDA_SUCCESS);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_INVALID_VALUE); /* nothing staged */
+	name[0] = 'h';
+	stage(name, 300);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_NOT_FOUND);
 }
