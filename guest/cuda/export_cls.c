@@ -33,6 +33,18 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cls_entry *ents;
 static size_t n, cap;
 
+/* A child forked while another thread held mu must not inherit it held;
+ * its entries name the parent's context, which the child never has. */
+static void child_after_fork(void)
+{
+	pthread_mutex_init(&mu, NULL);
+}
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, child_after_fork);
+}
+
 /* ctx, or the current context for NULL; it must be the primary one. */
 static CUresult resolve(CUcontext *ctx)
 {

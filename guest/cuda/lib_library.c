@@ -49,6 +49,18 @@ struct vgpu_kernel {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vgpu_lib *libs; /* every library ever loaded */
 
+/* A child forked while another thread held mu must not inherit it held:
+ * the records stay (the connection check makes them stale there). */
+static void child_after_fork(void)
+{
+	pthread_mutex_init(&mu, NULL);
+}
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, child_after_fork);
+}
+
 /* A live library of this connection, or NULL. Under mu. */
 static struct vgpu_lib *lib_of(CUlibrary h)
 {
@@ -441,6 +453,18 @@ VGPU_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val,
 	if (!r && dev != 0)
 		r = CUDA_ERROR_INVALID_DEVICE;
 	return r ? r : cuFuncSetAttribute((CUfunction)&k->fn, attrib, val);
+}
+
+/* The kernel's function's preference, where the function settings live
+ * (cuFuncSetCacheConfig: the stream area's). */
+VGPU_EXPORT CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config,
+					    CUdevice dev)
+{
+	struct vgpu_kernel *k;
+	CUresult r = kernel_get(kernel, &k);
+	if (!r && dev != 0)
+		r = CUDA_ERROR_INVALID_DEVICE;
+	return r ? r : cuFuncSetCacheConfig((CUfunction)&k->fn, config);
 }
 
 /* Weak: the stream area's definition (guest/cuda/func.c on its branch),
