@@ -17,7 +17,8 @@
  *                  through cuKernelGetFunction; every element checked
  *  lib_module      the library's module and its globals' initial data
  *  lib_unload      unloading; through vgpu, a library's handles are
- *                  invalid afterwards (the real driver does not check)
+ *                  invalid afterwards and forged ones are refused (the
+ *                  real driver checks neither)
  *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
  *  lib_long_names  a kernel whose name is 600 bytes and a global of 500
  *                  (C++ templates and namespaces make such names), found
@@ -256,7 +257,10 @@ static void unload(void)
 	struct check c = {.name = "lib_unload"};
 	CUlibrary lib;
 	CUkernel k;
+	CUfunction f;
+	const char *nm;
 	unsigned n;
+	static uint64_t forged[64] = {0x7667707562696c72ull}; /* "vgpulibr" */
 	EXPECT_OK(&c, cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0));
 	EXPECT_OK(&c, cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
 	EXPECT_OK(&c, cuLibraryUnload(lib));
@@ -267,6 +271,14 @@ static void unload(void)
 		       cuLibraryGetKernelCount(&n, lib));
 		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
 		       cuLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE, cuKernelGetName(&nm, k));
+		/* forged handles: never dereferenced */
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuLibraryGetKernelCount(&n, (CUlibrary)&forged));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuKernelGetName(&nm, (CUkernel)&forged));
+		EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+		       cuKernelGetFunction(&f, (CUkernel)&forged));
 	}
 	check_end(&c);
 }
