@@ -10,7 +10,9 @@
  * and from a __device__ variable), memset, a stream and events, function
  * attributes read and set (the opt-in to 64 KiB of dynamic shared memory
  * read back; launches past the 48 KiB default are the stream area's
- * tests/gpu/streams.c). Every
+ * tests/gpu/streams.c), and, given KERNELS.fatbin as argument, the
+ * runtime's own library API (cudaLibraryLoadData, cudaLibraryGetKernel,
+ * cudaLaunchKernel of the cudaKernel_t). Every
  * result is checked element by element on the host and printed as a
  * digest line, so the same binary run natively and through vgpu on a GPU
  * must print identical digests (tests/gpu/run.sh). Last line:
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 static int passed, failed;
 
@@ -225,7 +228,52 @@ out:
 	report("cudart_func_attributes", ok, why);
 }
 
-int main(void)
+static void library(const char *path)
+{
+	char why[256] = "";
+	std::vector<char> img;
+	cudaLibrary_t lib = 0;
+	cudaKernel_t k;
+	unsigned count = 0, v = 0x5eed, *d = 0;
+	static unsigned h[2048];
+	unsigned long long n = 2048;
+	bool ok = false;
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		fseek(f, 0, SEEK_END);
+		img.resize((size_t)ftell(f) + 1);
+		fseek(f, 0, SEEK_SET);
+		ok = fread(img.data(), 1, img.size() - 1, f) == img.size() - 1;
+		fclose(f);
+	}
+	if (!ok) {
+		snprintf(why, sizeof(why), "cannot read %s", path);
+		goto out;
+	}
+	ok = false;
+	CK(cudaLibraryLoadData(&lib, img.data(), 0, 0, 0, 0, 0, 0));
+	CK(cudaLibraryGetKernelCount(&count, lib));
+	CK(cudaLibraryGetKernel(&k, lib, "vgpu_fill_u32"));
+	CK(cudaMalloc(&d, sizeof(h)));
+	{
+		void *args[] = {&d, &v, &n};
+		CK(cudaLaunchKernel((const void *)k, dim3(4), dim3(256), args,
+				    0, 0));
+	}
+	CK(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost));
+	ok = count >= 8;
+	for (int i = 0; i < 2048 && ok; i++)
+		ok = h[i] == v;
+	snprintf(why, sizeof(why), "%u kernels, fill %s", count,
+		 ok ? "ok" : "wrong");
+out:
+	cudaFree(d);
+	if (lib)
+		cudaLibraryUnload(lib);
+	report("cudart_library", ok, why);
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	device();
@@ -234,6 +282,8 @@ int main(void)
 	symbols();
 	stream_events();
 	func_attributes();
+	if (argc > 1)
+		library(argv[1]);
 	printf("cudart: %d passed, %d failed\n", passed, failed);
 	return failed || !passed;
 }

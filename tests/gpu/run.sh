@@ -61,6 +61,7 @@ for mode in native vgpu; do
 	verdict "lib_export $mode" "[[ $? -eq 0 ]]"
 	for rt in static shared rdc; do
 		"${run[@]}" "$B/tests/gpu/lib_cudart_$rt" \
+			"$B/tests/gpu/kernels_multi.fatbin" \
 			>"$out/cudart_$rt-$mode.txt" 2>&1
 		verdict "cudart $rt $mode" "[[ $? -eq 0 ]]"
 	done

@@ -81,12 +81,13 @@ check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fatbin"
 check export_tables guest "$build/tests/gpu/lib_export" "$build/tests/gpu/kernels.fatbin"
-# NVIDIA's CUDA runtime, unmodified, static and shared (tests/gpu/lib_cudart.cu)
-check cudart_static guest "$build/tests/gpu/lib_cudart_static"
-check cudart_rdc guest "$build/tests/gpu/lib_cudart_rdc"
+# NVIDIA's CUDA runtime, unmodified: static, -rdc, shared (tests/gpu/lib_cudart.cu)
+multi=$build/tests/gpu/kernels_multi.fatbin
+check cudart_static guest "$build/tests/gpu/lib_cudart_static" "$multi"
+check cudart_rdc guest "$build/tests/gpu/lib_cudart_rdc" "$multi"
 cudart_shared() {
 	VGPU_REGION=$region LD_LIBRARY_PATH=$build/guest/lib:$build/cudart-lib64 \
-		"$build/tests/gpu/lib_cudart_shared"
+		"$build/tests/gpu/lib_cudart_shared" "$multi"
 }
 check cudart_shared cudart_shared
 
