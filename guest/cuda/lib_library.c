@@ -10,7 +10,8 @@
  * and cuKernelGetFunction returns the same record. Looking a kernel up
  * twice returns the same handle. Attributes not cached at lookup, kernel
  * counts and names are asked of the worker (daemon/worker_lib.c).
- * Libraries are loaded eagerly (cuModuleGetLoadingMode says so).
+ * Libraries are loaded eagerly (cuModuleGetLoadingMode says so). The
+ * file forms, cuLibraryLoadFromFile and cuModuleLoad, read the file here.
  *
  * Records of unloaded libraries are kept, marked dead, never freed: a
  * stale handle must read as stale (CUDA_ERROR_INVALID_HANDLE), not as
@@ -182,6 +183,21 @@ VGPU_EXPORT CUresult cuLibraryLoadFromFile(CUlibrary *library,
 	r = cuLibraryLoadData(library, img, jitOptions, jitOptionsValues,
 			      numJitOptions, libraryOptions,
 			      libraryOptionValues, numLibraryOptions);
+	free(img);
+	return r;
+}
+
+VGPU_EXPORT CUresult cuModuleLoad(CUmodule *module, const char *fname)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!module || !fname)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint8_t *img;
+	if ((r = read_file(fname, &img)))
+		return r;
+	r = cuModuleLoadData(module, img);
 	free(img);
 	return r;
 }

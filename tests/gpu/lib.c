@@ -19,7 +19,8 @@
  *  lib_unload      unloading; through vgpu, a library's handles are
  *                  invalid afterwards and forged ones are refused (the
  *                  real driver checks neither)
- *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary
+ *  lib_modes       cuModuleGetLoadingMode, cuModuleLoadFatBinary,
+ *                  cuModuleLoad
  *  lib_long_names  a kernel whose name is 600 bytes and a global of 500
  *                  (C++ templates and namespaces make such names), found
  *                  by the library and module calls, the kernel named back
@@ -295,6 +296,11 @@ static void modes(void)
 	EXPECT_OK(&c, cuModuleLoadFatBinary(&m, image));
 	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_saxpy"));
 	EXPECT_OK(&c, cuModuleUnload(m));
+	EXPECT_OK(&c, cuModuleLoad(&m, path));
+	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_checksum"));
+	EXPECT_OK(&c, cuModuleUnload(m));
+	EXPECT(&c, CUDA_ERROR_FILE_NOT_FOUND,
+	       cuModuleLoad(&m, "/nonexistent/k.fatbin"));
 	check_end(&c);
 }
 
