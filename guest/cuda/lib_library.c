@@ -514,3 +514,73 @@ VGPU_EXPORT CUresult cuModuleLoadFatBinary(CUmodule *module,
 {
 	return cuModuleLoadData(module, fatCubin);
 }
+
+/* ---- a module's functions, and their loading state ---------------------- */
+
+static CUresult module_count(uint64_t module, unsigned *n, const char *call)
+{
+	struct vgpu_cu_args a = {{module}};
+	CUresult r = vgpu_cu_rpc(VGPU_CU_LIB_FUNC_COUNT, &a, true, call);
+	if (!r)
+		*n = (unsigned)a.a[0];
+	return r;
+}
+
+VGPU_EXPORT CUresult cuModuleGetFunctionCount(unsigned int *count,
+					      CUmodule mod)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	return module_count((uint64_t)(uintptr_t)mod, count,
+			    "cuModuleGetFunctionCount");
+}
+
+/* Each function by name, as cuModuleGetFunction would hand it out. */
+VGPU_EXPORT CUresult cuModuleEnumerateFunctions(CUfunction *functions,
+						unsigned int numFunctions,
+						CUmodule mod)
+{
+	uint64_t id = (uint64_t)(uintptr_t)mod;
+	unsigned n = 0;
+	CUresult r = vgpu_cu_ready();
+	if (!r && (!functions || !numFunctions))
+		r = CUDA_ERROR_INVALID_VALUE;
+	if (!r)
+		r = module_count(id, &n, "cuModuleEnumerateFunctions");
+	for (unsigned i = 0; !r && i < n && i < numFunctions; i++) {
+		struct vgpu_cu_args a = {{id, i}};
+		char name[VGPU_CU_NAME_MAX];
+		r = vgpu_cu_call(VGPU_CU_LIB_FUNC_NAME, &a, sizeof(a), name,
+				 sizeof(name), true, "cuModuleEnumerateFunctions");
+		name[sizeof(name) - 1] = 0;
+		if (!r)
+			r = cuModuleGetFunction(&functions[i], mod, name);
+	}
+	return r;
+}
+
+/* Modules load eagerly: every function is loaded from the start. */
+VGPU_EXPORT CUresult cuFuncIsLoaded(CUfunctionLoadingState *state,
+				    CUfunction function)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!state)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!vgpu_fn_of(function))
+		return CUDA_ERROR_INVALID_HANDLE;
+	*state = CU_FUNCTION_LOADING_STATE_LOADED;
+	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuFuncLoad(CUfunction function)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	return vgpu_fn_of(function) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}

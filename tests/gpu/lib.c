@@ -15,7 +15,8 @@
  *                  and read back), a wrong device
  *  lib_launch      vgpu_add_f32 launched through the CUkernel itself and
  *                  through cuKernelGetFunction; every element checked
- *  lib_module      the library's module and its globals' initial data
+ *  lib_module      the library's module: its functions counted and
+ *                  enumerated, loaded; its globals' initial data
  *  lib_unload      unloading; through vgpu, a library's handles are
  *                  invalid afterwards and forged ones are refused (the
  *                  real driver checks neither)
@@ -229,6 +230,24 @@ static void launch(CUlibrary lib)
 	check_end(&c);
 }
 
+static int param_count(CUfunction f)
+{
+	size_t off, size;
+	int n = 0;
+	while (cuFuncGetParamInfo(f, (size_t)n, &off, &size) == CUDA_SUCCESS)
+		n++;
+	return n;
+}
+
+static int kernel_param_count(CUkernel k)
+{
+	size_t off, size;
+	int n = 0;
+	while (cuKernelGetParamInfo(k, (size_t)n, &off, &size) == CUDA_SUCCESS)
+		n++;
+	return n;
+}
+
 static void module(CUlibrary lib)
 {
 	struct check c = {.name = "lib_module"};
@@ -237,8 +256,33 @@ static void module(CUlibrary lib)
 	CUdeviceptr p = 0, q = 0;
 	size_t n = 0, nq = 0;
 	uint32_t words[4] = {0};
+	unsigned nf = 0;
+	CUfunction fs[64];
+	CUfunctionLoadingState st = CU_FUNCTION_LOADING_STATE_MAX;
 	EXPECT_OK(&c, cuLibraryGetModule(&m, lib));
 	EXPECT_OK(&c, cuModuleGetFunction(&f, m, "vgpu_checksum"));
+	EXPECT_OK(&c, cuModuleGetFunctionCount(&nf, m));
+	if (nf < NKERNELS || nf > 64)
+		check_fail(&c, "module: %u functions", nf);
+	else if (EXPECT_OK(&c, cuModuleEnumerateFunctions(fs, nf, m))) {
+		/* the same functions as the library's kernels: compared by
+		 * their parameter counts (names are cuFuncGetName's area) */
+		CUkernel ks[64];
+		int hist[32] = {0};
+		EXPECT_OK(&c, cuLibraryEnumerateKernels(ks, nf, lib));
+		for (unsigned i = 0; i < nf; i++) {
+			hist[param_count(fs[i]) & 31]++;
+			hist[kernel_param_count(ks[i]) & 31]--;
+		}
+		for (int i = 0; i < 32; i++)
+			if (hist[i])
+				check_fail(&c, "enumerated functions differ from "
+					   "the kernels (%d parameters)", i);
+	}
+	EXPECT_OK(&c, cuFuncLoad(f));
+	EXPECT_OK(&c, cuFuncIsLoaded(&st, f));
+	if (st != CU_FUNCTION_LOADING_STATE_LOADED)
+		check_fail(&c, "vgpu_checksum loading state %d", (int)st);
 	EXPECT_OK(&c, cuLibraryGetGlobal(&p, &n, lib, "vgpu_words"));
 	EXPECT_OK(&c, cuModuleGetGlobal(&q, &nq, m, "vgpu_words"));
 	if (n != sizeof(words) || p != q || nq != n)
