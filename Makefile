@@ -156,6 +156,14 @@ $(BUILD)/tests/gpu/kernels.fatbin: tests/gpu/kernels.cu
 $(BUILD)/tests/gpu/kernels.ptx: tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -ptx -arch=compute_90 $< -o $@
+# lib: a fatbin as libraries ship them: several architectures, the PTX
+# compressed (nvcc's default); the guest keeps only the sm_90 cubin.
+KERNEL_IMAGES += $(BUILD)/tests/gpu/kernels_multi.fatbin
+$(BUILD)/tests/gpu/kernels_multi.fatbin: tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin -gencode arch=compute_80,code=sm_80 \
+		-gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90 $< -o $@
 
 # MINI_CRITERION=1 compiles the tests against tests/support/mini (the TSan
 # build: Criterion itself cannot start under ThreadSanitizer).
@@ -167,7 +175,8 @@ endif
 # VGPU_BUILD_DIR / VGPU_SRC_DIR: where a test finds built libraries and
 # checked-in data, whatever directory it runs from.
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
-$(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image: $(KERNEL_IMAGES)
+$(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image \
+	$(BUILD)/tests/unit/test_lib_fatbin: $(KERNEL_IMAGES)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
@@ -175,6 +184,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBV
 		$< tests/support/*.c $(LIBVGPUD) \
 		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
+$(BUILD)/tests/unit/test_lib_export: $(CUDA_SO)
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 		tests/data/cuda13-getprocaddress-requests.txt
 
@@ -315,6 +325,8 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
 GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm)
+# lib.c, lib_export.c: libraries, kernels and export tables (area lib)
+GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
@@ -372,6 +384,26 @@ INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
 	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1 \
 	$(BUILD)/tests/gpu/discovery $(VGPU_SMI)
+# lib: NVIDIA's runtime over vgpu. tests/gpu/lib_cudart.cu built by nvcc
+# with static cudart and with shared cudart; the shared one finds
+# libcudart.so.13 in $(CUDART_LIB), a copy of the toolkit's.
+CUDART_LIB := $(BUILD)/cudart-lib64
+$(CUDART_LIB)/libcudart.so.13: $(CUDA_HOME)/lib64/libcudart.so.13
+	@mkdir -p $(dir $@)
+	cp -P $(CUDA_HOME)/lib64/libcudart.so* $(dir $@)
+$(BUILD)/tests/gpu/lib_cudart_static: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -Itests/gpu $< -o $@
+$(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@
+# relocatable device code: a version 2 wrapper listing prelinked fatbins
+$(BUILD)/tests/gpu/lib_cudart_rdc: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -rdc=true -Itests/gpu $< -o $@
+INTEGRATION += $(BUILD)/tests/gpu/lib_cudart_static \
+	$(BUILD)/tests/gpu/lib_cudart_shared $(BUILD)/tests/gpu/lib_cudart_rdc \
+	$(CUDART_LIB)/libcudart.so.13
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

@@ -101,6 +101,19 @@ enum vgpu_cu_op {
 					     * handle (64 bytes) */
 
 	/* -- lib -- */
+	VGPU_CU_LIB_FUNC_COUNT = 0x60, /* args a[0] module -> a[0] count */
+	VGPU_CU_LIB_FUNC_NAME = 0x61,  /* args a[0] module, a[1] index
+					* -> NUL-terminated name */
+	VGPU_CU_LIB_FUNC_ATTR = 0x62,  /* args a[0] function, a[1] attribute
+					* -> a[0] value */
+	VGPU_CU_LIB_FUNC_SET_ATTR = 0x63, /* args a[0] function,
+					   * a[1] attribute, a[2] value */
+	VGPU_CU_LIB_GET_FUNCTION = 0x64, /* args a[0] module; the name is
+					  * what MODULE_LOAD staged (names of
+					  * VGPU_CU_NAME_MAX bytes or more)
+					  * -> struct vgpu_cu_fninfo */
+	VGPU_CU_LIB_GET_GLOBAL = 0x65,   /* the same for a global
+					  * -> args a[0] address, a[1] bytes */
 
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };

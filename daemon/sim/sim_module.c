@@ -47,6 +47,7 @@ static void module_destroy(struct sim_obj *o)
 static void func_destroy(struct sim_obj *o)
 {
 	struct sim_func *f = (struct sim_func *)o;
+	sim_func_attr_forget(f);
 	sim_obj_put(&f->mod->obj);
 	free(f->d.name);
 	free(f->d.params);
@@ -289,8 +290,17 @@ CUresult sim_cuFuncGetParamInfo(CUfunction h, size_t paramIndex,
 	return rc;
 }
 
+size_t sim_module_funcs(struct sim_module *m, struct sim_func *const **f)
+{
+	*f = m->f;
+	return m->nf;
+}
+
 static int attribute(const struct sim_func *f, CUfunction_attribute a)
 {
+	int v;
+	if (sim_func_attr_override(f, a, &v))
+		return v;
 	switch (a) {
 	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
 		return SIM_MAX_THREADS;

@@ -7,6 +7,7 @@
  * the guest. Non-primary contexts (cuCtxCreate) are not supported yet. */
 #include "rpc.h"
 #include <pthread.h>
+#include "export_table.h" /* vgpu_cls_destroy, vgpu_cu_primary_ctx */
 
 static __thread uint64_t current; /* context id, 0 = none */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -29,6 +30,21 @@ static CUresult retain_id(void)
 				 "cuDevicePrimaryCtxRetain");
 	if (!r)
 		vgpu_cu.ctx_id = a.a[0];
+	return r;
+}
+
+/* CUDART_INTERFACE entry 2 and context-local storage need the handle
+ * without taking a reference. */
+CUresult vgpu_cu_primary_ctx(CUcontext *pctx)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	pthread_mutex_lock(&mu);
+	r = retain_id();
+	pthread_mutex_unlock(&mu);
+	if (!r)
+		*pctx = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
 	return r;
 }
 
@@ -60,9 +76,11 @@ static CUresult release(CUdevice dev)
 		return CUDA_ERROR_INVALID_DEVICE;
 	pthread_mutex_lock(&mu);
 	r = vgpu_cu.ctx_refs > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
-	if (!r)
-		vgpu_cu.ctx_refs--;
+	bool last = !r && --vgpu_cu.ctx_refs == 0;
 	pthread_mutex_unlock(&mu);
+	/* the context the program sees ends here: its local storage too */
+	if (last)
+		vgpu_cls_destroy((CUcontext)(uintptr_t)vgpu_cu.ctx_id);
 	return r;
 }
 

@@ -1,55 +1,45 @@
 /* guest/cuda/module.c - modules, functions and globals.
  *
- * An image (cubin, fatbin, fatbin wrapper or PTX text) is streamed to the
- * worker, which loads it with the real driver. A CUfunction handed to the
+ * An image (cubin, fatbin, fatbin wrapper or PTX text) is cut down to
+ * what the device runs (lib_fatbin.h) and streamed to the worker, which
+ * loads it with the real driver. A CUfunction handed to the
  * program points at a guest-side record holding the daemon's id and the
  * kernel's parameter layout and limits, so cuLaunchKernel marshals and
  * checks a launch without asking the daemon anything. */
 #include "function.h"
 #include "mem_space.h"
+#include "lib.h"
+#include "lib_fatbin.h"
 #include <stdlib.h>
 #include <string.h>
 
-#define FATBIN_MAGIC 0xBA55ED50u
-#define WRAPPER_MAGIC 0x466243B1u
-
-/* Bytes an image occupies, from its own headers (the API passes none). */
-static size_t image_size(const uint8_t *p)
+/* The device's compute capability, as fatbins encode it (90 for 9.0). */
+static int device_sm(void)
 {
-	uint32_t magic;
-	memcpy(&magic, p, 4);
-	if (!memcmp(p, "\177ELF", 4)) {
-		uint64_t shoff, phoff;
-		uint16_t shentsize, shnum, phentsize, phnum;
-		memcpy(&phoff, p + 32, 8);
-		memcpy(&shoff, p + 40, 8);
-		memcpy(&phentsize, p + 54, 2);
-		memcpy(&phnum, p + 56, 2);
-		memcpy(&shentsize, p + 58, 2);
-		memcpy(&shnum, p + 60, 2);
-		uint64_t sh = shoff + (uint64_t)shentsize * shnum;
-		uint64_t ph = phoff + (uint64_t)phentsize * phnum;
-		return sh > ph ? sh : ph; /* section headers come last */
-	}
-	if (magic == FATBIN_MAGIC) {
-		uint16_t hdr;
-		uint64_t files;
-		memcpy(&hdr, p + 6, 2);
-		memcpy(&files, p + 8, 8);
-		return hdr + files;
-	}
-	return strlen((const char *)p) + 1; /* PTX */
+	const int32_t *at = vgpu_cu.info.attrs;
+	return at[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR] * 10 +
+	       at[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
 }
 
-static const uint8_t *unwrap(const uint8_t *p)
+/* Ship the part of image this device runs (lib_fatbin.h); load it. */
+CUresult vgpu_module_load(const void *image, uint64_t *id)
 {
-	uint32_t magic;
-	memcpy(&magic, p, 4);
-	if (magic != WRAPPER_MAGIC)
-		return p;
-	const uint8_t *data;
-	memcpy(&data, p + 8, sizeof(data)); /* { magic, version, data, ... } */
-	return data;
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	struct vgpu_image im;
+	if ((r = vgpu_image_prepare(image, device_sm(), &im)))
+		return r;
+	struct vgpu_cu_xfer x = {0, VGPU_CU_NO_STREAM};
+	r = vgpu_cu_stream_out(VGPU_CU_MODULE_LOAD, &x, im.data, im.len);
+	vgpu_image_release(&im);
+	struct vgpu_cu_args a = {{0}};
+	if (!r)
+		r = vgpu_cu_rpc(VGPU_CU_MODULE_COMMIT, &a, true,
+				"cuModuleLoadData");
+	if (!r)
+		*id = a.a[0];
+	return r;
 }
 
 VGPU_EXPORT CUresult cuModuleLoadData(CUmodule *mod, const void *image)
@@ -59,15 +49,9 @@ VGPU_EXPORT CUresult cuModuleLoadData(CUmodule *mod, const void *image)
 		return r;
 	if (!mod || !image)
 		return CUDA_ERROR_INVALID_VALUE;
-	const uint8_t *img = unwrap(image);
-	struct vgpu_cu_xfer x = {0, VGPU_CU_NO_STREAM};
-	r = vgpu_cu_stream_out(VGPU_CU_MODULE_LOAD, &x, img, image_size(img));
-	struct vgpu_cu_args a = {{0}};
-	if (!r)
-		r = vgpu_cu_rpc(VGPU_CU_MODULE_COMMIT, &a, true,
-				"cuModuleLoadData");
-	if (!r)
-		*mod = (CUmodule)(uintptr_t)a.a[0];
+	uint64_t id;
+	if (!(r = vgpu_module_load(image, &id)))
+		*mod = (CUmodule)(uintptr_t)id;
 	return r;
 }
 
@@ -83,11 +67,10 @@ VGPU_EXPORT CUresult cuModuleLoadDataEx(CUmodule *mod, const void *image,
 static CUresult lookup(uint16_t op, CUmodule mod, const char *name,
 		       void *out, uint32_t cap, const char *call)
 {
-	struct vgpu_cu_getfn g = {.module = (uint64_t)(uintptr_t)mod};
-	if (!name || strlen(name) >= sizeof(g.name))
+	if (!name)
 		return CUDA_ERROR_INVALID_VALUE;
-	strcpy(g.name, name);
-	return vgpu_cu_call(op, &g, sizeof(g), out, cap, true, call);
+	return vgpu_name_lookup(op, (uint64_t)(uintptr_t)mod, name, out, cap,
+				call); /* any length (lib_library.c) */
 }
 
 VGPU_EXPORT CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod,

@@ -82,6 +82,33 @@ verdict "vmm through vgpu" "[[ $rc -eq 0 ]]"
 verdict "vmm digests bit-identical" "diff <(grep ^digest '$out/vmm-native.txt') \
 	<(grep ^digest '$out/vmm-vgpu.txt') >'$out/vmm-digest.diff'"
 
+# libraries and kernels, export tables, NVIDIA's runtime static and shared
+# (tests/gpu/lib*.c, lib_cudart.cu), natively and through vgpu; the
+# runtime programs' digests must be bit-identical
+cudart_lib=$B/cudart-lib64
+for mode in native vgpu; do
+	run=(env LD_LIBRARY_PATH=$cudart_lib)
+	[[ $mode == vgpu ]] && run=(env VGPU_REGION=$region \
+		LD_LIBRARY_PATH=$B/guest/lib:$cudart_lib)
+	"${run[@]}" "$B/tests/gpu/lib" "$B/tests/gpu/kernels_multi.fatbin" \
+		>"$out/lib-$mode.txt" 2>&1
+	verdict "lib $mode" "[[ $? -eq 0 ]]"
+	"${run[@]}" "$B/tests/gpu/lib_export" "$B/tests/gpu/kernels.fatbin" \
+		>"$out/lib_export-$mode.txt" 2>&1
+	verdict "lib_export $mode" "[[ $? -eq 0 ]]"
+	for rt in static shared rdc; do
+		"${run[@]}" "$B/tests/gpu/lib_cudart_$rt" \
+			"$B/tests/gpu/kernels_multi.fatbin" \
+			>"$out/cudart_$rt-$mode.txt" 2>&1
+		verdict "cudart $rt $mode" "[[ $? -eq 0 ]]"
+	done
+done
+for rt in static shared rdc; do
+	verdict "cudart $rt digests bit-identical" "diff \
+		<(grep ^digest '$out/cudart_$rt-native.txt') \
+		<(grep ^digest '$out/cudart_$rt-vgpu.txt') >/dev/null"
+done
+
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!
 guest "$B/tests/gpu/drvapi" "$k" >"$out/drvapi-beside-fault.txt" 2>&1

@@ -5,7 +5,8 @@
 # configuration, then runs unmodified driver-API programs (tests/gpu/
 # drvapi, linked with -lcuda) with vgpu's libcuda.so.1 first in the loader
 # path: each kernel image format, four processes at once, threads of one
-# process at once (one blocked in a 1 s cuStreamSynchronize), misuse of
+# process at once (one blocked in a 1 s cuStreamSynchronize), libraries
+# and kernels, NVIDIA's CUDA runtime (static and shared) unmodified, misuse of
 # handles and pointers, its own and another process's (tests/gpu/hostile),
 # fork() after cuInit, stream capture and graphs (tests/gpu/graphs), the
 # memory surface (tests/gpu/memops, alone and two
@@ -211,6 +212,18 @@ ipc_cross_vm() {
 }
 check ipc_refused_across_vms ipc_cross_vm
 check vmm_hostile guest "$build/tests/gpu/vmm" --vgpu-hostile "$kernels"
+
+check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fatbin"
+check export_tables guest "$build/tests/gpu/lib_export" "$build/tests/gpu/kernels.fatbin"
+# NVIDIA's CUDA runtime, unmodified: static, -rdc, shared (tests/gpu/lib_cudart.cu)
+multi=$build/tests/gpu/kernels_multi.fatbin
+check cudart_static guest "$build/tests/gpu/lib_cudart_static" "$multi"
+check cudart_rdc guest "$build/tests/gpu/lib_cudart_rdc" "$multi"
+cudart_shared() {
+	VGPU_REGION=$region LD_LIBRARY_PATH=$build/guest/lib:$build/cudart-lib64 \
+		"$build/tests/gpu/lib_cudart_shared" "$multi"
+}
+check cudart_shared cudart_shared
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &

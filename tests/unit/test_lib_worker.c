@@ -1,0 +1,321 @@
+/* The worker's library and kernel opcodes (daemon/worker_lib.c, 0x60-0x6F)
+ * run in-process over the sim, as tests/unit/test_worker.c drives the
+ * others: real answers for the caller's own module and functions, and the
+ * exact error for hostile requests (foreign or stale ids, bad lengths,
+ * indexes past the end, attributes out of range). The harness is
+ * test_worker.c's.
+ */
+#define _GNU_SOURCE
+#include "../../daemon/devinfo.h"
+#include "../../daemon/worker.h"
+#include "../../ring/host.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SLOT_SIZE 1024
+#define ARENA (64u << 10)
+
+static struct vworker W;
+static struct vw_exec *X;
+static void *mem;
+static uint32_t pos;
+
+/* A PTX module of kernels the sim implements in C, and a global. */
+static const char PTX[] =
+	".version 9.0\n.target sm_90\n.address_size 64\n"
+	".global .align 8 .u64 vgpu_counter;\n"
+	".visible .entry vgpu_fault(.param .u64 p) { ret; }\n"
+	".visible .entry vgpu_inc_counter() { ret; }\n";
+
+/* A worker as worker_main.c builds one, serving channel 0 of a region in
+ * memory that a guest has claimed and the worker accepted. */
+static void up(void)
+{
+	char err[256] = "";
+	struct vgpu_msg m;
+	uint8_t buf[SLOT_SIZE];
+	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
+		     err);
+	pthread_mutex_init(&W.mu, NULL);
+	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
+	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
+	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
+	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
+	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
+	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
+			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
+	cr_assert_eq(vgpu_geom_layout(&g), 0);
+	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
+	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
+	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
+	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
+	ctl->abi = VGPU_ABI_MAX;
+	atomic_store(&ctl->req_gen, 1);
+	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
+		     VGPU_H_ATTACH);
+	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
+	pos = VGPU_START_DEFAULT;
+	X = vw_exec_standalone(&W);
+	cr_assert_not_null(X);
+}
+
+static void down(void)
+{
+	vw_exec_standalone_free(X);
+	vgpu_serve_fini(&W.srv);
+	free(mem);
+}
+
+TestSuite(lib_worker, .init = up, .fini = down);
+
+/* ---- sending requests ---------------------------------------------------- */
+
+/* One request as the ring delivers it; the reply's result (for NOREPLY:
+ * the pending asynchronous error) and up to outlen payload bytes. */
+static int32_t request(uint16_t op, uint16_t flags, const void *data,
+		       uint32_t len, void *out, uint32_t outlen)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
+			     .len = len, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch};
+	uint8_t *copy = malloc(len ? len : 1);
+	if (len) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(copy, data, len);
+	m.data = copy;
+	if (flags & VGPU_MSG_NOREPLY)
+		m.reply = VGPU_NO_REPLY;
+	vw_execute(&W, X, &m);
+	free(copy);
+	if (flags & VGPU_MSG_NOREPLY)
+		return W.async_err;
+	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
+	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
+	if (out)
+		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
+		       s->len < outlen ? s->len : outlen);
+	return s->result;
+}
+
+/* A generated call, by name (ring/cuda.api); a.a[] in, results out. */
+static int32_t call(const char *name, struct vgpu_cu_args *a)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (!strcmp(e->name, name))
+			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
+				       sizeof(*a), a, sizeof(*a));
+	cr_assert_fail("%s is not in ring/cuda.api", name);
+	return -1;
+}
+
+static uint64_t load_ptx(void)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
+			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch,
+			     .arena_len = sizeof(PTX) - 1,
+			     .total = sizeof(PTX) - 1};
+	uint8_t none = 0;
+	m.data = &none;
+	memcpy(vgpu_arena(&W.r, 0), PTX, sizeof(PTX) - 1);
+	vw_execute(&W, X, &m);
+	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &a, sizeof(a)),
+		     CUDA_SUCCESS);
+	return a.a[0];
+}
+
+static int32_t lookup(uint16_t op, uint64_t module, const char *name,
+		      void *out, uint32_t outlen)
+{
+	struct vgpu_cu_getfn g = {.module = module};
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	return request(op, 0, &g, sizeof(g), out, outlen);
+}
+
+static int32_t args(uint16_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+		    void *out, uint32_t outlen)
+{
+	struct vgpu_cu_args a = {{a0, a1, a2}};
+	return request(op, 0, &a, sizeof(a), out, outlen);
+}
+
+Test(lib_worker, count_and_names_of_a_module)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_args o = {{0}};
+	char name[VGPU_CU_NAME_MAX] = "";
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, mod, 0, 0, &o, sizeof(o)),
+		     CUDA_SUCCESS);
+	cr_assert_eq(o.a[0], 2);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_NAME, mod, 0, 0, name, sizeof(name)),
+		     CUDA_SUCCESS);
+	cr_assert_str_eq(name, "vgpu_fault");
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_NAME, mod, 1, 0, name, sizeof(name)),
+		     CUDA_SUCCESS);
+	cr_assert_str_eq(name, "vgpu_inc_counter");
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_NAME, mod, 2, 0, name, sizeof(name)),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_NAME, mod, UINT64_MAX, 0, name,
+			  sizeof(name)), CUDA_ERROR_INVALID_VALUE);
+}
+
+Test(lib_worker, foreign_stale_and_wrong_kind_ids_refused)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_fninfo fi;
+	struct vgpu_cu_args o;
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_fault", &fi,
+			    sizeof(fi)), CUDA_SUCCESS);
+	/* a function id where a module is expected, and the reverse */
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, fi.function, 0, 0, &o,
+			  sizeof(o)), CUDA_ERROR_INVALID_HANDLE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, mod, 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_INVALID_HANDLE);
+	/* another process's numbering: same index, other salt */
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, mod ^ (1ull << 40), 0, 0, &o,
+			  sizeof(o)), CUDA_ERROR_INVALID_HANDLE);
+	struct vgpu_cu_args u = {{mod}};
+	cr_assert_eq(call("cuModuleUnload", &u), CUDA_SUCCESS);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, mod, 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_INVALID_HANDLE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function,
+			  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 0,
+			  NULL, 0), CUDA_ERROR_INVALID_HANDLE);
+}
+
+Test(lib_worker, short_and_long_messages_refused)
+{
+	uint64_t mod = load_ptx();
+	uint8_t buf[sizeof(struct vgpu_cu_args) + 8] = {0};
+	memcpy(buf, &mod, 8);
+	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_GET_GLOBAL;
+	     op++) {
+		cr_assert_eq(request(op, 0, buf, 8, NULL, 0),
+			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
+		cr_assert_eq(request(op, 0, buf, sizeof(buf), NULL, 0),
+			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
+	}
+	cr_assert_eq(request(0x6F, 0, buf, 8, NULL, 0), CUDA_ERROR_NOT_SUPPORTED);
+}
+
+Test(lib_worker, attributes_read_set_and_refused)
+{
+	uint64_t mod = load_ptx();
+	struct vgpu_cu_fninfo fi;
+	struct vgpu_cu_args o = {{0}};
+	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_fault", &fi,
+			    sizeof(fi)), CUDA_SUCCESS);
+	uint64_t dyn = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, dyn, 0, &o,
+			  sizeof(o)), CUDA_SUCCESS);
+	cr_assert_eq(o.a[0], 49152);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn, 100000,
+			  NULL, 0), CUDA_SUCCESS);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, dyn, 0, &o,
+			  sizeof(o)), CUDA_SUCCESS);
+	cr_assert_eq(o.a[0], 100000);
+	/* past the opt-in limit, negative, not settable, not an attribute */
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn, 232449,
+			  NULL, 0), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn,
+			  (uint64_t)-1, NULL, 0), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function,
+			  CU_FUNC_ATTRIBUTE_NUM_REGS, 8, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, 1ull << 40, 0, &o,
+			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, 9999, 0, &o,
+			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
+}
+
+/* Stage bytes as MODULE_LOAD does for an image (one chunk). */
+static void stage(const void *p, uint32_t n)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
+			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch, .arena_len = n,
+			     .total = n};
+	uint8_t none = 0;
+	m.data = &none;
+	memcpy(vgpu_arena(&W.r, 0), p, n);
+	vw_execute(&W, X, &m);
+	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
+}
+
+static const char LONG_PTX_HEAD[] =
+	".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry ";
+
+Test(lib_worker, long_names_are_looked_up_from_staged_bytes)
+{
+	static char name[401], ptx[600];
+	memset(name, 'k', 400);
+	snprintf(ptx, sizeof(ptx), "%s%s() { ret; }\n", LONG_PTX_HEAD, name);
+	stage(ptx, (uint32_t)strlen(ptx));
+	struct vgpu_cu_args c = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &c, sizeof(c)),
+		     CUDA_SUCCESS);
+	uint64_t mod = c.a[0];
+	struct vgpu_cu_fninfo fi = {0};
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_SUCCESS);
+	cr_assert_neq(fi.function, 0);
+	cr_assert_eq(fi.nparams, 0);
+	/* the staged bytes were used up: a second lookup has no name */
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_INVALID_VALUE);
+	name[10] = 0; /* a NUL inside the staged bytes */
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_INVALID_VALUE);
+	name[10] = 'k';
+	name[399] = 'x';
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod, 0, 0, &fi, sizeof(fi)),
+		     CUDA_ERROR_NOT_FOUND);
+	stage(name, 400);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_FUNCTION, mod ^ (1ull << 40), 0, 0,
+			  &fi, sizeof(fi)), CUDA_ERROR_INVALID_HANDLE);
+}
+
+static int32_t htod_inline(uint64_t dev, const void *p, uint32_t n)
+{
+	uint8_t buf[16 + 64];
+	uint64_t x[2] = {dev, UINT64_MAX /* no stream */};
+	memcpy(buf, x, sizeof(x));
+	memcpy(buf + sizeof(x), p, n);
+	return request(VGPU_CU_MEMCPY_HTOD_INLINE, 0, buf, 16 + n, NULL, 0);
+}
+
+Test(lib_worker, long_global_names_are_looked_up_from_staged_bytes)
+{
+	static char name[301], ptx[600];
+	memset(name, 'g', 300);
+	snprintf(ptx, sizeof(ptx), ".version 9.0\n.target sm_90\n"
+		 ".address_size 64\n.visible .global .align 8 .u64 %s;\n", name);
+	stage(ptx, (uint32_t)strlen(ptx));
+	struct vgpu_cu_args c = {{0}}, o = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &c, sizeof(c)),
+		     CUDA_SUCCESS);
+	stage(name, 300);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_SUCCESS);
+	cr_assert_eq(o.a[1], 8);
+	/* the global is the caller's to copy to now */
+	uint64_t v = 42;
+	cr_assert_eq(htod_inline(o.a[0], &v, 8), CUDA_SUCCESS);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_INVALID_VALUE); /* nothing staged */
+	name[0] = 'h';
+	stage(name, 300);
+	cr_assert_eq(args(VGPU_CU_LIB_GET_GLOBAL, c.a[0], 0, 0, &o, sizeof(o)),
+		     CUDA_ERROR_NOT_FOUND);
+}
