@@ -24,8 +24,8 @@ Test(lib_integrity, md2_rfc1319_suite)
 	static const char *in[] = {
 		"", "a", "abc", "message digest", "abcdefghijklmnopqrstuvwxyz",
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-		"1234567890123456789012345678901234567890"
-		"1234567890123456789012345678901234567890",
+		("1234567890123456789012345678901234567890"
+		 "1234567890123456789012345678901234567890"),
 	};
 	static const char *want[] = {
 		"8350e5a3e24c153df2275c9f80692773",

@@ -91,6 +91,10 @@ void mc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 	MC_CHECK(0, strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...)                                           \
 	MC_CHECK(1, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_assert_arr_eq(a, b, n, ...)                                        \
+	MC_CHECK(1, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_expect_arr_eq(a, b, n, ...)                                        \
+	MC_CHECK(0, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_null(p, ...) MC_CHECK(1, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_expect_null(p, ...) MC_CHECK(0, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) MC_CHECK(1, (p) != NULL, #p " != NULL", __VA_ARGS__)
