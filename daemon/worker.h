@@ -69,6 +69,7 @@ struct vworker {
 	bool attached; /* served its one guest process already */
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
 			       * device sees it; 0: not registered yet */
+	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
@@ -165,9 +166,19 @@ uint64_t vw_vmm_bytes(struct vworker *W);
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
 
+/* Host callbacks (daemon/worker_stream_cb.c). vw_cb_run blocks the
+ * calling driver thread until the guest has run callback `token` (told
+ * `status`) and said so, or the worker is closing; a host function body
+ * for any area (graph host nodes too). vw_cb_close releases every waiter
+ * for good: called before the executors are stopped. */
+void vw_cb_run(struct vworker *W, uint64_t token, CUresult status);
+void vw_cb_close(struct vworker *W);
+
 /* executors (daemon/worker_exec.c) */
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m);
-void vw_exec_stop_all(struct vworker *W);
+/* Stop and join every executor; the number that stayed blocked in the
+ * driver past a grace period (abandoned: the caller must exit). */
+int vw_exec_stop_all(struct vworker *W);
 /* A thread-less executor for callers that run vw_execute() themselves
  * (tests and fuzzing only); free releases any image it was assembling. */
 struct vw_exec *vw_exec_standalone(struct vworker *W);

@@ -2,16 +2,20 @@
  *
  * The serving thread copies each request (already validated by the ring)
  * into a job and queues it on the executor of the guest thread that sent
- * it; the executor runs jobs in order with the worker's context current.
+ * it; the executor runs jobs in order with that guest thread's current
+ * context current (VGPU_CU_CTX_CURRENT, daemon/worker_stream.c).
  * So a guest thread blocked in cuStreamSynchronize holds only its own
  * executor, and its siblings' requests keep flowing. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "worker.h"
 #include "../ring/wait.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_EXECS 256
+#define STOP_GRACE_S 2 /* vw_exec_stop_all's wait for blocked executors */
 
 struct vw_job {
 	struct vw_job *next;
@@ -79,7 +83,9 @@ static void *exec_main(void *arg)
 {
 	struct vw_exec *x = arg;
 	struct vworker *W = x->W;
-	W->drv.cuCtxSetCurrent(W->ctx);
+	/* no context current, as on a new guest thread: the guest says
+	 * which one its thread has (VGPU_CU_CTX_CURRENT), so calls without
+	 * one get the driver's own CUDA_ERROR_INVALID_CONTEXT */
 	struct vw_job *j;
 	struct vgpud_ledger *L = W->ledger ? &W->ledger[W->chan] : NULL;
 	while ((j = next_job(x))) {
@@ -168,18 +174,35 @@ int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 	return 0;
 }
 
-void vw_exec_stop_all(struct vworker *W)
+int vw_exec_stop_all(struct vworker *W)
 {
+	/* an executor may be waiting for a stream held by a host callback
+	 * that the guest, now gone, will never run */
+	vw_cb_close(W);
 	for (struct vw_exec *x = W->execs; x; x = x->next) {
 		pthread_mutex_lock(&x->mu);
 		x->stop = true;
 		pthread_cond_signal(&x->cv);
 		pthread_mutex_unlock(&x->mu);
 	}
+	/* An executor blocked in the driver for good (a stream waiting for a
+	 * value the dead guest will never write) must not keep this worker,
+	 * its context and its memory alive: past the grace period it is
+	 * abandoned, and the caller exits the process, which tears them down
+	 * as a native process's exit does. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STOP_GRACE_S;
+	int abandoned = 0;
 	while (W->execs) {
 		struct vw_exec *x = W->execs;
 		W->execs = x->next;
-		pthread_join(x->th, NULL);
-		free(x);
+		if (pthread_timedjoin_np(x->th, NULL, &deadline) == 0) {
+			free(x);
+		} else {
+			pthread_detach(x->th);
+			abandoned++;
+		}
 	}
+	return abandoned;
 }

@@ -222,7 +222,10 @@ static int serve(struct vworker *W, uint32_t chan)
 		W->srv.park_after_ns = 200 * 1000000ull;
 	}
 	vgpu_serve_run(&W->srv);
-	vw_exec_stop_all(W);
+	/* executors still blocked in the driver: leave now, without the
+	 * driver's exit-time teardown that could wait on them */
+	if (vw_exec_stop_all(W))
+		_exit(0);
 	return 0;
 }
 

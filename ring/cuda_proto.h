@@ -42,7 +42,20 @@ enum vgpu_cu_op {
 				       * channel's pool slice, a[1] its size */
 	VGPU_CU_POOL_COPY = 0x27,     /* struct vgpu_cu_poolcopy */
 
-	/* -- stream -- */
+	/* -- stream -- (payloads: ring/cuda_proto_stream.h) */
+	VGPU_CU_STREAM_CTL = 0x30,    /* args: a[0] enum vgpu_cu_sctl, ... */
+	VGPU_CU_HOST_FUNC = 0x31,     /* args: stream, token, kind, flags */
+	VGPU_CU_CB_POLL = 0x32,       /* args: a[0] token done (0: none)
+				       * -> a[0] token due, a[1] status */
+	VGPU_CU_BATCH_MEMOP = 0x33,   /* struct vgpu_cu_memops + ops */
+	VGPU_CU_LAUNCH_EX = 0x34,     /* struct vgpu_cu_launch_ex + params */
+	VGPU_CU_FUNC_CTL = 0x35,      /* args: a[0] enum vgpu_cu_fctl, ... */
+	VGPU_CU_LAUNCH_BIG = 0x36,    /* stream out: a launch_ex message */
+	VGPU_CU_CTX_CURRENT = 0x37,   /* args: a[0] context id, 0 = none:
+				       * the sending thread's current one */
+	VGPU_CU_LAUNCH_PART = 0x38,   /* struct vgpu_cu_part + bytes of a
+				       * launch_ex message, no reply */
+	VGPU_CU_STREAM_ATTR = 0x39,   /* struct vgpu_cu_sattr -> value */
 
 	/* -- graph -- */
 	/* generic args unless a struct is named; a[] below means args.a */

@@ -148,7 +148,8 @@ enum sim_op_kind {
 	SIM_OP_NOP, SIM_OP_HTOD, SIM_OP_DTOH, SIM_OP_DTOD, SIM_OP_MEMSET,
 	SIM_OP_LAUNCH, SIM_OP_RECORD, SIM_OP_WAIT,
 	SIM_OP_RECT, /* 2D copy or memset: sim_mem2d.c */
-	SIM_OP_FREE /* cuMemFreeAsync: u.copy.dst (sim_pool.c) */
+	SIM_OP_FREE, /* cuMemFreeAsync: u.copy.dst (sim_pool.c) */
+	SIM_OP_HOST, SIM_OP_MEMOP   /* sim_stream_ops.c */
 };
 
 /* "Stream s has completed its first seq operations." */
@@ -189,6 +190,16 @@ struct sim_op {
 			uint32_t val;         /* memset */
 			unsigned elem;        /* memset: 1, 2 or 4 */
 		} rect;
+		struct {                    /* cuLaunchHostFunc, AddCallback */
+			CUhostFn fn;
+			CUstreamCallback cb;
+			CUstream h;
+			void *data;
+		} host;
+		struct {                    /* wait/write value, barriers */
+			CUstreamBatchMemOpParams *ops;
+			unsigned n;
+		} memop;
 	} u;
 };
 
@@ -205,6 +216,11 @@ struct sim_stream {
 	uint64_t enq, done;         /* operations queued / completed */
 	bool closing;               /* destroyed: exit once drained */
 	uint64_t rng;               /* the worker's delay generator */
+	uint64_t id;                /* cuStreamGetId: creation number */
+	int priority;               /* clamped to the device's range */
+	/* cuStreamSetAttribute's values by id, under mu (sim_stream_attr.c) */
+	CUstreamAttrValue attr[CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN + 1];
+	bool attr_set[CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN + 1];
 	struct sim_stream *next, *prev; /* sim_ctx.streams, under sim_ctx.mu */
 };
 
@@ -292,6 +308,10 @@ struct sim_func {
 	struct sim_kdesc d;
 	const struct sim_kimpl *impl; /* NULL: no C implementation */
 	int binary_version, ptx_version;
+	/* cuFuncSetAttribute's values, by CUfunction_attribute; 0 = never
+	 * set (sim_stream_func.c) */
+	_Atomic int set[CU_FUNC_ATTRIBUTE_MAX];
+	_Atomic bool is_set[CU_FUNC_ATTRIBUTE_MAX];
 };
 
 /* The device address of a module's global, 0 if it has none of that
@@ -358,6 +378,20 @@ const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d);
 void sim_rect_exec(struct sim_op *op);
 
 /* -- stream -- */
+/* Stream priorities: 0 (least) down to SIM_PRIO_GREATEST, as an H100. */
+#define SIM_PRIO_LEAST 0
+#define SIM_PRIO_GREATEST (-5)
+/* Run a host-function or memory-op operation (sim_stream_ops.c); err is
+ * the context's sticky error (a callback is told it; memory ops skip). */
+void sim_stream_op_exec(struct sim_op *op, CUresult err);
+void sim_stream_op_free(struct sim_op *op);
+/* Blocks of f per SM at that block size and dynamic shared memory
+ * (sim_stream_launch.c: the model is documented there), and the SM count. */
+int sim_occupancy(const struct sim_func *f, int block, size_t dyn_shared);
+int sim_sm_count(void);
+/* The dynamic shared memory f may use per block (48 KiB less its static
+ * shared memory, or what cuFuncSetAttribute opted it into). */
+int sim_func_max_dyn_shared(const struct sim_func *f);
 
 /* -- graph -- */
 /* Stream capture (sim_capture.c), graphs and their nodes (sim_graph.c),

@@ -390,6 +390,10 @@ static CUgraphNodeType node_type(const struct sim_op *op)
 			       : CU_GRAPH_NODE_TYPE_MEMSET;
 	case SIM_OP_FREE:
 		return CU_GRAPH_NODE_TYPE_MEM_FREE;
+	case SIM_OP_HOST:
+		return CU_GRAPH_NODE_TYPE_HOST;
+	case SIM_OP_MEMOP:
+		return CU_GRAPH_NODE_TYPE_BATCH_MEM_OP;
 	case SIM_OP_NOP:
 		break;
 	}
@@ -410,9 +414,10 @@ bool sim_capture_submit(struct sim_stream *s, struct sim_op *op,
 	} else if (m && (op->kind == SIM_OP_HTOD || op->kind == SIM_OP_DTOH ||
 			 (op->kind == SIM_OP_RECT &&
 			  (op->u.rect.hdst || op->u.rect.hsrc)) ||
-			 op->kind == SIM_OP_FREE)) {
-		/* memory nodes (a captured cuMemFreeAsync) are not
-		 * simulated: the capture fails rather than free early */
+			 op->kind == SIM_OP_FREE || op->kind == SIM_OP_HOST ||
+			 op->kind == SIM_OP_MEMOP)) {
+		/* memory, host and memory-operation nodes are not
+		 * simulated: the capture fails rather than run them early */
 		/* the sim knows no pinned memory: host copies are pageable,
 		 * which capture refuses */
 		m->c->invalid = true;

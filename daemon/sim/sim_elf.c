@@ -28,6 +28,12 @@
 #define EIFMT_SVAL 4
 #define EIATTR_PARAM_CBANK 0x0a
 #define EIATTR_KPARAM_INFO 0x17
+/* nvcc 13 describes a kernel with a parameter over 16 KiB (which 0x17's
+ * 14-bit size cannot state) with this instead, payload {u32 0, u16
+ * ordinal, u16 offset, u32 size}: tests/gpu/kernels.cu vgpu_big_param's
+ * .nv.info reads 00000000 0100 007d 08000000 (param 1 at 32000, 8 bytes)
+ * and 00000000 0000 0000 007d0000 (param 0 at 0, 32000 bytes). */
+#define EIATTR_KPARAM_INFO_V2 0x45
 #define EIATTR_CBANK_PARAM_SIZE 0x19
 #define EIATTR_REGCOUNT 0x2f
 #define ELF_MAX (1ull << 30)
@@ -162,7 +168,9 @@ static CUresult add_param(struct sim_kdesc *k, const struct attr *a)
 	if (a->val < 12)
 		return CUDA_ERROR_INVALID_IMAGE;
 	uint16_t ord = u16at(a->payload + 4), off = u16at(a->payload + 6);
-	uint32_t size = u32at(a->payload + 8) >> 18;
+	uint32_t size = a->id == EIATTR_KPARAM_INFO_V2
+				? u32at(a->payload + 8) & 0xffff
+				: u32at(a->payload + 8) >> 18;
 	if (ord >= MAX_PARAMS || size == 0)
 		return CUDA_ERROR_INVALID_IMAGE;
 	if (ord >= k->nparams) {
@@ -209,7 +217,8 @@ static CUresult kernel_info(const struct elf *e, size_t shstrndx,
 		if (!next_attr(e, i, &off, &a))
 			return CUDA_ERROR_INVALID_IMAGE;
 		CUresult rc = CUDA_SUCCESS;
-		if (a.id == EIATTR_KPARAM_INFO && a.payload)
+		if ((a.id == EIATTR_KPARAM_INFO ||
+		     a.id == EIATTR_KPARAM_INFO_V2) && a.payload)
 			rc = add_param(k, &a);
 		else if (a.id == EIATTR_PARAM_CBANK && a.payload && a.val >= 8)
 			cbank = u16at(a.payload + 6);

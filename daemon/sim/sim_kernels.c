@@ -226,6 +226,30 @@ static void inc_counter(struct sim_launch *l)
 	sim_k_grid(l, inc_thread, &c);
 }
 
+/* ---- vgpu_big_param(struct vgpu_big p, unsigned *out): 32000 bytes ---- */
+
+#define BIG_WORDS 8000u
+
+static void big_thread(struct sim_launch *l, const struct sim_thread *t,
+		       void *arg)
+{
+	struct sim_kptr *out = arg;
+	const uint8_t *w = sim_k_arg(l, 0);
+	for (uint32_t i = gidx(l, t); i < BIG_WORDS;
+	     i += l->grid.x * l->block.x) {
+		uint32_t *o = sim_k_at(l, out, i, 4);
+		if (!o)
+			return;
+		memcpy(o, w + 4 * (size_t)i, 4);
+	}
+}
+
+static void big_param(struct sim_launch *l)
+{
+	struct sim_kptr out = ptr_arg(l, 1);
+	sim_k_grid(l, big_thread, &out);
+}
+
 static const struct sim_kimpl kernels[] = {
 	{"vgpu_fill_u32", 3, {8, 4, 8}, NULL, 0, fill_u32},
 	{"vgpu_add_f32", 4, {8, 8, 8, 4}, NULL, 0, add_f32},
@@ -235,6 +259,7 @@ static const struct sim_kimpl kernels[] = {
 	{"vgpu_sleep_ns", 1, {8}, NULL, 0, sleep_ns},
 	{"vgpu_fault", 1, {8}, NULL, 0, fault},
 	{"vgpu_inc_counter", 0, {0}, "vgpu_counter", 8, inc_counter},
+	{"vgpu_big_param", 2, {BIG_WORDS * 4, 8}, NULL, 0, big_param},
 };
 
 const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d)

@@ -2,8 +2,8 @@
  *
  * Contract: a launch is checked as the driver checks it: the function
  * handle (INVALID_HANDLE), grid and block dimensions against the device
- * limits and dynamic shared memory against the 48 KiB default
- * (INVALID_VALUE), registers per block (LAUNCH_OUT_OF_RESOURCES), and
+ * limits and dynamic shared memory against the 48 KiB default or the
+ * function's opt-in (INVALID_VALUE), registers per block (LAUNCH_OUT_OF_RESOURCES), and
  * exactly one of kernelParams (one pointer per parameter, sizes from the
  * image's layout) or extra (CU_LAUNCH_PARAM_BUFFER_POINTER/SIZE/END, the
  * size at least the parameter buffer's). The arguments are copied at the
@@ -30,7 +30,7 @@ static CUresult check_dims(const struct sim_func *f, struct sim_dim3 g,
 	    b.x > SIM_MAX_BLOCK_X || b.y > SIM_MAX_BLOCK_Y ||
 	    b.z > SIM_MAX_BLOCK_Z || threads > SIM_MAX_THREADS)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((uint64_t)shared + f->d.shared > SIM_SHARED_PER_BLOCK)
+	if (shared > (unsigned)sim_func_max_dyn_shared(f))
 		return CUDA_ERROR_INVALID_VALUE;
 	/* registers are allocated per warp, per thread in multiples of 8 */
 	uint64_t regs = (uint64_t)((f->d.nregs ? f->d.nregs : 32) + 7) / 8 * 8;

@@ -313,11 +313,12 @@ static int attribute(const struct sim_func *f, CUfunction_attribute a)
 	case CU_FUNC_ATTRIBUTE_BINARY_VERSION:
 		return f->binary_version;
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-		return SIM_SHARED_PER_BLOCK - (int)f->d.shared;
+		return sim_func_max_dyn_shared(f);
 	case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
-		return -1; /* no preference */
-	default: /* const, local, cache mode, cluster attributes */
-		return 0;
+		/* -1: no preference, unless cuFuncSetAttribute gave one */
+		return f->is_set[a] ? f->set[a] : -1;
+	default: /* const, local, cache mode; cluster attributes as set */
+		return f->is_set[a] ? f->set[a] : 0;
 	}
 }
 

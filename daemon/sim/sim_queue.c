@@ -41,6 +41,8 @@ void sim_op_free(struct sim_op *op)
 		sim_event_put(op->ev);
 	if (op->kind == SIM_OP_LAUNCH && op->u.launch)
 		sim_launch_free(op->u.launch);
+	if (op->kind == SIM_OP_MEMOP)
+		sim_stream_op_free(op);
 	free(op);
 }
 
@@ -85,6 +87,10 @@ static void execute(struct sim_op *op)
 		break;
 	case SIM_OP_FREE: /* even after a fault: memory is released */
 		sim_pool_exec_free(op);
+		break;
+	case SIM_OP_HOST:
+	case SIM_OP_MEMOP:
+		sim_stream_op_exec(op, sim_sticky());
 		break;
 	case SIM_OP_NOP:
 	case SIM_OP_WAIT:
@@ -177,7 +183,8 @@ struct sim_stream *sim_stream_new(enum sim_stream_type type, bool blocking)
 	pthread_cond_init(&s->idle, NULL);
 	s->type = type;
 	s->blocking = blocking;
-	s->rng = sim_cfg.seed ^ (atomic_fetch_add(&serial, 1) * 0x2545f4914f6cdd1dull);
+	s->id = atomic_fetch_add(&serial, 1) + 1;
+	s->rng = sim_cfg.seed ^ ((s->id - 1) * 0x2545f4914f6cdd1dull);
 	sim_obj_ref(&s->obj); /* the worker's */
 	pthread_mutex_lock(&sim_ctx.mu);
 	s->next = sim_ctx.streams;

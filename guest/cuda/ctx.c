@@ -1,23 +1,50 @@
-/* guest/cuda/ctx.c - the primary context and each thread's current one.
+/* guest/cuda/ctx.c - the primary context and each thread's context stack.
  *
  * The worker serving this process holds exactly one context, the device's
- * primary context, created before the process even started. The guest
- * tracks which of its threads have it current; the hot queries
- * (cuCtxGetCurrent, cuCtxGetDevice, cuDevicePrimaryCtxGetState) never leave
- * the guest. Non-primary contexts (cuCtxCreate) are not supported yet. */
+ * primary context, created before the process even started. Each guest
+ * thread has its own context stack, as natively: cuCtxPushCurrent pushes,
+ * cuCtxPopCurrent pops (CUDA_ERROR_INVALID_CONTEXT when empty),
+ * cuCtxSetCurrent replaces the top (NULL pops it; on an empty stack it
+ * pushes), and the current context is the top. The stack holds
+ * STACK_MAX entries; a push beyond is CUDA_ERROR_OUT_OF_MEMORY. Each
+ * change of a thread's current context is sent to the worker, which makes
+ * it current on that thread's executor, so calls on a thread without one
+ * get the driver's CUDA_ERROR_INVALID_CONTEXT, as natively. The hot
+ * queries (cuCtxGetCurrent, cuCtxGetDevice, cuDevicePrimaryCtxGetState)
+ * never leave the guest. Non-primary contexts (cuCtxCreate) are not
+ * supported yet. */
 #include "rpc.h"
 #include <pthread.h>
 #include "export_table.h" /* vgpu_cls_destroy, vgpu_cu_primary_ctx */
 
-static __thread uint64_t current; /* context id, 0 = none */
+#define STACK_MAX 64
+static __thread uint64_t stack[STACK_MAX]; /* context ids, bottom first */
+static __thread int depth;
+#define current (depth ? stack[depth - 1] : 0)
+static __thread uint64_t told; /* what this thread's executor has current */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The worker runs this thread's calls on its own executor thread: give it
+ * the same current context (asynchronously, in order with the calls), so
+ * that a call without one gets the driver's CUDA_ERROR_INVALID_CONTEXT. */
+static void tell_worker(void)
+{
+	uint64_t c = current;
+	if (c == told)
+		return;
+	struct vgpu_cu_args a = {{c}};
+	if (vgpu_cu_rpc(VGPU_CU_CTX_CURRENT, &a, false, "cuCtxSetCurrent") ==
+	    CUDA_SUCCESS)
+		told = c;
+}
 
 /* Runs in the child, on its only thread (the one that forked): without
  * this, the parent's context stayed current in a child that called cuInit
  * again, and a lock another parent thread held was held for ever. */
 void vgpu_cu_ctx_after_fork(void)
 {
-	current = 0;
+	depth = 0;
+	told = 0; /* the child's worker starts with none */
 	pthread_mutex_init(&mu, NULL);
 }
 
@@ -125,7 +152,15 @@ VGPU_EXPORT CUresult cuCtxSetCurrent(CUcontext ctx)
 		return r;
 	if (ctx && !is_ours(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
-	current = (uint64_t)(uintptr_t)ctx;
+	if (!ctx) {
+		if (depth)
+			depth--;
+	} else {
+		if (!depth)
+			depth = 1;
+		stack[depth - 1] = (uint64_t)(uintptr_t)ctx;
+	}
+	tell_worker();
 	return CUDA_SUCCESS;
 }
 
@@ -153,21 +188,53 @@ VGPU_EXPORT CUresult cuCtxGetDevice(CUdevice *dev)
 	return CUDA_SUCCESS;
 }
 
-VGPU_EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx)
-{
-	/* one context per process: pushing it just makes it current */
-	return cuCtxSetCurrent(ctx);
-}
-
-VGPU_EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
+static CUresult push(CUcontext ctx)
 {
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	if (!current)
+	if (!ctx || !is_ours(ctx))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (depth == STACK_MAX)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	stack[depth++] = (uint64_t)(uintptr_t)ctx;
+	tell_worker();
+	return CUDA_SUCCESS;
+}
+
+static CUresult pop(CUcontext *pctx)
+{
+	CUresult r = vgpu_cu_ready();
+	if (r)
+		return r;
+	if (!depth)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (pctx)
-		*pctx = (CUcontext)(uintptr_t)current;
-	current = 0;
+		*pctx = (CUcontext)(uintptr_t)stack[depth - 1];
+	depth--;
+	tell_worker();
 	return CUDA_SUCCESS;
+}
+
+VGPU_EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx)
+{
+	return push(ctx);
+}
+
+VGPU_EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
+{
+	return pop(pctx);
+}
+
+/* the v1 ABI names (cuda.h maps the plain names to _v2) */
+#undef cuCtxPushCurrent
+#undef cuCtxPopCurrent
+VGPU_EXPORT CUresult cuCtxPushCurrent(CUcontext ctx)
+{
+	return push(ctx);
+}
+
+VGPU_EXPORT CUresult cuCtxPopCurrent(CUcontext *pctx)
+{
+	return pop(pctx);
 }

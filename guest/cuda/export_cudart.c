@@ -17,15 +17,21 @@
  * wrappers of version 1 and 2).
  */
 #include "export_table.h"
+#include "lib.h"
 #include "rpc.h"
 
 #define NAME "CUDART_INTERFACE"
 
+/* The runtime may load before it makes the primary context current:
+ * loaded there (guest/cuda/lib.h), as the driver does. */
 static CUresult load_module(CUmodule *out, const void *image)
 {
 	if (!out || !image)
 		return CUDA_ERROR_INVALID_VALUE;
-	return cuModuleLoadData(out, image);
+	bool pushed = vgpu_lib_ctx_enter();
+	CUresult r = cuModuleLoadData(out, image);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }
 
 static CUresult get_module_from_cubin(CUmodule *out, const void *wrapper)

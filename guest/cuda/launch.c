@@ -18,30 +18,22 @@ CUresult vgpu_unsupported_attr(const char *call, int a)
 	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
-static CUresult check_dims(const struct vgpu_fn *f, const unsigned g[3],
-			   const unsigned b[3])
-{
-	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2])
-		return CUDA_ERROR_INVALID_VALUE;
-	uint64_t threads = (uint64_t)b[0] * b[1] * b[2];
-	if (f->info.max_threads_per_block > 0 &&
-	    threads > (uint64_t)f->info.max_threads_per_block)
-		return CUDA_ERROR_INVALID_VALUE;
-	return CUDA_SUCCESS;
-}
-
 /* Copy the arguments into p per the layout (kernelParams form) or from
  * the packed buffer (extra form). */
 CUresult vgpu_launch_pack(const struct vgpu_fn *f, void **params,
-			  void **extra, uint8_t *p, uint32_t cap, uint32_t *len)
+			  void **extra, uint8_t *p, uint32_t cap,
+			  uint32_t *len)
 {
 	const struct vgpu_cu_fninfo *fi = &f->info;
 	if (fi->param_bytes > cap)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	*len = fi->param_bytes;
 	if (params) {
-		for (uint32_t i = 0; i < fi->nparams; i++)
+		for (uint32_t i = 0; i < fi->nparams; i++) {
+			if (!params[i]) /* as the driver checks */
+				return CUDA_ERROR_INVALID_VALUE;
 			memcpy(p + fi->offset[i], params[i], fi->size[i]);
+		}
 		return CUDA_SUCCESS;
 	}
 	void *buf = NULL;
@@ -49,7 +41,7 @@ CUresult vgpu_launch_pack(const struct vgpu_fn *f, void **params,
 	for (; extra && extra[0] != CU_LAUNCH_PARAM_END; extra += 2) {
 		if (extra[0] == CU_LAUNCH_PARAM_BUFFER_POINTER)
 			buf = extra[1];
-		else if (extra[0] == CU_LAUNCH_PARAM_BUFFER_SIZE)
+		else if (extra[0] == CU_LAUNCH_PARAM_BUFFER_SIZE && extra[1])
 			size = *(size_t *)extra[1];
 		else
 			return CUDA_ERROR_INVALID_VALUE;
@@ -80,10 +72,12 @@ VGPU_EXPORT CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy,
 				   .stream = (uint64_t)(uintptr_t)s,
 				   .grid = {gx, gy, gz}, .block = {bx, by, bz},
 				   .shared_bytes = shared};
-	if ((r = check_dims(f, L.grid, L.block)))
+	if ((r = vgpu_launch_check(f, L.grid, L.block, shared)))
 		return r;
 	uint8_t msg[VGPU_MAX_SLOT_SIZE];
 	uint32_t cap = vgpu_inline_max(&vgpu_cu.conn.t.r) - (uint32_t)sizeof(L);
+	if (f->info.param_bytes > cap) /* up to the driver's 32 KiB */
+		return vgpu_launch_ex_send(f, &L, NULL, 0, params, extra);
 	if ((r = vgpu_launch_pack(f, params, extra, msg + sizeof(L), cap,
 				  &L.param_bytes)))
 		return r;

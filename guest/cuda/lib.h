@@ -14,6 +14,7 @@
 #define VGPU_GUEST_CUDA_LIB_H
 
 #include "function.h"
+#include <stdbool.h>
 
 CUresult vgpu_module_load(const void *image, uint64_t *id);
 CUresult vgpu_name_lookup(uint16_t op, uint64_t module, const char *name,
@@ -48,5 +49,13 @@ struct vgpu_kernel {
 CUresult vgpu_kernel_get(CUkernel h, struct vgpu_kernel **out);
 /* A whole file, NUL-terminated (PTX is text); free() it. */
 CUresult vgpu_read_file(const char *path, uint8_t **out);
+
+/* Libraries and kernels are context-independent natively (the runtime
+ * loads and queries them before it makes a context current); the worker's
+ * module calls run under the calling thread's context. A library call on
+ * a thread with none runs under the primary context: enter pushes it (and
+ * says so), leave pops what enter pushed. */
+bool vgpu_lib_ctx_enter(void);
+void vgpu_lib_ctx_leave(bool pushed);
 
 #endif

@@ -85,8 +85,12 @@ VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
 		*pi = k->fn.info.shared_size_bytes;
 		return CUDA_SUCCESS;
-	default:
-		return vgpu_fn_attr(&k->fn, attrib, pi);
+	default: {
+		bool pushed = vgpu_lib_ctx_enter();
+		r = vgpu_fn_attr(&k->fn, attrib, pi);
+		vgpu_lib_ctx_leave(pushed);
+		return r;
+	}
 	}
 }
 
@@ -99,7 +103,12 @@ VGPU_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val,
 	CUresult r = vgpu_kernel_get(kernel, &k);
 	if (!r && dev != 0)
 		r = CUDA_ERROR_INVALID_DEVICE;
-	return r ? r : cuFuncSetAttribute((CUfunction)&k->fn, attrib, val);
+	if (r)
+		return r;
+	bool pushed = vgpu_lib_ctx_enter();
+	r = cuFuncSetAttribute((CUfunction)&k->fn, attrib, val);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }
 
 /* The kernel's function's preference, where the function settings live
@@ -111,23 +120,10 @@ VGPU_EXPORT CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config
 	CUresult r = vgpu_kernel_get(kernel, &k);
 	if (!r && dev != 0)
 		r = CUDA_ERROR_INVALID_DEVICE;
-	return r ? r : cuFuncSetCacheConfig((CUfunction)&k->fn, config);
-}
-
-/* Weak: the stream area's definition (guest/cuda/func.c on its branch),
- * which also updates the launch checks' cached limits, replaces this one
- * when both are linked. */
-VGPU_EXPORT __attribute__((weak)) CUresult
-cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
-{
-	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	const struct vgpu_fn *f = vgpu_fn_of(hfunc);
-	if (!f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	struct vgpu_cu_args a = {{f->info.function, (uint64_t)attrib,
-				  (uint64_t)(int64_t)value}};
-	return vgpu_cu_rpc(VGPU_CU_LIB_FUNC_SET_ATTR, &a, true,
-			   "cuFuncSetAttribute");
+	bool pushed = vgpu_lib_ctx_enter();
+	r = cuFuncSetCacheConfig((CUfunction)&k->fn, config);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }

@@ -18,6 +18,7 @@
  * freed memory. A handle from another connection (a parent's, inherited
  * through fork) is invalid too.
  */
+#include "export_table.h" /* vgpu_cu_primary_ctx */
 #include "lib.h"
 #include "unimpl.h"
 #include <pthread.h>
@@ -74,6 +75,21 @@ CUresult vgpu_kernel_get(CUkernel h, struct vgpu_kernel **out)
 	return *out ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+bool vgpu_lib_ctx_enter(void)
+{
+	CUcontext cur = NULL, primary;
+	if (cuCtxGetCurrent(&cur) || cur || vgpu_cu_primary_ctx(&primary))
+		return false;
+	return cuCtxPushCurrent(primary) == CUDA_SUCCESS;
+}
+
+void vgpu_lib_ctx_leave(bool pushed)
+{
+	CUcontext popped;
+	if (pushed)
+		cuCtxPopCurrent(&popped);
+}
+
 static CUresult check_options(CUlibraryOption *opts, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -106,7 +122,10 @@ VGPU_EXPORT CUresult cuLibraryLoadData(CUlibrary *library, const void *code,
 	struct vgpu_lib *l = calloc(1, sizeof(*l));
 	if (!l)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	if ((r = vgpu_module_load(code, &l->module))) {
+	bool pushed = vgpu_lib_ctx_enter();
+	r = vgpu_module_load(code, &l->module);
+	vgpu_lib_ctx_leave(pushed);
+	if (r) {
 		free(l);
 		return r;
 	}
@@ -177,7 +196,10 @@ VGPU_EXPORT CUresult cuLibraryUnload(CUlibrary library)
 	pthread_mutex_unlock(&mu);
 	if (!l)
 		return CUDA_ERROR_INVALID_HANDLE;
-	return cuModuleUnload((CUmodule)(uintptr_t)l->module);
+	bool pushed = vgpu_lib_ctx_enter();
+	r = cuModuleUnload((CUmodule)(uintptr_t)l->module);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }
 
 /* The kernel of that name, looked up once. */
@@ -194,9 +216,11 @@ static CUresult get_kernel(struct vgpu_lib *l, const char *name,
 	struct vgpu_kernel *k = calloc(1, sizeof(*k) + len + 1);
 	if (!k)
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	bool pushed = vgpu_lib_ctx_enter();
 	CUresult r = vgpu_name_lookup(VGPU_CU_MODULE_GET_FUNCTION, l->module,
 				      name, &k->fn.info, sizeof(k->fn.info),
 				      "cuLibraryGetKernel");
+	vgpu_lib_ctx_leave(pushed);
 	if (r) {
 		free(k);
 		return r;
@@ -250,8 +274,10 @@ VGPU_EXPORT CUresult cuLibraryGetKernel(CUkernel *pKernel, CUlibrary library,
 static CUresult kernel_count(struct vgpu_lib *l, unsigned *n)
 {
 	struct vgpu_cu_args a = {{l->module}};
+	bool pushed = vgpu_lib_ctx_enter();
 	CUresult r = vgpu_cu_rpc(VGPU_CU_LIB_FUNC_COUNT, &a, true,
 				 "cuLibraryGetKernelCount");
+	vgpu_lib_ctx_leave(pushed);
 	if (!r)
 		*n = (unsigned)a.a[0];
 	return r;
@@ -282,8 +308,10 @@ VGPU_EXPORT CUresult cuLibraryEnumerateKernels(CUkernel *kernels,
 		struct vgpu_cu_args a = {{l->module, i}};
 		char name[VGPU_CU_NAME_MAX];
 		struct vgpu_kernel *k;
+		bool pushed = vgpu_lib_ctx_enter();
 		r = vgpu_cu_call(VGPU_CU_LIB_FUNC_NAME, &a, sizeof(a), name,
 				 sizeof(name), true, "cuLibraryEnumerateKernels");
+		vgpu_lib_ctx_leave(pushed);
 		name[sizeof(name) - 1] = 0;
 		if (!r)
 			r = get_kernel(l, name, &k);
@@ -309,9 +337,13 @@ VGPU_EXPORT CUresult cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes,
 {
 	struct vgpu_lib *l;
 	CUresult r = lib_get(library, &l);
-	return r ? r : cuModuleGetGlobal_v2(dptr, bytes,
-					    (CUmodule)(uintptr_t)l->module,
-					    name);
+	if (r)
+		return r;
+	bool pushed = vgpu_lib_ctx_enter();
+	r = cuModuleGetGlobal_v2(dptr, bytes, (CUmodule)(uintptr_t)l->module,
+				 name);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }
 
 /* Managed memory is not offered (the device reports none), so there are

@@ -110,26 +110,3 @@ VGPU_EXPORT CUresult cuModuleEnumerateFunctions(CUfunction *functions,
 	}
 	return r;
 }
-
-/* Modules load eagerly: every function is loaded from the start. */
-VGPU_EXPORT CUresult cuFuncIsLoaded(CUfunctionLoadingState *state,
-				    CUfunction function)
-{
-	CUresult r = vgpu_cu_ready();
-	if (r)
-		return r;
-	if (!state)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (!vgpu_fn_of(function))
-		return CUDA_ERROR_INVALID_HANDLE;
-	*state = CU_FUNCTION_LOADING_STATE_LOADED;
-	return CUDA_SUCCESS;
-}
-
-VGPU_EXPORT CUresult cuFuncLoad(CUfunction function)
-{
-	CUresult r = vgpu_cu_ready();
-	if (r)
-		return r;
-	return vgpu_fn_of(function) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
-}

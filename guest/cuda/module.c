@@ -146,7 +146,7 @@ VGPU_EXPORT CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute a,
 	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
 		*pi = f->info.shared_size_bytes;
 		return CUDA_SUCCESS;
-	default:
-		return vgpu_unsupported_attr("cuFuncGetAttribute", (int)a);
+	default: /* the rest from the worker (guest/cuda/func.c) */
+		return vgpu_func_attr_remote(pi, a, f);
 	}
 }

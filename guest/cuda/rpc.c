@@ -1,6 +1,7 @@
 /* guest/cuda/rpc.c - calls to vgpud: send, wait, map errors, trace. */
 #define _GNU_SOURCE
 #include "rpc.h"
+#include "callbacks.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,11 @@ CUresult vgpu_cu_call(uint16_t op, const void *in, uint32_t inlen, void *out,
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
+	/* a host callback may not call CUDA (documented for callbacks), and
+	 * one that waited on its own stream would wait for ever; queries the
+	 * guest answers itself stay allowed */
+	if (vgpu_cb_in_callback())
+		return CUDA_ERROR_NOT_PERMITTED;
 	uint64_t t0 = vgpu_now_ns();
 	struct vgpu_req q = {.op = op, .data = in, .len = inlen,
 			     .flags = sync ? 0 : VGPU_MSG_NOREPLY};
@@ -66,6 +72,8 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
+	if (vgpu_cb_in_callback()) /* as in vgpu_cu_call */
+		return CUDA_ERROR_NOT_PERMITTED;
 	struct vgpu_lane ln;
 	int32_t res = 0;
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);

@@ -89,3 +89,16 @@ extern "C" __global__ void vgpu_inc_counter(void)
 {
 	atomicAdd(&vgpu_counter, 1ULL);
 }
+
+/* out[i] = p.w[i]: a 32000-byte parameter, near the driver's 32764-byte
+ * limit (tests/gpu/streams.c: launches larger than a message slot). */
+struct vgpu_big {
+	unsigned w[8000];
+};
+
+extern "C" __global__ void vgpu_big_param(struct vgpu_big p, unsigned *out)
+{
+	for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < 8000;
+	     i += gridDim.x * blockDim.x)
+		out[i] = p.w[i];
+}

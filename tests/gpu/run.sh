@@ -5,7 +5,8 @@
 # 1. tests/gpu/drvapi natively, then as a vgpu guest against vgpud's cuda
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
-#    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise (copies, memsets, 2D/3D, pinned).
+#    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise and tests/gpu/streams
+#    likewise.
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
@@ -108,6 +109,17 @@ for rt in static shared rdc; do
 		<(grep ^digest '$out/cudart_$rt-native.txt') \
 		<(grep ^digest '$out/cudart_$rt-vgpu.txt') >/dev/null"
 done
+
+# tests/gpu/streams: streams, callbacks, memory operations, launches
+"$B/tests/gpu/streams" "$k" >"$out/streams-native.txt" 2>&1
+rc=$?
+verdict "streams native" "[[ $rc -eq 0 ]]"
+guest "$B/tests/gpu/streams" "$k" >"$out/streams-vgpu.txt" 2>&1
+rc=$?
+verdict "streams through vgpu" "[[ $rc -eq 0 ]]"
+verdict "streams digests bit-identical" "diff \
+	<(grep ^digest '$out/streams-native.txt') \
+	<(grep ^digest '$out/streams-vgpu.txt') >'$out/streams-digest.diff'"
 
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!

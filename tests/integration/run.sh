@@ -14,7 +14,9 @@
 # (tests/gpu/quota) and reloaded (vgpuctl reload, SIGHUP), a guest killed
 # mid-run while another keeps working, vgpuctl stats and metrics (also
 # over HTTP), VMM, pools and IPC (tests/gpu/vmm; IPC refused from a second
-# VM), and vgpuctl status.
+# VM), streams/events/host callbacks/stream memory operations
+# (tests/gpu/streams), a guest killed while its stream waits for ever (its
+# worker must still exit), and vgpuctl status.
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -224,6 +226,25 @@ cudart_shared() {
 		"$build/tests/gpu/lib_cudart_shared" "$multi"
 }
 check cudart_shared cudart_shared
+
+check streams guest "$build/tests/gpu/streams" "$kernels"
+
+blocked_guest_killed() { # its worker must go, though a stream still waits
+	# not through guest(): $! must be the program's pid, not a subshell's
+	VGPU_REGION=$region LD_LIBRARY_PATH=$build/guest/lib \
+		"$build/tests/gpu/streams" "$kernels" --hang >"$tmp/hang.out" 2>&1 &
+	local g=$! w=
+	for _ in $(seq 100); do grep -q waiting "$tmp/hang.out" && break; sleep 0.05; done
+	w=$(grep -o "guest pid $g on channel [0-9]*, worker pid [0-9]*" \
+		"$tmp/vgpud.log" | awk '{print $NF}')
+	kill -9 "$g"
+	wait "$g" 2>/dev/null
+	[[ -n $w ]] || { echo "no worker found for guest $g"; return 1; }
+	for _ in $(seq 150); do kill -0 "$w" 2>/dev/null || return 0; sleep 0.1; done
+	echo "worker $w still alive 15 s after its guest died"
+	return 1
+}
+check blocked_guest_killed_worker_exits blocked_guest_killed
 
 killed_guest() {
 	drv "$build/tests/gpu/kernels.cubin" >/dev/null 2>&1 &
