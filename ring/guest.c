@@ -291,6 +291,16 @@ int vgpu_gchan_release(struct vgpu_gchan *c)
 	return ok ? VGPU_OK : VGPU_E_LOST;
 }
 
+void vgpu_gchan_abandon(struct vgpu_gchan *c)
+{
+	if (!c->ctl || c->pid != (uint32_t)getpid())
+		return;
+	uint64_t mine = VGPU_CLAIM(c->gen, c->pid);
+	atomic_compare_exchange_strong(&c->ctl->claim, &mine,
+				       VGPU_CLAIM(c->gen, 0));
+	ring_doorbell(c);
+}
+
 int vgpu_gchan_check(const struct vgpu_gchan *c)
 {
 	if (!c->ctl)

@@ -68,6 +68,10 @@ struct vgpu_claim_opts {
 int vgpu_gchan_claim(struct vgpu_gchan *c, struct vgpu_region *r,
 		     const struct vgpu_claim_opts *o);
 int vgpu_gchan_release(struct vgpu_gchan *c);
+/* At process exit, while other threads may still be using the channel:
+ * give the claim back (so the daemon frees the worker, its memory and
+ * the VM's quota at once, not when the lease runs out) and free nothing. */
+void vgpu_gchan_abandon(struct vgpu_gchan *c);
 /* Still ours, not inherited through fork, daemon still serving it? */
 int vgpu_gchan_check(const struct vgpu_gchan *c);
 /* Liveness for the daemon's lease: call about once a second. */

@@ -40,6 +40,17 @@ static CUresult connect_daemon(void)
 	return CUDA_SUCCESS;
 }
 
+/* Process exit: the channel goes back to vgpud now, so the worker, its
+ * memory and the VM's quota are freed at once rather than when the lease
+ * runs out. Library destructors run after the program's atexit handlers
+ * and after the libraries that use this one, so no CUDA call of theirs
+ * follows; a thread still running gets CUDA_ERROR_DEVICE_UNAVAILABLE. */
+__attribute__((destructor)) static void release_at_exit(void)
+{
+	if (vgpu_cu.initialised)
+		vgpu_gchan_abandon(&vgpu_cu.conn.ch);
+}
+
 /* fork() after cuInit. The driver refuses a child its parent's CUDA state:
  * its calls, cuInit too, return CUDA_ERROR_NOT_INITIALIZED (NVIDIA's
  * guidelines: a child must not use CUDA before exec; inducer/pycuda#137,
