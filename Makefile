@@ -327,6 +327,8 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm)
 # lib.c, lib_export.c: libraries, kernels and export tables (area lib)
 GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
+# torch_tmap.c: TMA descriptors as Triton makes them (area torch)
+GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

@@ -205,7 +205,30 @@ def triton_kernel():
     digest("triton_axpy", out)
 
 
-for s in (device, matmul, conv, softmax, streams_events, pinned, graph, triton_kernel):
+def triton_tma():
+    """A Triton kernel reading and writing through TMA descriptors made on
+    the host (cuTensorMapEncodeTiled), passed to the kernel by value."""
+    import triton
+    import triton.language as tl
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    @triton.jit
+    def twice(src, dst, BM: tl.constexpr, BN: tl.constexpr):
+        m = tl.program_id(0) * BM
+        n = tl.program_id(1) * BN
+        dst.store([m, n], src.load([m, n]) * 2)
+
+    M, N, BM, BN = 256, 128, 64, 64
+    x = gen(M, N, seed=20)
+    y = torch.empty_like(x)
+    twice[(M // BM, N // BN)](TensorDescriptor.from_tensor(x, [BM, BN]),
+                              TensorDescriptor.from_tensor(y, [BM, BN]), BM=BM, BN=BN)
+    check("triton_tma", torch.equal(y, x * 2))
+    digest("triton_tma", y)
+
+
+for s in (device, matmul, conv, softmax, streams_events, pinned, graph, triton_kernel,
+          triton_tma):
     section(s)
 torch.cuda.synchronize()
 print(f"summary {passed} passed, {failed} failed", flush=True)
