@@ -8,7 +8,8 @@
 # VGPU_LOG=debug so every unimplemented call is named in the log). Both runs
 # must pass every check, and their digest lines must be bit-identical.
 # Before that, tests/gpu/lib_export (the export tables, cuBLAS's entry 4
-# against cuCtxGetId) natively and through vgpu.
+# against cuCtxGetId) natively and through vgpu. The vgpu run also leaves
+# cuBLAS's and cuBLASLt's error logs (torch-cublas*-vgpu.log).
 # Logs in ${OUT:-/tmp/vgpu-torch}; a table last; exit 0 only if all passed.
 set -uo pipefail
 B=${1:-build}
@@ -47,7 +48,10 @@ verdict "lib_export through vgpu" "[[ $? -eq 0 ]]"
 export PYTHONUNBUFFERED=1
 timeout 300 python3 "$here/check.py" >"$out/torch-native.txt" 2>&1
 verdict "torch native" "[[ $? -eq 0 ]]"
-guest timeout 300 python3 "$here/check.py" >"$out/torch-vgpu.txt" 2>&1
+# cuBLAS and cuBLASLt say why a handle or a GEMM fails, in their own logs
+CUBLAS_LOGINFO_DBG=1 CUBLAS_LOGDEST_DBG=$out/torch-cublas-vgpu.log \
+CUBLASLT_LOG_LEVEL=1 CUBLASLT_LOG_FILE=$out/torch-cublaslt-vgpu.log \
+	guest timeout 300 python3 "$here/check.py" >"$out/torch-vgpu.txt" 2>&1
 verdict "torch through vgpu" "[[ $? -eq 0 ]]"
 verdict "torch digests bit-identical" "diff \
 	<(grep ^digest '$out/torch-native.txt') \
