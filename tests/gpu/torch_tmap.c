@@ -9,6 +9,10 @@
  *  tmap_errors   the driver's refusals with their codes: rank 0 and 6,
  *                a row pitch not a multiple of 16, a box over 256, a box
  *                wider than the swizzle span, a NULL map
+ *  memfree_null  cuMemFree(0) and cuMemFreeHost(NULL) succeed (free(NULL)
+ *                semantics): cudaFree(NULL), with which programs force
+ *                initialisation, passes 0 to the driver and returns what
+ *                the driver says
  * (The descriptor's bytes hold the device address, which differs between
  * runs, so no digest; tests/gpu/torch/check.py runs a Triton TMA kernel.)
  */
@@ -61,5 +65,10 @@ int main(void)
 	EXPECT(&c, INVAL, tile(NULL, d, 2, 256, 128, 512, 32, 64, S));
 	check_end(&c);
 	cuMemFree(d);
+
+	c = (struct check){.name = "memfree_null"};
+	EXPECT_OK(&c, cuMemFree(0));
+	EXPECT_OK(&c, cuMemFreeHost(NULL));
+	check_end(&c);
 	return check_summary("torch_tmap");
 }
