@@ -329,6 +329,8 @@ GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm
 GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 # streams.c: streams, events, callbacks, memory ops, launches (area stream)
 GPU_CHECKS += $(BUILD)/tests/gpu/streams
+# torch_tmap.c: TMA descriptors as Triton makes them (area torch)
+GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

@@ -165,6 +165,9 @@ void vw_vmm_forget(struct vworker *W);
 uint64_t vw_vmm_bytes(struct vworker *W);
 bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* libraries and kernels (cuLibrary, cuKernel), export tables */
+/* torch area: TMA descriptors (daemon/worker_torch.c). */
+bool vw_torch_execute(struct vworker *W, struct vw_exec *x,
+		      const struct vgpu_msg *m);
 
 /* Host callbacks (daemon/worker_stream_cb.c). vw_cb_run blocks the
  * calling driver thread until the guest has run callback `token` (told

@@ -128,6 +128,10 @@ enum vgpu_cu_op {
 	VGPU_CU_LIB_GET_GLOBAL = 0x65,   /* the same for a global
 					  * -> args a[0] address, a[1] bytes */
 
+	/* -- torch -- */
+	VGPU_CU_TENSORMAP_TILED = 0x68, /* struct vgpu_cu_tmap -> the
+					 * CUtensorMap (128 bytes) */
+
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };
 
@@ -321,6 +325,18 @@ struct vgpu_cu_knode {
 	uint64_t function;
 	uint32_t grid[3], block[3];
 	uint32_t shared_bytes, param_bytes;
+};
+
+/* cuTensorMapEncodeTiled's arguments (torch area): arrays are rank long,
+ * strides rank - 1; the rest of each array is zero. */
+#define VGPU_CU_TMAP_RANK_MAX 5
+struct vgpu_cu_tmap {
+	uint64_t address;
+	uint64_t dim[VGPU_CU_TMAP_RANK_MAX];
+	uint64_t stride[VGPU_CU_TMAP_RANK_MAX - 1];
+	uint32_t box[VGPU_CU_TMAP_RANK_MAX];
+	uint32_t elem_stride[VGPU_CU_TMAP_RANK_MAX];
+	uint32_t dtype, rank, interleave, swizzle, l2, oob;
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

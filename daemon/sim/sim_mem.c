@@ -150,6 +150,8 @@ CUresult sim_cuMemFree_v2(CUdeviceptr dptr)
 	CUresult crc = sim_capture_unsafe();
 	if (crc)
 		return crc;
+	if (!dptr) /* free(NULL) semantics, as the driver */
+		return rc;
 	sim_ctx_drain();
 	rc = sim_heap_free(dptr, NULL);
 	return rc ? rc : sim_sticky();

@@ -1,22 +1,34 @@
 /* guest/cuda/export_cublas.c - the table cuBLAS requires, 21318c60.
  *
- * GUID 21318c60-9714-3248-8ca6-41ff7324c8f2, 93 slots (0x2e8), named in no
- * public list. Measured on driver 580 (reference/cuda13-driver-surface.md):
- * the CUDA runtime does without it, but cuBLAS refuses to run a GEMM
- * (CUBLAS_STATUS_NOT_SUPPORTED) when it is refused, and calls its entry 4
- * with (handle, out, ...). What entry 4 computes is not public and was not
- * traced yet, so every entry is a logged stub returning
- * CUDA_ERROR_NOT_SUPPORTED: the table exists with the real layout, and the
- * log names the entries a library reaches for.
+ * GUID 21318c60-9714-3248-8ca6-41ff7324c8f2, 93 slots (0x2e8), a context
+ * interface of the driver's tools layer. Measured on driver 580
+ * (reference/cuda13-driver-surface.md, docs/lib.md): the CUDA runtime does
+ * without it, but cuBLAS refuses to run a GEMM (CUBLAS_STATUS_NOT_SUPPORTED)
+ * when it is refused. cuBLAS calls only entry 4, (CUcontext ctx,
+ * unsigned long long *out): the context's unique id, as cuCtxGetId gives it,
+ * and for a NULL context 0 with CUDA_SUCCESS (measured on driver 580 by
+ * tests/gpu/lib_export: entry4(primary) = cuCtxGetId(primary) = 1,
+ * entry4(NULL) = 0, rc 0; the current context is not consulted). Every
+ * other entry is a logged stub returning CUDA_ERROR_NOT_SUPPORTED.
  */
 #include "export_table.h"
+
+static CUresult context_id(CUcontext ctx, unsigned long long *out)
+{
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!ctx) {
+		*out = 0;
+		return CUDA_SUCCESS;
+	}
+	return cuCtxGetId(ctx, out);
+}
 
 #define NAME "CUBLAS_21318c60"
 
 VGPU_EXPORT_STUB(cublas, NAME, 1)
 VGPU_EXPORT_STUB(cublas, NAME, 2)
 VGPU_EXPORT_STUB(cublas, NAME, 3)
-VGPU_EXPORT_STUB(cublas, NAME, 4)
 VGPU_EXPORT_STUB(cublas, NAME, 5)
 VGPU_EXPORT_STUB(cublas, NAME, 6)
 VGPU_EXPORT_STUB(cublas, NAME, 7)
@@ -111,7 +123,7 @@ static const vgpu_slot slots[93] = {
 	VGPU_SLOT(cublas_stub_1),
 	VGPU_SLOT(cublas_stub_2),
 	VGPU_SLOT(cublas_stub_3),
-	VGPU_SLOT(cublas_stub_4),
+	VGPU_SLOT(context_id),
 	VGPU_SLOT(cublas_stub_5),
 	VGPU_SLOT(cublas_stub_6),
 	VGPU_SLOT(cublas_stub_7),

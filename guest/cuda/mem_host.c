@@ -163,7 +163,7 @@ VGPU_EXPORT CUresult cuMemFreeHost(void *p)
 {
 	struct vgpu_space e;
 	CUresult r = vgpu_cu_ready();
-	if (r)
+	if (r || !p) /* free(NULL) semantics, as the driver (measured) */
 		return r;
 	if (!vgpu_space_find((uint64_t)(uintptr_t)p, 1, &e) ||
 	    e.kind != VGPU_SPACE_PINNED || e.base != (uint64_t)(uintptr_t)p)

@@ -327,6 +327,11 @@ VGPU_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 VGPU_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
 	struct vgpu_space e;
+	/* cudaFree(NULL), the runtime's "initialise now" idiom, passes 0 to
+	 * the driver, which answers success (free(NULL) semantics, measured
+	 * natively; the runtime returns the driver's answer) */
+	if (!dptr)
+		return vgpu_cu_ready();
 	CUresult r = vgpu_gen_cuMemFree_v2(dptr);
 	/* the worker forgets an allocation it knew whatever the driver says;
 	 * INVALID_VALUE is its "not an allocation of yours" */

@@ -14,6 +14,9 @@
  *                    destructor running when the primary context's last
  *                    reference goes
  *  export_checks     CONTEXT_CHECKS entries 2 and 3
+ *  export_cublas     entry 4 of 21318c60 (what cuBLAS calls) gives the
+ *                    context's id, as cuCtxGetId, for the primary
+ *                    context; 0 (and success) for NULL, as driver 580
  *  export_integrity  INTEGRITY_CHECK entry 1 equals the HMAC-MD2 the
  *                    runtime computes (guest/cuda/lib_integrity.c) over
  *                    the values this process sees, for several versions;
@@ -261,6 +264,31 @@ static void integrity(void)
 	check_end(&c);
 }
 
+typedef CUresult (*ctx_id_fn)(CUcontext, unsigned long long *);
+
+static void cublas_table(CUcontext primary)
+{
+	struct check c = {.name = "export_cublas"};
+	const uintptr_t *t = table(G_CUBLAS);
+	unsigned long long want = 0, got = 0, cur = 7;
+	if (!t || !t[4]) {
+		check_fail(&c, "21318c60 refused or entry 4 empty");
+		check_end(&c);
+		return;
+	}
+	ctx_id_fn e4 = (ctx_id_fn)t[4];
+	EXPECT_OK(&c, cuCtxGetId(primary, &want));
+	EXPECT_OK(&c, e4(primary, &got));
+	CUresult rn = e4(NULL, &cur);
+	printf("info cublas entry4(primary)=%llu entry4(NULL)=%llu rc=%d "
+	       "cuCtxGetId=%llu\n", got, cur, (int)rn, want);
+	if (got != want || !got)
+		check_fail(&c, "entry 4 gave %llu, cuCtxGetId %llu", got, want);
+	if (rn || cur != 0)
+		check_fail(&c, "entry 4 on NULL: rc %d id %llu", (int)rn, cur);
+	check_end(&c);
+}
+
 int main(int argc, char **argv)
 {
 	CUcontext ctx;
@@ -279,6 +307,7 @@ int main(int argc, char **argv)
 	cudart(ctx);
 	checks();
 	integrity();
+	cublas_table(ctx);
 	cls(ctx); /* last: it ends the context once */
 	return check_summary("lib_export");
 }

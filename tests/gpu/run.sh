@@ -13,6 +13,8 @@
 # 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
+# 6. PyTorch natively and through vgpu (tests/gpu/torch/run.sh), where the
+#    machine's python3 has torch.
 # Writes logs and JSON into ${OUT:-/tmp/vgpu-gpu}; prints a table last.
 set -uo pipefail
 B=${1:-build}
@@ -120,6 +122,15 @@ verdict "streams through vgpu" "[[ $rc -eq 0 ]]"
 verdict "streams digests bit-identical" "diff \
 	<(grep ^digest '$out/streams-native.txt') \
 	<(grep ^digest '$out/streams-vgpu.txt') >'$out/streams-digest.diff'"
+
+# PyTorch, unmodified, natively and through vgpu (tests/gpu/torch/run.sh:
+# its own daemon; matmul, cuDNN, graphs, Triton; digests compared)
+if python3 -c 'import torch' 2>/dev/null; then
+	OUT=$out bash "$(dirname "$0")/torch/run.sh" "$B" >"$out/torch.txt" 2>&1
+	verdict "pytorch native and through vgpu" "[[ $? -eq 0 ]]"
+else
+	note "pytorch native and through vgpu" "skipped (no PyTorch)"
+fi
 
 guest "$B/tests/gpu/fault" "$k" >"$out/fault.txt" 2>&1 &
 f=$!

@@ -149,7 +149,7 @@ Test(lib_export, unknown_entries_answer_not_supported)
 {
 	const uintptr_t *cublas = table(CUBLAS), *cudart = table(CUDART);
 	typedef int (*any_fn)(void);
-	cr_assert_eq(((any_fn)cublas[4])(), CUDA_ERROR_NOT_SUPPORTED);
+	cr_assert_eq(((any_fn)cublas[5])(), CUDA_ERROR_NOT_SUPPORTED);
 	cr_assert_eq(((any_fn)cublas[92])(), CUDA_ERROR_NOT_SUPPORTED);
 	cr_assert_eq(((any_fn)cudart[3])(), CUDA_ERROR_NOT_SUPPORTED);
 	cr_assert_eq(((any_fn)table(TLS)[1])(), CUDA_ERROR_NOT_SUPPORTED);
@@ -175,6 +175,23 @@ Test(lib_export, unknown_entry_logged_once)
 	cr_assert(n > 0);
 	cr_assert_str_eq(buf, "vgpu: export table CUBLAS_21318c60 entry 57 is "
 			      "not implemented (CUDA_ERROR_NOT_SUPPORTED)\n");
+}
+
+/* cuBLAS's entry 4: (ctx, &id), the context's id; for NULL, 0 and success
+ * (measured on driver 580: tests/gpu/lib_export); a real context needs the
+ * driver; no output pointer is INVALID_VALUE. */
+Test(lib_export, cublas_context_id)
+{
+	typedef CUresult (*id_fn)(CUcontext, unsigned long long *);
+	id_fn e4 = (id_fn)table(CUBLAS)[4];
+	unsigned long long id = 7;
+	cr_assert_eq(e4(NULL, &id), CUDA_SUCCESS);
+	cr_assert_eq(id, 0);
+	cr_assert_eq(e4(NULL, NULL), CUDA_ERROR_INVALID_VALUE);
+	id = 7;
+	cr_assert_eq(e4((CUcontext)(uintptr_t)0xC100000000000001ull, &id),
+		     CUDA_ERROR_NOT_INITIALIZED);
+	cr_assert_eq(id, 7);
 }
 
 Test(lib_export, integrity_fixed_versions_need_no_device)

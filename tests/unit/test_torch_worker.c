@@ -1,0 +1,214 @@
+/* The worker's TMA descriptor opcode (daemon/worker_torch.c,
+ * VGPU_CU_TENSORMAP_TILED) run in-process over the sim: a descriptor for a
+ * tensor inside the caller's allocation is the driver's 128 bytes (the
+ * sim's own deterministic layout here); a tensor reaching outside the
+ * caller's memory, a rank the arrays cannot hold, sizes that overflow and
+ * malformed messages are refused with CUDA_ERROR_INVALID_VALUE before the
+ * driver sees them; the driver's own checks (stride alignment, box size)
+ * come back unchanged. The harness is test_lib_worker.c's.
+ */
+#define _GNU_SOURCE
+#include "../../daemon/devinfo.h"
+#include "../../daemon/worker.h"
+#include "../../ring/host.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SLOT_SIZE 1024
+#define ARENA (64u << 10)
+
+static struct vworker W;
+static struct vw_exec *X;
+static void *mem;
+static uint32_t pos;
+
+/* A worker as worker_main.c builds one, serving channel 0 of a region in
+ * memory that a guest has claimed and the worker accepted. */
+static void up(void)
+{
+	char err[256] = "";
+	struct vgpu_msg m;
+	uint8_t buf[SLOT_SIZE];
+	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
+		     err);
+	pthread_mutex_init(&W.mu, NULL);
+	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
+	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
+	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
+	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
+	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
+	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
+			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
+	cr_assert_eq(vgpu_geom_layout(&g), 0);
+	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
+	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
+	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
+	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
+	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
+	ctl->abi = VGPU_ABI_MAX;
+	atomic_store(&ctl->req_gen, 1);
+	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
+		     VGPU_H_ATTACH);
+	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
+	pos = VGPU_START_DEFAULT;
+	X = vw_exec_standalone(&W);
+	cr_assert_not_null(X);
+}
+
+static void down(void)
+{
+	vw_exec_standalone_free(X);
+	vgpu_serve_fini(&W.srv);
+	free(mem);
+}
+
+TestSuite(torch_worker, .init = up, .fini = down);
+
+/* ---- sending requests ---------------------------------------------------- */
+
+/* One request as the ring delivers it; the reply's result (for NOREPLY:
+ * the pending asynchronous error) and up to outlen payload bytes. */
+static int32_t request(uint16_t op, uint16_t flags, const void *data,
+		       uint32_t len, void *out, uint32_t outlen)
+{
+	uint32_t at = pos++;
+	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
+			     .len = len, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch};
+	uint8_t *copy = malloc(len ? len : 1);
+	if (len) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(copy, data, len);
+	m.data = copy;
+	if (flags & VGPU_MSG_NOREPLY)
+		m.reply = VGPU_NO_REPLY;
+	vw_execute(&W, X, &m);
+	free(copy);
+	if (flags & VGPU_MSG_NOREPLY)
+		return W.async_err;
+	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
+	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
+	if (out)
+		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
+		       s->len < outlen ? s->len : outlen);
+	return s->result;
+}
+
+/* A generated call, by name (ring/cuda.api); a.a[] in, results out. */
+static int32_t call(const char *name, struct vgpu_cu_args *a)
+{
+	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
+		if (!strcmp(e->name, name))
+			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
+				       sizeof(*a), a, sizeof(*a));
+	cr_assert_fail("%s is not in ring/cuda.api", name);
+	return -1;
+}
+
+
+static uint64_t alloc(uint64_t bytes)
+{
+	struct vgpu_cu_args a = {{bytes}};
+	cr_assert_eq(call("cuMemAlloc_v2", &a), CUDA_SUCCESS);
+	return a.a[0];
+}
+
+/* A 2D float32 tensor of rows x cols, row pitch cols * 4, 64x32 boxes. */
+static struct vgpu_cu_tmap tile2d(uint64_t addr, uint64_t rows,
+				  uint64_t cols)
+{
+	return (struct vgpu_cu_tmap){
+		.address = addr, .dim = {cols, rows}, .stride = {cols * 4},
+		.box = {32, 64}, .elem_stride = {1, 1},
+		.dtype = CU_TENSOR_MAP_DATA_TYPE_FLOAT32, .rank = 2,
+		.swizzle = CU_TENSOR_MAP_SWIZZLE_128B};
+}
+
+static int32_t encode(const struct vgpu_cu_tmap *t, CUtensorMap *map)
+{
+	return request(VGPU_CU_TENSORMAP_TILED, 0, t, sizeof(*t), map,
+		       sizeof(*map));
+}
+
+Test(torch_worker, descriptor_for_own_tensor)
+{
+	uint64_t d = alloc(256 * 128 * 4);
+	struct vgpu_cu_tmap t = tile2d(d, 256, 128);
+	CUtensorMap a, b;
+	memset(&a, 0xAA, sizeof(a));
+	memset(&b, 0x55, sizeof(b));
+	cr_assert_eq(encode(&t, &a), CUDA_SUCCESS);
+	cr_assert_eq(encode(&t, &b), CUDA_SUCCESS);
+	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0, "all 128 bytes answered");
+	cr_assert_eq(a.opaque[0], d); /* the sim's layout: address first */
+	cr_assert_eq(a.opaque[1], 128);
+	cr_assert_eq(a.opaque[2], 256);
+	/* a view inside the allocation is the caller's too */
+	t = tile2d(d + 128 * 128 * 4, 128, 128);
+	cr_assert_eq(encode(&t, &a), CUDA_SUCCESS);
+	cr_assert_eq(a.opaque[0], d + 128 * 128 * 4);
+}
+
+Test(torch_worker, tensor_outside_callers_memory_refused)
+{
+	uint64_t d = alloc(256 * 128 * 4);
+	CUtensorMap m;
+	struct vgpu_cu_tmap t = tile2d(d, 257, 128); /* one row too many */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d + 16, 256, 128); /* shifted past the end */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d ^ (1ull << 40), 16, 16); /* nobody's memory */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 4, 4);
+	t.dim[1] = 0; /* no extent */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 4, 4);
+	t.dim[1] = UINT64_MAX; /* (dim - 1) * stride overflows */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 4, 4);
+	t.dim[0] = UINT64_MAX / 2; /* dim * element size overflows */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+}
+
+Test(torch_worker, rank_and_message_size_checked)
+{
+	uint64_t d = alloc(4096);
+	CUtensorMap m;
+	struct vgpu_cu_tmap t = tile2d(d, 4, 4);
+	t.rank = 0;
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t.rank = VGPU_CU_TMAP_RANK_MAX + 1;
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t.rank = UINT32_MAX;
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 4, 4);
+	uint8_t big[sizeof(t) + 8] = {0};
+	memcpy(big, &t, sizeof(t));
+	cr_assert_eq(request(VGPU_CU_TENSORMAP_TILED, 0, big, sizeof(t) - 8,
+			     &m, sizeof(m)), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(request(VGPU_CU_TENSORMAP_TILED, 0, big, sizeof(big), &m,
+			     sizeof(m)), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(request(VGPU_CU_TENSORMAP_TILED, 0, NULL, 0, &m,
+			     sizeof(m)), CUDA_ERROR_INVALID_VALUE);
+}
+
+/* What the driver checks is the driver's answer: a row pitch that is not
+ * a multiple of 16, a box over 256, a swizzle span smaller than the box. */
+Test(torch_worker, driver_checks_pass_through)
+{
+	uint64_t d = alloc(64 * 64 * 4);
+	CUtensorMap m;
+	struct vgpu_cu_tmap t = tile2d(d, 64, 63);
+	t.stride[0] = 63 * 4;
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 64, 64);
+	t.box[1] = 257;
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t = tile2d(d, 64, 64);
+	t.box[0] = 64; /* 256 bytes wide, the 128-byte swizzle spans 128 */
+	cr_assert_eq(encode(&t, &m), CUDA_ERROR_INVALID_VALUE);
+	t.swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
+	cr_assert_eq(encode(&t, &m), CUDA_SUCCESS);
+}
