@@ -398,6 +398,14 @@ $(CUDART_LIB)/libcudart.so.13: $(CUDA_HOME)/lib64/libcudart.so.13
 $(BUILD)/tests/gpu/lib_cudart_static: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -arch=sm_90 -Itests/gpu $< -o $@
+# cuBLAS and cuBLASLt, NVIDIA's, over vgpu (GPU only: tests/gpu/run.sh);
+# built against the toolkit's copies, found there at run time too.
+$(BUILD)/tests/gpu/cublas: tests/gpu/cublas.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+		-lcublasLt -lcublas -lcudart -o $@
+INTEGRATION += $(BUILD)/tests/gpu/cublas
 $(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@

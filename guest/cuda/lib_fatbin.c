@@ -111,7 +111,12 @@ static CUresult fatbin(const uint8_t *f, int dev, bool cubin_only,
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!best_elf && !best_ptx)
 		return CUDA_ERROR_NO_BINARY_FOR_GPU;
-	return rebuild(f, hdr, files, best_elf, best_ptx, out);
+	r = rebuild(f, hdr, files, best_elf, best_ptx, out);
+	if (!r && out->dropped) {
+		out->whole = f;
+		out->whole_len = hdr + files;
+	}
+	return r;
 }
 
 /* Bytes a cubin spans: its section or program headers come last. */

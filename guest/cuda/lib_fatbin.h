@@ -16,7 +16,10 @@
  * device-linked program in its fatbin: a cubin for the device there is
  * used; otherwise (PTX would need the objects JIT-linked again)
  * CUDA_ERROR_NOT_SUPPORTED.
- * The result is a fresh fatbin in out->owned, or the caller's own bytes.
+ * The result is a fresh fatbin in out->owned, or the caller's own bytes;
+ * when entries were dropped, out->whole is the caller's whole container,
+ * for a retry when the host's driver finds nothing it runs in the cut
+ * (its choice is the authority; the cut only saves bytes).
  */
 #ifndef VGPU_GUEST_CUDA_LIB_FATBIN_H
 #define VGPU_GUEST_CUDA_LIB_FATBIN_H
@@ -33,6 +36,8 @@ struct vgpu_image {
 	size_t len;
 	uint8_t *owned;      /* data, when it was built here (free it) */
 	unsigned kept, dropped; /* fatbin entries */
+	const uint8_t *whole;   /* the uncut container (when dropped > 0) */
+	size_t whole_len;
 };
 
 CUresult vgpu_image_prepare(const void *image, int sm, struct vgpu_image *out);

@@ -123,6 +123,15 @@ verdict "streams digests bit-identical" "diff \
 	<(grep ^digest '$out/streams-native.txt') \
 	<(grep ^digest '$out/streams-vgpu.txt') >'$out/streams-digest.diff'"
 
+# NVIDIA's cuBLAS/cuBLASLt over vgpu (tests/gpu/cublas.c), digests compared
+"$B/tests/gpu/cublas" >"$out/cublas-native.txt" 2>&1
+verdict "cublas native" "[[ $? -eq 0 ]]"
+VGPU_LOG=debug guest "$B/tests/gpu/cublas" >"$out/cublas-vgpu.txt" 2>&1
+verdict "cublas through vgpu" "[[ $? -eq 0 ]]"
+verdict "cublas digests bit-identical" "diff \
+	<(grep ^digest '$out/cublas-native.txt') \
+	<(grep ^digest '$out/cublas-vgpu.txt') >/dev/null"
+
 # PyTorch, unmodified, natively and through vgpu (tests/gpu/torch/run.sh:
 # its own daemon; matmul, cuDNN, graphs, Triton; digests compared)
 if python3 -c 'import torch' 2>/dev/null; then
