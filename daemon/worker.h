@@ -69,6 +69,9 @@ struct vworker {
 	bool attached; /* served its one guest process already */
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
 			       * device sees it; 0: not registered yet */
+	uint8_t *bulk_base; /* arena + pool registered at start-up
+			     * (worker_bulk.h); NULL: not registered */
+	uint64_t bulk_len;
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
