@@ -325,6 +325,8 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
 GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm)
+# bulk.c: the bulk data path, byte for byte (area bulk)
+GPU_CHECKS += $(BUILD)/tests/gpu/bulk
 # lib.c, lib_export.c: libraries, kernels and export tables (area lib)
 GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \

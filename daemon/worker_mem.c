@@ -319,6 +319,9 @@ bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
 	case VGPU_CU_MEM_RANGE: mem_range(W, m); return true;
 	case VGPU_CU_POOL_OPEN: pool_open(W, m); return true;
 	case VGPU_CU_POOL_COPY: answer(W, m, pool_copy(W, m), 0); return true;
+	case VGPU_CU_BULK_FENCE: /* executors run a thread's requests in order */
+		vw_reply(W, m, CUDA_SUCCESS, NULL, 0, 0);
+		return true;
 	}
 	return false;
 }

@@ -61,6 +61,15 @@ verdict "memops digests bit-identical" "diff \
 	<(grep ^digest '$out/memops-native.txt') \
 	<(grep ^digest '$out/memops-vgpu.txt') >'$out/memops-digest.diff'"
 
+# the bulk path up to 1 GiB (tests/gpu/bulk.c), compared the same way
+"$B/tests/gpu/bulk" --max 1024M >"$out/bulk-native.txt" 2>&1
+verdict "bulk native" "[[ $? -eq 0 ]]"
+guest "$B/tests/gpu/bulk" --max 1024M >"$out/bulk-vgpu.txt" 2>&1
+verdict "bulk through vgpu" "[[ $? -eq 0 ]]"
+verdict "bulk digests bit-identical" "diff \
+	<(grep ^digest '$out/bulk-native.txt') \
+	<(grep ^digest '$out/bulk-vgpu.txt') >'$out/bulk-digest.diff'"
+
 # stream capture and graphs (tests/gpu/graphs.c), compared the same way
 "$B/tests/gpu/graphs" "$k" >"$out/graphs-native.txt" 2>&1
 rc=$?

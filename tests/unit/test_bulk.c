@@ -141,3 +141,17 @@ Test(bulk, without_a_pool_the_arena_alone_is_registered, .init = up_nopool)
 	struct vgpu_cu_args a = {{0}};
 	cr_expect_eq(pool_open(&a), CUDA_ERROR_OUT_OF_MEMORY, "no pool");
 }
+
+Test(bulk, the_fence_is_answered_and_keeps_an_async_error_for_later)
+{
+	W.async_err = CUDA_ERROR_LAUNCH_FAILED;
+	uint32_t at = VGPU_START_DEFAULT;
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_BULK_FENCE, .tid = 1,
+			     .reply = 5, .epoch = W.srv.ch[1].epoch};
+	vw_execute(&W, X, &m);
+	struct vgpu_slot *s = vgpu_reply_at(&W.r, 1, m.reply);
+	cr_assert_eq(atomic_load(&s->seq), at + 2, "FENCE unanswered");
+	cr_expect_eq(s->result, CUDA_SUCCESS);
+	cr_expect_eq(W.async_err, CUDA_ERROR_LAUNCH_FAILED,
+		     "told at the next synchronising call, not here");
+}
