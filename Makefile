@@ -92,13 +92,23 @@ $(LIBSCHED): $(SCHED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# libnuma (the worker on its GPU's node) and jemalloc (the daemon's
+# allocator), linked statically into the daemon's programs so they run on
+# a GPU host that has neither library installed (docs/bulk.md).
+# Sanitizer builds keep their own allocator.
+NUMA_LIBS := -lnuma
+ifeq ($(SAN),)
+DAEMON_LIBS := -Wl,-Bstatic -ljemalloc -lnuma -Wl,-Bdynamic
+else
+DAEMON_LIBS := $(NUMA_LIBS)
+endif
 $(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(DAEMON_LIBS) -ldl -lm $(LDLIBS)
 
 $(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(DAEMON_LIBS) -ldl -lm $(LDLIBS)
 
 # Only definitions marked VGPU_EXPORT (guest/cuda/export.h) leave the
 # library. cuda.h comes in as a system header: its own warnings are not ours.
@@ -182,7 +192,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBV
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
 		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
 		$< tests/support/*.c $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) $(NUMA_LIBS) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
 $(BUILD)/tests/unit/test_lib_export: $(CUDA_SO)
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
@@ -267,7 +277,7 @@ $(BUILD)/fuzz/fuzz_worker: tests/fuzz/fuzz_worker.c $(FUZZ_WORKER_SRC) \
 	clang $(FUZZ_CFLAGS) $(CUDA_INC) -I$(GEN) \
 		-Wl,--wrap=vgpu_hchan_reply $< $(FUZZ_WORKER_SRC) \
 		$(GEN)/cuda_api_daemon.c $(GEN)/errors_table.c -o $@ \
-		-pthread -lm -ldl
+		-pthread -lm -ldl -lnuma
 $(FUZZ_WORKER_SEEDS).stamp: tests/fuzz/mkseeds_worker.py tests/fuzz/fuzzbytes.py ring/cuda.api \
 		$(KERNEL_IMAGES)
 	$(PYTHON) tests/fuzz/mkseeds_worker.py --images $(BUILD)/tests/gpu \
