@@ -365,6 +365,11 @@ $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -o $@
+# bench/bandwidth: copies and registration, native and vgpu (docs/bulk.md)
+$(BUILD)/bench/bandwidth: bench/bandwidth.c $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
 $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -391,6 +396,7 @@ $(BUILD)/tests/gpu/memops: tests/gpu/memops.c tests/gpu/check.h \
 		-L$(GUEST_LIB) -lcuda -o $@
 
 INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+	$(BUILD)/bench/bandwidth $(BUILD)/bench/shmcopy \
 	$(BUILD)/tests/gpu/memops \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
@@ -422,8 +428,11 @@ integration: $(INTEGRATION) $(KERNEL_IMAGES)
 demo: $(TOOLS) $(BENCH_BIN)
 	tests/demo.sh $(BUILD)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BUILD)/bench/shmcopy $(BUILD)/bench/bandwidth \
+		$(BUILD)/vgpud $(BUILD)/vgpud-worker
 	$(BENCH_BIN)
+	$(BUILD)/bench/shmcopy --mib 256
+	bench/bandwidth.sh $(BUILD) 256M
 
 # The guest side of vmtest: ringclient linked statically, so the VM's
 # initramfs needs no dynamic loader or libraries.

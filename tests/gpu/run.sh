@@ -8,7 +8,8 @@
 #    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise (copies, memsets, 2D/3D, pinned).
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
-# 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
+# 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
+#    bench/bandwidth.sh: native and vgpu bandwidth, 4 KiB .. 4 GiB.
 # 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
@@ -148,6 +149,11 @@ smi -q "${uuid#GPU-}"
 guest "$B/bench/cuda_calls" "$k" vgpu >>"$out/bench-cuda.jsonl" 2>&1
 "$B/bench/ring" --quick >"$out/bench-ring.jsonl" 2>&1
 kill $daemon; wait $daemon; trap - EXIT; rm -rf "$cfg" "$region"
+# the bulk path's bandwidth, native and vgpu in one run, 4 KiB to 4 GiB,
+# both on 4 CPUs, plus registration and a 4 GiB model upload (docs/bulk.md)
+BENCH_MODEL_MIB=4096 bench/bandwidth.sh "$B" 4G \
+	>"$out/bench-bandwidth.jsonl" 2>"$out/bench-bandwidth.txt"
+verdict "bench/bandwidth ran" "[[ $? -eq 0 ]]"
 
 VGPU_BACKEND=cuda VGPU_DRIVER=$real tests/integration/run.sh "$B" \
 	>"$out/integration.txt" 2>&1
@@ -170,6 +176,9 @@ for k, v in rows.items():
     ratio = "%.2fx" % (g / n) if n and g else "-"
     print("%-28s native %10s  vgpu %10s  %s" % (k, n, g, ratio))
 PY
+echo
+echo "== bench/bandwidth (GB/s) =="
+cat "$out/bench-bandwidth.txt"
 echo
 cat "$out/table.txt"
 echo "gpu: $passed passed, $failed failed"
