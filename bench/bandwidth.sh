@@ -40,6 +40,12 @@ VGPUD_WORKER_TIMES=1 "$B/vgpud" -c "$cfg" 2>"$cfg/vgpud.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$cfg" "$region"' EXIT
 for _ in $(seq 200); do [[ -S $cfg/ctl.sock ]] && break; sleep 0.05; done
+# the first worker registers (and so faults in) the whole region before it
+# is ready: seconds for a 16 GiB one, longer than a guest's claim waits
+for _ in $(seq 1200); do
+	grep -q 'registered\|registering' "$cfg/vgpud.log" && break
+	sleep 0.1
+done
 args=(--max "$max" --cpus "${BENCH_CPUS:-4}")
 [[ -n ${BENCH_MODEL_MIB:-} ]] && args+=(--model-mib "$BENCH_MODEL_MIB")
 [[ -n ${BENCH_HUGETLBFS:-} ]] && args+=(--reg-dir "$BENCH_HUGETLBFS")
