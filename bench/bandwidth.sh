@@ -10,8 +10,8 @@
 # Environment: BENCH_MODEL_MIB=N adds the model upload (an N MiB file of
 #   tensors through mmap, cold and warm page cache); BENCH_HUGETLBFS=DIR
 #   adds registration figures for a file on that hugetlbfs mount and puts
-#   the VM's region there (region_hugepages = yes; DIR needs 4 x MAX of
-#   free huge pages).
+#   the VM's region there (region_hugepages = yes; DIR needs the region's
+#   4 x MAX plus 1.25 GiB for the registration files in free huge pages).
 set -uo pipefail
 B=${1:-build}
 max=${2:-256M}
