@@ -464,7 +464,8 @@ help:
 	@echo "make fuzz       libFuzzer on the daemon's decoder and on the worker's"
 	@echo "                handlers, FUZZ_SECONDS (60) each"
 	@echo "make vmtest     a real QEMU VM talks to a host peer over ivshmem"
-	@echo "make bench      ring latency/throughput/idle-CPU figures (JSON)"
+	@echo "make bench      ring latency/throughput/idle-CPU, memcpy into shared"
+	@echo "                memory, host<->device bandwidth (JSON)"
 	@echo "make deps       install the Debian build dependencies (root)"
 
 # Stream capture and graphs (tests/gpu/graphs.c), a guest of the
