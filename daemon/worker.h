@@ -64,14 +64,14 @@ struct vworker {
 	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
+	uint8_t *bulk_base; /* arena + pool registered at start-up
+			     * (worker_bulk.h); NULL: not registered */
+	uint64_t bulk_len;
 	struct vw_vmm *vmm; /* worker_vmm.c's tables, made on first use */
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
 			       * device sees it; 0: not registered yet */
-	uint8_t *bulk_base; /* arena + pool registered at start-up
-			     * (worker_bulk.h); NULL: not registered */
-	uint64_t bulk_len;
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,

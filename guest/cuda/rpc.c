@@ -1,10 +1,10 @@
 /* guest/cuda/rpc.c - calls to vgpud: send, wait, map errors, trace. */
 #define _GNU_SOURCE
 #include "rpc.h"
-#include "mem_bulk.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mem_bulk.h" /* the chunk size */
 
 struct vgpu_cu_state vgpu_cu;
 
