@@ -44,6 +44,7 @@ static struct {
 	unsigned nhelpers;
 	uint16_t op;
 	bool out;
+	CUcontext ctx; /* the caller's current context, made the helpers' */
 	struct part parts[MAX_THREADS];
 	unsigned nparts, next, left;
 	CUresult result;
@@ -83,15 +84,19 @@ static CUresult run_part(uint16_t op, bool out, const struct part *p)
 }
 
 /* Take parts until none is left; under B.mu, which it drops while
- * copying. */
-static void drain_parts(void)
+ * copying. A helper first makes the caller's context its own (each guest
+ * thread has its own current context, and so does its executor). */
+static void drain_parts(bool helper)
 {
 	while (B.next < B.nparts) {
 		struct part p = B.parts[B.next++];
 		uint16_t op = B.op;
 		bool out = B.out;
+		CUcontext ctx = B.ctx;
 		pthread_mutex_unlock(&B.mu);
-		CUresult r = run_part(op, out, &p);
+		CUresult r = helper ? cuCtxSetCurrent(ctx) : CUDA_SUCCESS;
+		if (!r)
+			r = run_part(op, out, &p);
 		pthread_mutex_lock(&B.mu);
 		if (r && !B.result)
 			B.result = r;
@@ -107,7 +112,7 @@ static void *helper(void *arg)
 	for (;;) {
 		while (B.next >= B.nparts)
 			pthread_cond_wait(&B.go, &B.mu);
-		drain_parts();
+		drain_parts(true);
 	}
 	return NULL;
 }
@@ -152,6 +157,8 @@ static CUresult split(uint16_t op, const struct vgpu_cu_xfer *x, uint8_t *buf,
 	uint64_t part = (len / t + PAGE - 1) & ~(PAGE - 1);
 	B.op = op;
 	B.out = out;
+	if (cuCtxGetCurrent(&B.ctx))
+		B.ctx = NULL;
 	B.result = CUDA_SUCCESS;
 	B.nparts = B.next = 0;
 	for (uint64_t off = 0; off < len; off += part) {
@@ -161,7 +168,7 @@ static CUresult split(uint16_t op, const struct vgpu_cu_xfer *x, uint8_t *buf,
 	}
 	B.left = B.nparts;
 	pthread_cond_broadcast(&B.go);
-	drain_parts();
+	drain_parts(false);
 	while (B.left)
 		pthread_cond_wait(&B.done, &B.mu);
 	CUresult r = B.result;
