@@ -92,13 +92,23 @@ $(LIBSCHED): $(SCHED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# libnuma (the worker on its GPU's node) and jemalloc (the daemon's
+# allocator), linked statically into the daemon's programs so they run on
+# a GPU host that has neither library installed (docs/bulk.md).
+# Sanitizer builds keep their own allocator.
+NUMA_LIBS := -lnuma
+ifeq ($(SAN),)
+DAEMON_LIBS := -Wl,-Bstatic -ljemalloc -lnuma -Wl,-Bdynamic
+else
+DAEMON_LIBS := $(NUMA_LIBS)
+endif
 $(BUILD)/vgpud $(BUILD)/vgpuctl: $(BUILD)/%: daemon/%.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(DAEMON_LIBS) -ldl -lm $(LDLIBS)
 
 $(BUILD)/vgpud-worker: daemon/worker_main.c $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) $(LDFLAGS) $< $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(DAEMON_LIBS) -ldl -lm $(LDLIBS)
 
 # Only definitions marked VGPU_EXPORT (guest/cuda/export.h) leave the
 # library. cuda.h comes in as a system header: its own warnings are not ours.
@@ -182,7 +192,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBV
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
 		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
 		$< tests/support/*.c $(LIBVGPUD) \
-		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) -ldl -lm $(LDLIBS)
+		$(LIBSCHED) $(LIBRING) -o $@ $(TEST_RUNNER) $(NUMA_LIBS) -ldl -lm $(LDLIBS)
 # test_exports dlopens the guest libcuda and reads these lists.
 $(BUILD)/tests/unit/test_lib_export: $(CUDA_SO)
 $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
@@ -267,7 +277,7 @@ $(BUILD)/fuzz/fuzz_worker: tests/fuzz/fuzz_worker.c $(FUZZ_WORKER_SRC) \
 	clang $(FUZZ_CFLAGS) $(CUDA_INC) -I$(GEN) \
 		-Wl,--wrap=vgpu_hchan_reply $< $(FUZZ_WORKER_SRC) \
 		$(GEN)/cuda_api_daemon.c $(GEN)/errors_table.c -o $@ \
-		-pthread -lm -ldl
+		-pthread -lm -ldl -lnuma
 $(FUZZ_WORKER_SEEDS).stamp: tests/fuzz/mkseeds_worker.py tests/fuzz/fuzzbytes.py ring/cuda.api \
 		$(KERNEL_IMAGES)
 	$(PYTHON) tests/fuzz/mkseeds_worker.py --images $(BUILD)/tests/gpu \
@@ -325,6 +335,8 @@ $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 # Guest programs of the integration suite that check CUresults
 # (tests/gpu/check.h); threads.c runs threads, hostile.c and forkinit.c fork.
 GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm)
+# bulk.c: the bulk data path, byte for byte (area bulk)
+GPU_CHECKS += $(BUILD)/tests/gpu/bulk
 # lib.c, lib_export.c: libraries, kernels and export tables (area lib)
 GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 # streams.c: streams, events, callbacks, memory ops, launches (area stream)
@@ -357,6 +369,11 @@ $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -o $@
+# bench/bandwidth: copies and registration, native and vgpu (docs/bulk.md)
+$(BUILD)/bench/bandwidth: bench/bandwidth.c $(GUEST_LIB)/libcuda.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -o $@
 $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -383,6 +400,7 @@ $(BUILD)/tests/gpu/memops: tests/gpu/memops.c tests/gpu/check.h \
 		-L$(GUEST_LIB) -lcuda -o $@
 
 INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_calls \
+	$(BUILD)/bench/bandwidth $(BUILD)/bench/shmcopy \
 	$(BUILD)/tests/gpu/memops \
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
@@ -422,8 +440,11 @@ integration: $(INTEGRATION) $(KERNEL_IMAGES)
 demo: $(TOOLS) $(BENCH_BIN)
 	tests/demo.sh $(BUILD)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BUILD)/bench/shmcopy $(BUILD)/bench/bandwidth \
+		$(BUILD)/vgpud $(BUILD)/vgpud-worker
 	$(BENCH_BIN)
+	$(BUILD)/bench/shmcopy --mib 256
+	bench/bandwidth.sh $(BUILD) 256M
 
 # The guest side of vmtest: ringclient linked statically, so the VM's
 # initramfs needs no dynamic loader or libraries.
@@ -455,7 +476,8 @@ help:
 	@echo "make fuzz       libFuzzer on the daemon's decoder and on the worker's"
 	@echo "                handlers, FUZZ_SECONDS (60) each"
 	@echo "make vmtest     a real QEMU VM talks to a host peer over ivshmem"
-	@echo "make bench      ring latency/throughput/idle-CPU figures (JSON)"
+	@echo "make bench      ring latency/throughput/idle-CPU, memcpy into shared"
+	@echo "                memory, host<->device bandwidth (JSON)"
 	@echo "make deps       install the Debian build dependencies (root)"
 
 # Stream capture and graphs (tests/gpu/graphs.c), a guest of the

@@ -264,6 +264,17 @@ static int set_mode(void *o, const char *v, const char **why)
 	return 0;
 }
 
+static int set_hugepages(void *o, const char *v, const char **why)
+{
+	struct vgpud_vm *m = o;
+	if (strcmp(v, "yes") && strcmp(v, "no")) {
+		*why = "expected yes or no";
+		return -1;
+	}
+	m->region_hugepages = !strcmp(v, "yes");
+	return 0;
+}
+
 static int set_channels(void *o, const char *v, const char **why)
 {
 	return parse_u32_range(v, 1, 1024, &((struct vgpud_vm *)o)->channels,
@@ -341,7 +352,8 @@ static const struct key vm_keys[] = {
 	{"region_mode", set_mode}, {"channels", set_channels},
 	{"memory_limit", set_memory_limit}, {"compute_weight", set_weight},
 	{"compute_cap", set_cap}, {"max_processes", set_maxproc},
-	{"pinned_pool", set_pinned_pool}, {NULL, NULL}};
+	{"pinned_pool", set_pinned_pool},
+	{"region_hugepages", set_hugepages}, {NULL, NULL}};
 
 /* ---- files -------------------------------------------------------------- */
 

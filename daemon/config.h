@@ -33,6 +33,7 @@ struct vgpud_vm {
 	char region_owner[VGPUD_NAME_MAX];  /* user name; "" = keep */
 	char region_group[VGPUD_NAME_MAX];  /* group name; "" = keep */
 	uint32_t region_mode;               /* e.g. 0660 */
+	bool region_hugepages;              /* region must be on hugetlbfs */
 	uint32_t channels;                  /* guest processes at once */
 	uint64_t pinned_pool;               /* bytes of the region for pinned
 					     * host memory, split by channel */

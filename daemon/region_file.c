@@ -1,6 +1,7 @@
 /* daemon/region_file.c - create, own, size, map and format a VM's region. */
 #define _GNU_SOURCE
 #include "region_file.h"
+#include "region_huge.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -70,6 +71,8 @@ int vgpud_region_open(const struct vgpud_vm *vm, struct vgpu_region *r,
 	}
 	struct stat st;
 	int rc = set_owner(fd, vm, err, n);
+	if (!rc)
+		rc = vgpud_region_check_fs(vm, fd, err, n);
 	if (!rc && fstat(fd, &st) == 0 &&
 	    (uint64_t)st.st_size != vm->region_size &&
 	    ftruncate(fd, (off_t)vm->region_size) != 0) {
@@ -83,8 +86,11 @@ int vgpud_region_open(const struct vgpud_vm *vm, struct vgpu_region *r,
 	close(fd);
 	if (m == MAP_FAILED) {
 		if (!rc)
-			snprintf(err, n, "%s: mmap: %s", vm->region,
-				 strerror(errno));
+			snprintf(err, n, "%s: mmap: %s%s", vm->region,
+				 strerror(errno), errno == ENOMEM &&
+				 vm->region_hugepages ? " (too few huge pages "
+				 "reserved: raise /proc/sys/vm/nr_hugepages)"
+				 : "");
 		return -1;
 	}
 	if (vgpu_region_format(r, m, vm->region_size, &g, VGPU_F_DOORBELL_FUTEX)) {

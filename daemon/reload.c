@@ -74,7 +74,7 @@ static int compare_vm(const struct vgpud_vm *a, const struct vgpud_vm *b,
 	} fixed[] = {
 #define F(k) {#k, offsetof(struct vgpud_vm, k), sizeof(((struct vgpud_vm *)0)->k)}
 		F(region), F(region_size), F(region_owner), F(region_group),
-		F(region_mode), F(channels),
+		F(region_mode), F(channels), F(region_hugepages),
 #undef F
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)

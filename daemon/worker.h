@@ -64,6 +64,9 @@ struct vworker {
 	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
 	CUresult async_err; /* first failure of an async call, not yet told */
 	struct vw_exec *execs;
+	uint8_t *bulk_base; /* arena + pool registered at start-up
+			     * (worker_bulk.h); NULL: not registered */
+	uint64_t bulk_len;
 	struct vw_vmm *vmm; /* worker_vmm.c's tables, made on first use */
 	uint64_t next_id;
 	bool attached; /* served its one guest process already */

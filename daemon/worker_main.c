@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "devinfo.h"
 #include "worker.h"
+#include "worker_bulk.h"
+#include "worker_numa.h"
 #include "../ring/wait.h"
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -160,6 +162,34 @@ static int open_device(struct vworker *W, const struct opts *o, char *err,
 	return 0;
 }
 
+/* The GPU's NUMA node, before the region's pages are faulted in by the
+ * registration below and before any executor thread starts. */
+static void bind_numa(struct vworker *W, const char *vm)
+{
+	char bus[32] = "", msg[160];
+	int node = W->drv.cuDeviceGetPCIBusId(bus, sizeof(bus), W->dev)
+			   ? -1
+			   : vw_numa_node("/sys", bus);
+	int rc = vw_numa_bind(node, msg, sizeof(msg));
+	if (rc < 0 || getenv("VGPUD_WORKER_TIMES"))
+		fprintf(stderr, "vgpud-worker[%s]: GPU %s: %s\n", vm, bus, msg);
+}
+
+/* Before "ready": a guest handed this worker never waits on it. */
+static void register_bulk(struct vworker *W, const char *vm)
+{
+	uint64_t ns;
+	CUresult r = vw_bulk_register(W, &ns);
+	if (r)
+		fprintf(stderr, "vgpud-worker[%s]: registering the region's "
+			"arena and pinned pool failed (CUresult %d): copies "
+			"through the arena run as pageable copies\n", vm, (int)r);
+	else if (getenv("VGPUD_WORKER_TIMES"))
+		fprintf(stderr, "vgpud-worker[%s]: registered %llu MiB of "
+			"arena and pinned pool in %.2f ms\n", vm,
+			(unsigned long long)(W->bulk_len >> 20), (double)ns / 1e6);
+}
+
 static int on_event(struct vgpu_serve *s, struct vgpu_hchan *h, int ev,
 		    struct vgpu_msg *m)
 {
@@ -251,6 +281,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	publish_ident(&W);
+	bind_numa(&W, o.vm);
+	register_bulk(&W, o.vm);
 	printf("ready\n");
 	fflush(stdout);
 	char line[64];

@@ -12,6 +12,7 @@
  */
 #include "worker.h"
 #include "worker_mem.h"
+#include "worker_bulk.h"
 #include <string.h>
 
 #define VGPU_CU_NO_STREAM_WIRE UINT64_MAX /* guest/cuda/rpc.h's NO_STREAM */
@@ -222,10 +223,26 @@ static void mem_range(struct vworker *W, const struct vgpu_msg *m)
 }
 
 /* The guest's pinned memory is its channel's slice of the region's pool:
- * registered with the driver on first use (so the GPU DMAs straight from
- * and to guest memory) and zeroed then, so a guest process never sees
+ * registered with the driver at worker start-up (worker_bulk.h; here on
+ * first use if that failed), so the GPU DMAs straight from and to guest
+ * memory, and zeroed at first use, so a guest process never sees
  * what the channel's previous owner left there. */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slice's device address: from the start-up registration, else by
+ * registering the slice now. */
+static CUresult pool_register(struct vworker *W, uint8_t *p, uint64_t n,
+			      CUdeviceptr *d)
+{
+	if (vw_bulk_pool_dev(W, p, d))
+		return CUDA_SUCCESS;
+	CUresult r = W->drv.cuMemHostRegister_v2(p, n,
+						 CU_MEMHOSTREGISTER_PORTABLE |
+							 CU_MEMHOSTREGISTER_DEVICEMAP);
+	if (!r && (r = W->drv.cuMemHostGetDevicePointer_v2(d, p, 0)))
+		W->drv.cuMemHostUnregister(p);
+	return r;
+}
 
 static void pool_open(struct vworker *W, const struct vgpu_msg *m)
 {
@@ -237,12 +254,7 @@ static void pool_open(struct vworker *W, const struct vgpu_msg *m)
 		uint8_t *p = vgpu_pool(&W->r, W->chan);
 		CUdeviceptr d;
 		memset(p, 0, n);
-		r = W->drv.cuMemHostRegister_v2(p, n,
-						CU_MEMHOSTREGISTER_PORTABLE |
-							CU_MEMHOSTREGISTER_DEVICEMAP);
-		if (!r && (r = W->drv.cuMemHostGetDevicePointer_v2(&d, p, 0)))
-			W->drv.cuMemHostUnregister(p);
-		if (!r)
+		if (!(r = pool_register(W, p, n, &d)))
 			W->pool_dev = d;
 	}
 	out.a[0] = W->pool_dev;
@@ -307,6 +319,9 @@ bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
 	case VGPU_CU_MEM_RANGE: mem_range(W, m); return true;
 	case VGPU_CU_POOL_OPEN: pool_open(W, m); return true;
 	case VGPU_CU_POOL_COPY: answer(W, m, pool_copy(W, m), 0); return true;
+	case VGPU_CU_BULK_FENCE: /* executors run a thread's requests in order */
+		vw_reply(W, m, CUDA_SUCCESS, NULL, 0, 0);
+		return true;
 	}
 	return false;
 }

@@ -41,6 +41,11 @@ enum vgpu_cu_op {
 	VGPU_CU_POOL_OPEN = 0x26,     /* -> a[0] device address of this
 				       * channel's pool slice, a[1] its size */
 	VGPU_CU_POOL_COPY = 0x27,     /* struct vgpu_cu_poolcopy */
+	/* -- bulk (0x28-0x2F) -- */
+	VGPU_CU_BULK_FENCE = 0x28,    /* no payload: answered once the
+				       * sending thread's earlier requests
+				       * have run (a split copy's helper
+				       * threads start after it) */
 
 	/* -- stream -- (payloads: ring/cuda_proto_stream.h) */
 	VGPU_CU_STREAM_CTL = 0x30,    /* args: a[0] enum vgpu_cu_sctl, ... */

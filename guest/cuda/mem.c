@@ -1,13 +1,15 @@
 /* guest/cuda/mem.c - copies between guest memory and the device.
  *
  * Data travels through this process's arena lanes, in chunks the worker
- * copies with the driver while the guest fills the next one. Host memory
+ * copies with the driver while the guest fills the next one; large copies
+ * on several guest threads at once (mem_bulk.h). Host memory
  * here is the guest's (pageable from the host's point of view), so the
  * copies complete before returning, the async forms too: they are ordered
  * after earlier work on their stream and done when they return, which
  * native pageable copies also guarantee for the host buffer. Pinned
  * memory (the region's pool, mem_host.c) is copied by the GPU in place,
  * the async forms truly asynchronously. */
+#include "mem_bulk.h"
 #include "mem_space.h"
 #include "rpc.h"
 #include <string.h>
@@ -32,7 +34,8 @@ CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
 		return vgpu_pool_host_copy(alias, src, n, stream);
 	struct vgpu_cu_xfer x = {dst, stream};
 	if (n > inline_cap(sizeof(x)))
-		return vgpu_cu_stream_out(VGPU_CU_MEMCPY_HTOD, &x, src, n);
+		return vgpu_bulk_copy(VGPU_CU_MEMCPY_HTOD, &x, (void *)src, n,
+				      true);
 	uint8_t msg[VGPU_MAX_SLOT_SIZE];
 	memcpy(msg, &x, sizeof(x));
 	memcpy(msg + sizeof(x), src, n);
@@ -54,7 +57,7 @@ CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream,
 		return vgpu_pool_host_copy(dst, alias, n, stream);
 	struct vgpu_cu_xfer x = {src, stream};
 	if (n > inline_cap(0))
-		return vgpu_cu_stream_in(VGPU_CU_MEMCPY_DTOH, &x, dst, n);
+		return vgpu_bulk_copy(VGPU_CU_MEMCPY_DTOH, &x, dst, n, false);
 	uint64_t req[3] = {x.dev, x.stream, n};
 	return vgpu_cu_call(VGPU_CU_MEMCPY_DTOH_INLINE, req, sizeof(req), dst,
 			    (uint32_t)n, true, "cuMemcpyDtoH");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mem_bulk.h" /* the chunk size */
 
 struct vgpu_cu_state vgpu_cu;
 
@@ -78,7 +79,8 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 	int32_t res = 0;
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
 	struct vgpu_stream st = {.c = &vgpu_cu.conn.ch, .lane = &ln, .op = op,
-				 .arg = x, .arglen = sizeof(*x), .total = len};
+				 .arg = x, .arglen = sizeof(*x), .total = len,
+				 .chunk = vgpu_bulk_chunk()};
 	int rc = out ? vgpu_stream_out(&st, vgpu_fill_memcpy, buf, &res)
 		     : vgpu_stream_in(&st, vgpu_drain_memcpy, buf, &res);
 	vgpu_lane_put(&vgpu_cu.conn.lanes, &ln);

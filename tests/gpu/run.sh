@@ -9,7 +9,8 @@
 #    likewise.
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
-# 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
+# 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
+#    bench/bandwidth.sh: native and vgpu bandwidth, 4 KiB .. 4 GiB.
 # 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
@@ -63,6 +64,15 @@ verdict "memops through vgpu" "[[ $rc -eq 0 ]]"
 verdict "memops digests bit-identical" "diff \
 	<(grep ^digest '$out/memops-native.txt') \
 	<(grep ^digest '$out/memops-vgpu.txt') >'$out/memops-digest.diff'"
+
+# the bulk path up to 1 GiB (tests/gpu/bulk.c), compared the same way
+"$B/tests/gpu/bulk" --max 1024M >"$out/bulk-native.txt" 2>&1
+verdict "bulk native" "[[ $? -eq 0 ]]"
+guest "$B/tests/gpu/bulk" --max 1024M >"$out/bulk-vgpu.txt" 2>&1
+verdict "bulk through vgpu" "[[ $? -eq 0 ]]"
+verdict "bulk digests bit-identical" "diff \
+	<(grep ^digest '$out/bulk-native.txt') \
+	<(grep ^digest '$out/bulk-vgpu.txt') >'$out/bulk-digest.diff'"
 
 # stream capture and graphs (tests/gpu/graphs.c), compared the same way
 "$B/tests/gpu/graphs" "$k" >"$out/graphs-native.txt" 2>&1
@@ -171,6 +181,25 @@ smi -q "${uuid#GPU-}"
 guest "$B/bench/cuda_calls" "$k" vgpu >>"$out/bench-cuda.jsonl" 2>&1
 "$B/bench/ring" --quick >"$out/bench-ring.jsonl" 2>&1
 kill $daemon; wait $daemon; trap - EXIT; rm -rf "$cfg" "$region"
+# the bulk path's bandwidth, native and vgpu in one run, 4 KiB to 4 GiB,
+# both on 4 CPUs, plus registration and a 4 GiB model upload (docs/bulk.md)
+BENCH_MODEL_MIB=4096 bench/bandwidth.sh "$B" 4G \
+	>"$out/bench-bandwidth.jsonl" 2>"$out/bench-bandwidth.txt"
+verdict "bench/bandwidth ran" "[[ $? -eq 0 ]]"
+# the same with the region on huge pages (up to 1 GiB copies: a 4 GiB
+# region), where this machine lets us reserve 2 MiB pages; put back after
+hp=/proc/sys/vm/nr_hugepages
+if [[ -w $hp ]] && hpdir=$(mktemp -d) &&
+	mount -t hugetlbfs -o pagesize=2M none "$hpdir" 2>/dev/null; then
+	hp_old=$(cat $hp)
+	echo $((hp_old + 2816)) >$hp # region 2048 + files 640
+	BENCH_HUGETLBFS=$hpdir bench/bandwidth.sh "$B" 1G \
+		>"$out/bench-bandwidth-huge.jsonl" 2>"$out/bench-bandwidth-huge.txt"
+	verdict "bench/bandwidth on huge pages ran" "[[ $? -eq 0 ]]"
+	umount "$hpdir"
+	echo "$hp_old" >$hp
+	rmdir "$hpdir"
+fi
 
 VGPU_BACKEND=cuda VGPU_DRIVER=$real tests/integration/run.sh "$B" \
 	>"$out/integration.txt" 2>&1
@@ -193,6 +222,11 @@ for k, v in rows.items():
     ratio = "%.2fx" % (g / n) if n and g else "-"
     print("%-28s native %10s  vgpu %10s  %s" % (k, n, g, ratio))
 PY
+echo
+echo "== bench/bandwidth (GB/s) =="
+cat "$out/bench-bandwidth.txt"
+[[ -f $out/bench-bandwidth-huge.txt ]] &&
+	{ echo "== on huge pages =="; cat "$out/bench-bandwidth-huge.txt"; }
 echo
 cat "$out/table.txt"
 echo "gpu: $passed passed, $failed failed"

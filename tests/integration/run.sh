@@ -114,6 +114,24 @@ memops_pair() { # two processes: separate pinned slices, address tables
 	return $rc
 }
 check memops_two_processes memops_pair
+# the bulk path (tests/gpu/bulk.c): split copies, then one thread with
+# small chunks, then two processes (two channels) at once; 4 GiB with
+# VGPU_TEST_BULK_4G=1 (minutes on the sim, so not in CI by default)
+check bulk guest "$build/tests/gpu/bulk"
+check bulk_one_thread_small_chunks env VGPU_COPY_THREADS=1 \
+	VGPU_CHUNK=65536 VGPU_REGION=$region \
+	LD_LIBRARY_PATH=$build/guest/lib "$build/tests/gpu/bulk" --max 16M
+bulk_pair() {
+	guest "$build/tests/gpu/bulk" >"$tmp/b1.out" 2>&1 &
+	local a=$! rc=0
+	guest "$build/tests/gpu/bulk" >"$tmp/b2.out" 2>&1 || rc=1
+	wait "$a" || rc=1
+	cat "$tmp/b1.out" "$tmp/b2.out"
+	return $rc
+}
+check bulk_two_channels bulk_pair
+[[ ${VGPU_TEST_BULK_4G:-0} == 1 ]] &&
+	check bulk_4gib guest "$build/tests/gpu/bulk" --max 4096M
 
 quota() { # LIMIT_MIB: tests/gpu/quota as guests of the VM "quota"
 	VGPU_REGION=$region-q LD_LIBRARY_PATH=$build/guest/lib \
