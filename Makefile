@@ -84,8 +84,10 @@ $(BUILD)/daemon/%.o: $(GEN)/cuda_api_ops.h
 $(BUILD)/gen/cuda_api_daemon.o: $(GEN)/cuda_api_daemon.c $(GEN)/cuda_api_ops.h
 	$(CC) $(CFLAGS) $(CUDA_INC) -I$(GEN) -MMD -MP -c $< -o $@
 
+# Made afresh: an object whose source was deleted must not linger in it.
 $(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIBSCHED): $(SCHED_OBJ)

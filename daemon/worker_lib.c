@@ -4,12 +4,13 @@
  * (0x60-0x6F in ring/cuda_proto.h) and replies; any other opcode returns
  * false untouched. A guest CUlibrary is a module loaded through the module
  * path (one context per worker, so a library has exactly one module) and a
- * CUkernel is a function of it; what the guest cannot answer from what it
- * cached at lookup comes here: the module's kernel count and names
- * (cuLibraryGetKernelCount / EnumerateKernels) and function attributes
- * (cuKernelGetAttribute / SetAttribute), and the lookup of a function or
- * global whose name does not fit struct vgpu_cu_getfn (C++ templates and
- * namespaces make mangled names of several hundred bytes): the guest
+ * CUkernel is a function of it (its attributes and settings are a
+ * function's: VGPU_CU_FUNC_CTL, daemon/worker_stream_func.c). What the
+ * guest cannot answer from what it cached at lookup comes here: the
+ * module's kernel count and names (cuLibraryGetKernelCount /
+ * EnumerateKernels), and the lookup of a function or global whose name
+ * does not fit struct vgpu_cu_getfn (C++ templates and namespaces make
+ * mangled names of several hundred bytes): the guest
  * streams the name as MODULE_LOAD does an image, then LIB_GET_FUNCTION or
  * LIB_GET_GLOBAL looks it up, using the staged bytes once. Every
  * module and function id is checked to be the caller's; a name listed by
@@ -65,35 +66,6 @@ static CUresult func_name(struct vworker *W, const struct vgpu_cu_args *a,
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (!r)
 		strcpy(name, s);
-	return r;
-}
-
-static CUresult func_attr(struct vworker *W, const struct vgpu_cu_args *a,
-			  struct vgpu_cu_args *out)
-{
-	CUfunction f;
-	struct vgpu_cu_fninfo fi;
-	int v = 0;
-	CUresult r = vw_function(W, a->a[0], &f, &fi);
-	if (!r && a->a[1] > INT32_MAX)
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (!r)
-		r = W->drv.cuFuncGetAttribute(&v, (CUfunction_attribute)a->a[1],
-					      f);
-	out->a[0] = (uint64_t)(int64_t)v;
-	return r;
-}
-
-static CUresult func_set_attr(struct vworker *W, const struct vgpu_cu_args *a)
-{
-	CUfunction f;
-	struct vgpu_cu_fninfo fi;
-	CUresult r = vw_function(W, a->a[0], &f, &fi);
-	if (!r && a->a[1] > INT32_MAX)
-		r = CUDA_ERROR_INVALID_VALUE;
-	if (!r)
-		r = W->drv.cuFuncSetAttribute(f, (CUfunction_attribute)a->a[1],
-					      (int)(int64_t)a->a[2]);
 	return r;
 }
 
@@ -207,16 +179,6 @@ bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 		if (read_args(m, &a))
 			r = func_name(W, &a, name);
 		vw_reply(W, m, r, name, r ? 0 : (uint32_t)strlen(name) + 1, 0);
-		return true;
-	case VGPU_CU_LIB_FUNC_ATTR:
-		if (read_args(m, &a))
-			r = func_attr(W, &a, &out);
-		vw_reply(W, m, r, &out, sizeof(out), 0);
-		return true;
-	case VGPU_CU_LIB_FUNC_SET_ATTR:
-		if (read_args(m, &a))
-			r = func_set_attr(W, &a);
-		vw_reply(W, m, r, NULL, 0, 0);
 		return true;
 	case VGPU_CU_LIB_GET_FUNCTION:
 		get_function(W, x, m);

@@ -122,10 +122,7 @@ enum vgpu_cu_op {
 	VGPU_CU_LIB_FUNC_COUNT = 0x60, /* args a[0] module -> a[0] count */
 	VGPU_CU_LIB_FUNC_NAME = 0x61,  /* args a[0] module, a[1] index
 					* -> NUL-terminated name */
-	VGPU_CU_LIB_FUNC_ATTR = 0x62,  /* args a[0] function, a[1] attribute
-					* -> a[0] value */
-	VGPU_CU_LIB_FUNC_SET_ATTR = 0x63, /* args a[0] function,
-					   * a[1] attribute, a[2] value */
+	/* 0x62, 0x63: retired (function attributes are VGPU_CU_FUNC_CTL's) */
 	VGPU_CU_LIB_GET_FUNCTION = 0x64, /* args a[0] module; the name is
 					  * what MODULE_LOAD staged (names of
 					  * VGPU_CU_NAME_MAX bytes or more)

@@ -504,10 +504,5 @@ bool sim_pool_live(CUmemoryPool pool); /* a live pool's handle (checks) */
 /* The functions of module m, in image order (sim_module.c; valid while
  * the caller holds a reference on m). */
 size_t sim_module_funcs(struct sim_module *m, struct sim_func *const **f);
-/* An attribute cuFuncSetAttribute set on f (sim_lib.c): true and *v, or
- * false for one never set. */
-bool sim_func_attr_override(const struct sim_func *f, CUfunction_attribute a,
-			    int *v);
-void sim_func_attr_forget(const struct sim_func *f);
 
 #endif

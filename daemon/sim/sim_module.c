@@ -47,7 +47,6 @@ static void module_destroy(struct sim_obj *o)
 static void func_destroy(struct sim_obj *o)
 {
 	struct sim_func *f = (struct sim_func *)o;
-	sim_func_attr_forget(f);
 	sim_obj_put(&f->mod->obj);
 	free(f->d.name);
 	free(f->d.params);
@@ -298,9 +297,6 @@ size_t sim_module_funcs(struct sim_module *m, struct sim_func *const **f)
 
 static int attribute(const struct sim_func *f, CUfunction_attribute a)
 {
-	int v;
-	if (sim_func_attr_override(f, a, &v))
-		return v;
 	switch (a) {
 	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
 		return SIM_MAX_THREADS;

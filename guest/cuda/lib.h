@@ -5,10 +5,8 @@
  * process's context, shipping only what the device runs (lib_fatbin.h),
  * and returns the worker's module id; vgpu_name_lookup() sends the
  * MODULE_GET_FUNCTION or MODULE_GET_GLOBAL lookup op for a name of any
- * length (longer ones travel as a stream);
- * vgpu_fn_attr() asks the worker for a function attribute the guest did
- * not cache. The library and kernel records are shared by lib_library.c
- * (which owns them) and lib_kernel.c.
+ * length (longer ones travel as a stream). The library and kernel
+ * records are shared by lib_library.c (which owns them) and lib_kernel.c.
  */
 #ifndef VGPU_GUEST_CUDA_LIB_H
 #define VGPU_GUEST_CUDA_LIB_H
@@ -19,8 +17,6 @@
 CUresult vgpu_module_load(const void *image, uint64_t *id);
 CUresult vgpu_name_lookup(uint16_t op, uint64_t module, const char *name,
 			  void *out, uint32_t cap, const char *call);
-CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a,
-		      int *v);
 
 /* Libraries and kernels as the guest keeps them (lib_library.c). */
 #define VGPU_LIB_MAGIC 0x7667707562696c72ull    /* "vgpulibr" */

@@ -3,12 +3,12 @@
  *
  * Contract: a CUkernel is a record of lib_library.c's registry (checked
  * there: live library, this connection); it begins with its function's
- * launch record, which is what cuKernelGetFunction returns. The two
- * attributes a launch checks are cached; the others are asked of the
- * worker (LIB_FUNC_ATTR). Settings go through the function's own calls
- * (cuFuncSetAttribute, cuFuncSetCacheConfig), so whatever the guest caches
- * for launches follows. One device: any other ordinal is
- * CUDA_ERROR_INVALID_DEVICE.
+ * launch record, which is what cuKernelGetFunction returns. Attributes
+ * and settings are the function's: they go through cuFuncGetAttribute,
+ * cuFuncSetAttribute and cuFuncSetCacheConfig (guest/cuda/func.c, the one
+ * way to reach the worker's VGPU_CU_FUNC_CTL), run under the library
+ * context, so whatever the guest caches for launches follows. One device:
+ * any other ordinal is CUDA_ERROR_INVALID_DEVICE.
  */
 #include "lib.h"
 
@@ -55,18 +55,8 @@ VGPU_EXPORT CUresult cuKernelGetParamInfo(CUkernel kernel, size_t paramIndex,
 					  paramOffset, paramSize);
 }
 
-CUresult vgpu_fn_attr(const struct vgpu_fn *f, CUfunction_attribute a, int *v)
-{
-	struct vgpu_cu_args args = {{f->info.function, (uint64_t)a}};
-	CUresult r = vgpu_cu_rpc(VGPU_CU_LIB_FUNC_ATTR, &args, true,
-				 "cuFuncGetAttribute");
-	if (!r)
-		*v = (int)(int64_t)args.a[0];
-	return r;
-}
-
-/* One device, ordinal 0: any other is CUDA_ERROR_INVALID_DEVICE. The two
- * attributes a launch checks are cached; the rest come from the worker. */
+/* A kernel's attributes are its function's, answered as cuFuncGetAttribute
+ * answers them (cached or from the worker), under the library context. */
 VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 					  CUkernel kernel, CUdevice dev)
 {
@@ -78,20 +68,10 @@ VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r)
 		return r;
-	switch (attrib) {
-	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
-		*pi = k->fn.info.max_threads_per_block;
-		return CUDA_SUCCESS;
-	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
-		*pi = k->fn.info.shared_size_bytes;
-		return CUDA_SUCCESS;
-	default: {
-		bool pushed = vgpu_lib_ctx_enter();
-		r = vgpu_fn_attr(&k->fn, attrib, pi);
-		vgpu_lib_ctx_leave(pushed);
-		return r;
-	}
-	}
+	bool pushed = vgpu_lib_ctx_enter();
+	r = cuFuncGetAttribute(pi, attrib, (CUfunction)&k->fn);
+	vgpu_lib_ctx_leave(pushed);
+	return r;
 }
 
 /* A kernel's attribute is its function's: set through cuFuncSetAttribute,

@@ -2,12 +2,15 @@
  * run in-process over the sim, as tests/unit/test_worker.c drives the
  * others: real answers for the caller's own module and functions, and the
  * exact error for hostile requests (foreign or stale ids, bad lengths,
- * indexes past the end, attributes out of range). The harness is
+ * indexes past the end). A kernel's attributes are its function's
+ * (VGPU_CU_FUNC_CTL, whose value ranges test_stream_worker.c checks); here
+ * only that a library's ids reach it checked. The harness is
  * test_worker.c's.
  */
 #define _GNU_SOURCE
 #include "../../daemon/devinfo.h"
 #include "../../daemon/worker.h"
+#include "../../ring/cuda_proto_stream.h"
 #include "../../ring/host.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -176,8 +179,8 @@ Test(lib_worker, foreign_stale_and_wrong_kind_ids_refused)
 	/* a function id where a module is expected, and the reverse */
 	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, fi.function, 0, 0, &o,
 			  sizeof(o)), CUDA_ERROR_INVALID_HANDLE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, mod, 0, 0, &o, sizeof(o)),
-		     CUDA_ERROR_INVALID_HANDLE);
+	cr_assert_eq(args(VGPU_CU_FUNC_CTL, VGPU_FCTL_GET_ATTRIBUTE, mod, 0, &o,
+			  sizeof(o)), CUDA_ERROR_INVALID_HANDLE);
 	/* another process's numbering: same index, other salt */
 	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, mod ^ (1ull << 40), 0, 0, &o,
 			  sizeof(o)), CUDA_ERROR_INVALID_HANDLE);
@@ -185,8 +188,9 @@ Test(lib_worker, foreign_stale_and_wrong_kind_ids_refused)
 	cr_assert_eq(call("cuModuleUnload", &u), CUDA_SUCCESS);
 	cr_assert_eq(args(VGPU_CU_LIB_FUNC_COUNT, mod, 0, 0, &o, sizeof(o)),
 		     CUDA_ERROR_INVALID_HANDLE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function,
-			  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 0,
+	/* a kernel's function after its library is gone (value 0) */
+	cr_assert_eq(args(VGPU_CU_FUNC_CTL, VGPU_FCTL_SET_ATTRIBUTE, fi.function,
+			  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
 			  NULL, 0), CUDA_ERROR_INVALID_HANDLE);
 }
 
@@ -195,44 +199,18 @@ Test(lib_worker, short_and_long_messages_refused)
 	uint64_t mod = load_ptx();
 	uint8_t buf[sizeof(struct vgpu_cu_args) + 8] = {0};
 	memcpy(buf, &mod, 8);
-	for (uint16_t op = VGPU_CU_LIB_FUNC_COUNT; op <= VGPU_CU_LIB_GET_GLOBAL;
-	     op++) {
+	static const uint16_t ops[] = {VGPU_CU_LIB_FUNC_COUNT,
+				       VGPU_CU_LIB_FUNC_NAME,
+				       VGPU_CU_LIB_GET_FUNCTION,
+				       VGPU_CU_LIB_GET_GLOBAL};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		uint16_t op = ops[i];
 		cr_assert_eq(request(op, 0, buf, 8, NULL, 0),
 			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
 		cr_assert_eq(request(op, 0, buf, sizeof(buf), NULL, 0),
 			     CUDA_ERROR_INVALID_VALUE, "op 0x%x", op);
 	}
 	cr_assert_eq(request(0x6F, 0, buf, 8, NULL, 0), CUDA_ERROR_NOT_SUPPORTED);
-}
-
-Test(lib_worker, attributes_read_set_and_refused)
-{
-	uint64_t mod = load_ptx();
-	struct vgpu_cu_fninfo fi;
-	struct vgpu_cu_args o = {{0}};
-	cr_assert_eq(lookup(VGPU_CU_MODULE_GET_FUNCTION, mod, "vgpu_fault", &fi,
-			    sizeof(fi)), CUDA_SUCCESS);
-	uint64_t dyn = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, dyn, 0, &o,
-			  sizeof(o)), CUDA_SUCCESS);
-	cr_assert_eq(o.a[0], 49152);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn, 100000,
-			  NULL, 0), CUDA_SUCCESS);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, dyn, 0, &o,
-			  sizeof(o)), CUDA_SUCCESS);
-	cr_assert_eq(o.a[0], 100000);
-	/* past the opt-in limit, negative, not settable, not an attribute */
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn, 232449,
-			  NULL, 0), CUDA_ERROR_INVALID_VALUE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function, dyn,
-			  (uint64_t)-1, NULL, 0), CUDA_ERROR_INVALID_VALUE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_SET_ATTR, fi.function,
-			  CU_FUNC_ATTRIBUTE_NUM_REGS, 8, NULL, 0),
-		     CUDA_ERROR_INVALID_VALUE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, 1ull << 40, 0, &o,
-			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
-	cr_assert_eq(args(VGPU_CU_LIB_FUNC_ATTR, fi.function, 9999, 0, &o,
-			  sizeof(o)), CUDA_ERROR_INVALID_VALUE);
 }
 
 /* Stage bytes as MODULE_LOAD does for an image (one chunk). */

@@ -546,9 +546,23 @@ Test(stream_worker, function_controls_check_ids_and_value_ranges)
 	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
 		     "a value beyond int is refused, not truncated");
 	a = (struct vgpu_cu_args){{VGPU_FCTL_SET_ATTRIBUTE, fn,
+				   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+				   (uint64_t)-1}};
+	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
+		     "negative");
+	a = (struct vgpu_cu_args){{VGPU_FCTL_SET_ATTRIBUTE, fn,
+				   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+				   232449}};
+	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
+		     "past the device's opt-in limit");
+	a = (struct vgpu_cu_args){{VGPU_FCTL_SET_ATTRIBUTE, fn,
 				   CU_FUNC_ATTRIBUTE_NUM_REGS, 8}};
 	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
 		     "read-only");
+	a = (struct vgpu_cu_args){{VGPU_FCTL_GET_ATTRIBUTE, fn,
+				   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES}};
+	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_SUCCESS);
+	cr_expect_eq(a.a[0], 49152, "the default: 48 KiB less static shared");
 	a = (struct vgpu_cu_args){{VGPU_FCTL_SET_ATTRIBUTE, fn,
 				   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
 				   100 << 10}};
@@ -557,10 +571,22 @@ Test(stream_worker, function_controls_check_ids_and_value_ranges)
 				   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES}};
 	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_SUCCESS);
 	cr_expect_eq(a.a[0], 100u << 10);
+	a = (struct vgpu_cu_args){{VGPU_FCTL_GET_ATTRIBUTE, fn, 1ull << 40}};
+	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
+		     "an attribute beyond int");
+	a = (struct vgpu_cu_args){{VGPU_FCTL_GET_ATTRIBUTE, fn, 9999}};
+	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE,
+		     "not an attribute");
 	a = (struct vgpu_cu_args){{VGPU_FCTL_SET_CACHE_CONFIG, fn, 9}};
 	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE);
 	a = (struct vgpu_cu_args){{99, fn}};
 	cr_expect_eq(args_op(VGPU_CU_FUNC_CTL, &a), CUDA_ERROR_INVALID_VALUE);
+	uint8_t longer[sizeof(a) + 8] = {0};
+	memcpy(longer, &a, sizeof(a));
+	cr_expect_eq(request(VGPU_CU_FUNC_CTL, 0, longer, 8, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE, "shorter than its arguments");
+	cr_expect_eq(request(VGPU_CU_FUNC_CTL, 0, longer, sizeof(longer), NULL,
+			     0), CUDA_ERROR_INVALID_VALUE, "longer");
 	char name[VGPU_CU_NAME_MAX] = "";
 	a = (struct vgpu_cu_args){{VGPU_FCTL_GET_NAME, fn}};
 	cr_expect_eq(request(VGPU_CU_FUNC_CTL, 0, &a, sizeof(a), name,
