@@ -10,7 +10,8 @@
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines.
-# 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
+# 5. NVML: tests/gpu/nvml, tests/gpu/nvml_smi and tests/gpu/discovery as
+#    guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
 # Writes logs and JSON into ${OUT:-/tmp/vgpu-gpu}; prints a table last.
@@ -133,6 +134,9 @@ verdict "neighbour of the fault unharmed" "[[ $rc -eq 0 ]]"
 guest "$B/tests/gpu/nvml" >"$out/nvml.txt" 2>&1
 rc=$?
 verdict "nvml beside the driver API" "[[ $rc -eq 0 ]]"
+VGPU_LOG=debug guest "$B/tests/gpu/nvml_smi" >"$out/nvml_smi.txt" 2>&1
+rc=$?
+verdict "nvidia-smi's NVML calls (nvml_smi)" "[[ $rc -eq 0 ]]"
 guest "$B/tests/gpu/discovery" >"$out/discovery.txt" 2>&1
 rc=$?
 verdict "Ollama/PyTorch discovery" "[[ $rc -eq 0 ]]"
