@@ -19,6 +19,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define NSETS 256u
@@ -122,6 +125,18 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(
 	return r;
 }
 
+/* VGPU_LOG=debug names the event types a program asked for and did not
+ * get, so a tool that gives up after that can be traced. */
+static void debug_refused(unsigned long long types)
+{
+	const char *v = getenv("VGPU_LOG");
+	if (v && !strcmp(v, "debug"))
+		fprintf(stderr,
+			"vgpu: nvmlDeviceRegisterEvents: event types %#llx "
+			"not supported (NVML_ERROR_NOT_SUPPORTED)\n",
+			types & ~SUPPORTED_EVENTS);
+}
+
 VGPU_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d,
 						   unsigned long long types,
 						   nvmlEventSet_t h)
@@ -139,6 +154,8 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d,
 	else
 		e->types |= types;
 	pthread_mutex_unlock(&mu);
+	if (r == NVML_ERROR_NOT_SUPPORTED)
+		debug_refused(types);
 	return r;
 }
 
