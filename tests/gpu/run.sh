@@ -143,7 +143,7 @@ verdict "Ollama/PyTorch discovery" "[[ $rc -eq 0 ]]"
 uuid=$(grep -o 'GPU-[0-9a-f-]*' "$out/discovery.txt" | head -1)
 smi() { # ARGS WANT: nvidia-smi through vgpu exits 0 and shows WANT
 	local f=$out/nvidia-smi${1:-default}.txt
-	guest nvidia-smi $1 >"$f" 2>&1
+	VGPU_LOG=debug guest nvidia-smi $1 >"$f" 2>&1 # debug: refused calls named
 	local rc=$?
 	verdict "nvidia-smi ${1:-(default)} through vgpu" \
 		"[[ $rc -eq 0 && -n '$2' ]] && grep -qi -- '$2' '$f'"
