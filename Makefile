@@ -367,6 +367,14 @@ $(BUILD)/tests/gpu/discovery: tests/gpu/discovery.c tests/gpu/check.h \
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -ldl -o $@
 
+# The NVML calls nvidia-smi's default table and -q make (NVML only).
+$(BUILD)/tests/gpu/nvml_smi: tests/gpu/nvml_smi.c guest/nvml/*.h \
+		$(GUEST_LIB)/libnvidia-ml.so.1
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $< -L$(GUEST_LIB) \
+		-lnvidia-ml -o $@
+INTEGRATION_NVML_SMI := $(BUILD)/tests/gpu/nvml_smi
+
 $(BUILD)/tests/gpu/fault: tests/gpu/fault.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
@@ -407,7 +415,7 @@ INTEGRATION := $(PYNVML)/pynvml.py $(BUILD)/tests/gpu/fault $(BUILD)/bench/cuda_
 	$(BUILD)/vgpud $(BUILD)/vgpud-worker $(BUILD)/vgpuctl \
 	$(BUILD)/tests/gpu/drvapi $(GPU_CHECKS) $(GUEST_LIB)/libcuda.so.1 \
 	$(BUILD)/tests/gpu/nvml $(GUEST_LIB)/libnvidia-ml.so.1 \
-	$(BUILD)/tests/gpu/discovery $(VGPU_SMI)
+	$(BUILD)/tests/gpu/discovery $(VGPU_SMI) $(INTEGRATION_NVML_SMI)
 # lib: NVIDIA's runtime over vgpu. tests/gpu/lib_cudart.cu built by nvcc
 # with static cudart and with shared cudart; the shared one finds
 # libcudart.so.13 in $(CUDART_LIB), a copy of the toolkit's.

@@ -39,6 +39,12 @@ struct nvml {
 	nvmlReturn_t (*energy)(nvmlDevice_t, unsigned long long *);
 	nvmlReturn_t (*proc_util)(nvmlDevice_t, nvmlProcessUtilizationSample_t *,
 				  unsigned *, unsigned long long);
+	nvmlReturn_t (*reasons)(nvmlDevice_t, unsigned long long *);
+	nvmlReturn_t (*reasons_supported)(nvmlDevice_t, unsigned long long *);
+	fn_dxu app_clock, app_clock_default;
+	fn_du board_id;
+	fn_dstr inforom_image;
+	nvmlReturn_t (*gsp_version)(nvmlDevice_t, char *);
 };
 
 struct vgpud_hostgpu {
@@ -82,6 +88,16 @@ static void sim_values(struct vgpu_vminfo *s)
 	s->bar1_total = 128ull << 30, s->bar1_used = 1ull << 20;
 	s->pcie_gen = s->pcie_gen_max = 5;
 	s->pcie_width = s->pcie_width_max = 16;
+	s->clk_reasons = 0x1; /* idle */
+	s->clk_reasons_supported = 0x1ff;
+	s->app_clock[VGPU_VMI_CLK_GRAPHICS] = clk[VGPU_VMI_CLK_GRAPHICS];
+	s->app_clock[VGPU_VMI_CLK_MEM] = clk[VGPU_VMI_CLK_MEM];
+	memcpy(s->app_clock_default, s->app_clock, sizeof(s->app_clock));
+	s->board_id = 0x600;
+	snprintf(s->inforom_image, sizeof(s->inforom_image), "G520.0200.00.05");
+	snprintf(s->gsp_version, sizeof(s->gsp_version), "580.159.04");
+	s->valid |= VGPU_VMI_CLKREASON | VGPU_VMI_APPCLK | VGPU_VMI_BOARDID |
+		    VGPU_VMI_INFOROM | VGPU_VMI_GSP;
 	s->valid |= VGPU_VMI_CLOCKS | VGPU_VMI_TEMP | VGPU_VMI_POWER |
 		    VGPU_VMI_FAN | VGPU_VMI_PSTATE | VGPU_VMI_ECC |
 		    VGPU_VMI_MODES | VGPU_VMI_BAR1 | VGPU_VMI_PCIE |
@@ -132,6 +148,13 @@ static int nvml_load(struct nvml *n)
 	SYM(pcie_width_max, "nvmlDeviceGetMaxPcieLinkWidth");
 	SYM(energy, "nvmlDeviceGetTotalEnergyConsumption");
 	SYM(proc_util, "nvmlDeviceGetProcessUtilization");
+	SYM(reasons, "nvmlDeviceGetCurrentClocksEventReasons");
+	SYM(reasons_supported, "nvmlDeviceGetSupportedClocksEventReasons");
+	SYM(app_clock, "nvmlDeviceGetApplicationsClock");
+	SYM(app_clock_default, "nvmlDeviceGetDefaultApplicationsClock");
+	SYM(board_id, "nvmlDeviceGetBoardId");
+	SYM(inforom_image, "nvmlDeviceGetInforomImageVersion");
+	SYM(gsp_version, "nvmlDeviceGetGspFirmwareVersion");
 	return 0;
 }
 
@@ -139,6 +162,33 @@ static int nvml_load(struct nvml *n)
  * for a best-effort field whose absence changes nothing else. */
 #define OK(f, ...) (n->f && n->f(__VA_ARGS__) == NVML_SUCCESS)
 #define TRY(f, ...) ((void)OK(f, __VA_ARGS__))
+
+/* Facts nvidia-smi -q shows that no VM could change. */
+static void sample_board(const struct nvml *n, nvmlDevice_t d,
+			 struct vgpu_vminfo *s)
+{
+	if (OK(reasons, d, (unsigned long long *)&s->clk_reasons) &&
+	    OK(reasons_supported, d,
+	       (unsigned long long *)&s->clk_reasons_supported))
+		s->valid |= VGPU_VMI_CLKREASON;
+	/* graphics and memory have application clocks; another domain that
+	 * answers is kept, one that does not stays 0 (NOT_SUPPORTED) */
+	for (unsigned c = 0; c < VGPU_VMI_NCLK; c++)
+		if (!OK(app_clock, d, c, &s->app_clock[c]) ||
+		    !OK(app_clock_default, d, c, &s->app_clock_default[c]))
+			s->app_clock[c] = s->app_clock_default[c] = 0;
+	if (s->app_clock[VGPU_VMI_CLK_GRAPHICS] && s->app_clock[VGPU_VMI_CLK_MEM])
+		s->valid |= VGPU_VMI_APPCLK;
+	if (OK(board_id, d, &s->board_id))
+		s->valid |= VGPU_VMI_BOARDID;
+	if (OK(inforom_image, d, s->inforom_image, sizeof(s->inforom_image)))
+		s->valid |= VGPU_VMI_INFOROM;
+	char gsp[64]; /* NVML_GSP_FIRMWARE_VERSION_BUF_SIZE */
+	if (OK(gsp_version, d, gsp) && strlen(gsp) < sizeof(s->gsp_version)) {
+		memcpy(s->gsp_version, gsp, strlen(gsp) + 1);
+		s->valid |= VGPU_VMI_GSP;
+	}
+}
 
 static void sample_sensors(const struct nvml *n, nvmlDevice_t d,
 			   struct vgpu_vminfo *s)
@@ -196,6 +246,7 @@ static void sample_sensors(const struct nvml *n, nvmlDevice_t d,
 		s->valid |= VGPU_VMI_PCIE;
 	TRY(vbios, d, s->vbios_version, sizeof(s->vbios_version));
 	TRY(part, d, s->board_part, sizeof(s->board_part));
+	sample_board(n, d, s);
 }
 
 /* One pass over the host NVML, outside the lock. */
@@ -345,6 +396,9 @@ void vgpud_hostgpu_get(struct vgpud_hostgpu *h, struct vgpu_vminfo *vi,
 	memcpy(vi->clock, h->s.clock,
 	       offsetof(struct vgpu_vminfo, nprocs) -
 		       offsetof(struct vgpu_vminfo, clock));
+	/* board facts: contiguous after the process list */
+	memcpy(&vi->clk_reasons, &h->s.clk_reasons,
+	       sizeof(*vi) - offsetof(struct vgpu_vminfo, clk_reasons));
 	*phys_free = h->phys_free;
 	pthread_mutex_unlock(&h->mu);
 }

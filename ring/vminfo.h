@@ -44,6 +44,11 @@
 #define VGPU_VMI_PROCS (1ull << 11)
 #define VGPU_VMI_PCIE (1ull << 12)
 #define VGPU_VMI_ENERGY (1ull << 13)
+#define VGPU_VMI_CLKREASON (1ull << 14) /* clocks event reasons */
+#define VGPU_VMI_APPCLK (1ull << 15)    /* application clocks */
+#define VGPU_VMI_BOARDID (1ull << 16)
+#define VGPU_VMI_INFOROM (1ull << 17)   /* inforom image version */
+#define VGPU_VMI_GSP (1ull << 18)       /* GSP firmware version */
 
 /* source (where the sensor values came from) */
 enum vgpu_vmi_source {
@@ -117,6 +122,15 @@ struct vgpu_vminfo {
 	uint32_t nprocs;
 	uint32_t pad1;
 	struct vgpu_vminfo_proc procs[VGPU_VMINFO_MAX_PROCS];
+	/* board facts nvidia-smi -q shows (the physical board's) */
+	uint64_t clk_reasons;           /* nvmlClocksEventReason* mask */
+	uint64_t clk_reasons_supported;
+	uint32_t app_clock[VGPU_VMI_NCLK];         /* MHz */
+	uint32_t app_clock_default[VGPU_VMI_NCLK];
+	uint32_t board_id;
+	uint32_t pad2;
+	char inforom_image[VGPU_VMINFO_STR / 2];
+	char gsp_version[VGPU_VMINFO_STR / 2];
 };
 
 _Static_assert(sizeof(struct vgpu_vminfo) <= VGPU_VMINFO_SIZE, "vminfo");
@@ -181,6 +195,8 @@ static inline bool vgpu_vminfo_read(const struct vgpu_vminfo *src,
 		out->driver_version[VGPU_VMINFO_STR - 1] = 0;
 		out->vbios_version[VGPU_VMINFO_STR - 1] = 0;
 		out->board_part[VGPU_VMINFO_STR - 1] = 0;
+		out->inforom_image[sizeof(out->inforom_image) - 1] = 0;
+		out->gsp_version[sizeof(out->gsp_version) - 1] = 0;
 		if (out->nprocs > VGPU_VMINFO_MAX_PROCS)
 			out->nprocs = VGPU_VMINFO_MAX_PROCS;
 		if (out->dev.nattrs > VGPU_CU_MAX_ATTRS)

@@ -53,4 +53,8 @@ void vn_memory(const struct vgpu_vminfo *s, unsigned long long *total,
 	       unsigned long long *free, unsigned long long *used,
 	       unsigned long long *reserved);
 
+/* Application clocks (guest/nvml/board.c), for nvmlDeviceGetClock. */
+nvmlReturn_t vn_app_clock(nvmlDevice_t d, nvmlClockType_t t, unsigned *out,
+			  bool dflt);
+
 #endif

@@ -192,7 +192,11 @@ enum {
 };
 
 typedef enum {
-	NVML_BRAND_UNKNOWN = 0, NVML_BRAND_TESLA = 2, NVML_BRAND_NVIDIA = 14,
+	NVML_BRAND_UNKNOWN = 0, NVML_BRAND_QUADRO = 1, NVML_BRAND_TESLA = 2,
+	NVML_BRAND_NVS = 3, NVML_BRAND_GEFORCE = 5, NVML_BRAND_TITAN = 6,
+	NVML_BRAND_QUADRO_RTX = 12, NVML_BRAND_NVIDIA_RTX = 13,
+	NVML_BRAND_NVIDIA = 14, NVML_BRAND_GEFORCE_RTX = 15,
+	NVML_BRAND_TITAN_RTX = 16,
 } nvmlBrandType_t;
 
 typedef enum { NVML_DEVICE_MIG_DISABLE = 0, NVML_DEVICE_MIG_ENABLE = 1 }
@@ -246,6 +250,34 @@ typedef struct {
 #define NVML_FI_DEV_ECC_PENDING 2
 #define NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION 83
 
+/* events (nvmlEventSet*, guest/nvml/events.c) */
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+typedef struct {
+	nvmlDevice_t device;
+	unsigned long long eventType;
+	unsigned long long eventData;
+	unsigned gpuInstanceId;    /* _v2 and later */
+	unsigned computeInstanceId;
+} nvmlEventData_t;
+#define nvmlEventTypeSingleBitEccError 0x0000000000000001ULL
+#define nvmlEventTypeDoubleBitEccError 0x0000000000000002ULL
+#define nvmlEventTypePState 0x0000000000000004ULL
+#define nvmlEventTypeXidCriticalError 0x0000000000000008ULL
+#define nvmlEventTypeClock 0x0000000000000010ULL
+#define nvmlEventTypePowerSourceChange 0x0000000000000080ULL
+#define nvmlEventMigConfigChange 0x0000000000000100ULL
+#define nvmlEventTypeNone 0x0000000000000000ULL
+
+/* clocks event (formerly throttle) reasons: a bit mask */
+#define nvmlClocksEventReasonGpuIdle 0x0000000000000001ULL
+#define nvmlClocksEventReasonNone 0x0000000000000000ULL
+
+typedef enum {
+	NVML_GPU_VIRTUALIZATION_MODE_NONE = 0,
+	NVML_GPU_VIRTUALIZATION_MODE_PASSTHROUGH = 1,
+	NVML_GPU_VIRTUALIZATION_MODE_VGPU = 2,
+} nvmlGpuVirtualizationMode_t;
+
 #define NVML_INIT_FLAG_NO_GPUS 1u
 #define NVML_INIT_FLAG_NO_ATTACH 2u
 
@@ -261,5 +293,6 @@ _Static_assert(nvmlProcessDetailList_v1 == 0x1000018, "ProcessDetailList");
 _Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "util sample");
 _Static_assert(nvmlTemperature_v1 == 0x100000C, "nvmlTemperature_v1");
 _Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t");
+_Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t");
 
 #endif

@@ -126,4 +126,38 @@ nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDev d, unsigned *w);
 nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDev d, char *v, unsigned len);
 nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDev d, char *v, unsigned len);
 
+/* events (guest/nvml/events.c) */
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set);
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set);
+nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data,
+			      unsigned timeoutms);
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
+				 unsigned timeoutms);
+nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDev d,
+					      unsigned long long *types);
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDev d, unsigned long long types,
+				      nvmlEventSet_t set);
+
+/* board facts and MIG (guest/nvml/board.c) */
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDev d, unsigned *n);
+nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDev d, unsigned *is_mig);
+nvmlReturn_t nvmlDeviceGetBoardId(nvmlDev d, unsigned *id);
+nvmlReturn_t nvmlDeviceGetBrand(nvmlDev d, nvmlBrandType_t *b);
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDev d,
+						    unsigned long long *r);
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDev d,
+						       unsigned long long *r);
+nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons(nvmlDev d,
+						      unsigned long long *r);
+nvmlReturn_t nvmlDeviceGetSupportedClocksThrottleReasons(
+	nvmlDev d, unsigned long long *r);
+nvmlReturn_t nvmlDeviceGetApplicationsClock(nvmlDev d, nvmlClockType_t t,
+					    unsigned *mhz);
+nvmlReturn_t nvmlDeviceGetDefaultApplicationsClock(nvmlDev d,
+						   nvmlClockType_t t,
+						   unsigned *mhz);
+nvmlReturn_t nvmlDeviceGetInforomImageVersion(nvmlDev d, char *v,
+					      unsigned len);
+nvmlReturn_t nvmlDeviceGetGspFirmwareVersion(nvmlDev d, char *v);
+
 #endif

@@ -154,7 +154,8 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetMaxCustomerBoostClock(nvmlDevice_t d,
 	return clock(d, t, out, true);
 }
 
-/* Application clocks are a host administrator's setting, not exposed. */
+/* Application clocks: the board's, set by the host's administrator
+ * (guest/nvml/board.c). */
 VGPU_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t d, nvmlClockType_t t,
 					     nvmlClockId_t id, unsigned *out)
 {
@@ -162,12 +163,13 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t d, nvmlClockType_t t,
 		return clock(d, t, out, false);
 	if (id == NVML_CLOCK_ID_CUSTOMER_BOOST_MAX)
 		return clock(d, t, out, true);
+	if (id == NVML_CLOCK_ID_APP_CLOCK_TARGET ||
+	    id == NVML_CLOCK_ID_APP_CLOCK_DEFAULT)
+		return vn_app_clock(d, t, out,
+				    id == NVML_CLOCK_ID_APP_CLOCK_DEFAULT);
 	struct vgpu_vminfo s;
 	nvmlReturn_t r = vn_device(d, &s);
-	if (r)
-		return r;
-	return (unsigned)id < NVML_CLOCK_ID_COUNT ? NVML_ERROR_NOT_SUPPORTED
-						  : NVML_ERROR_INVALID_ARGUMENT;
+	return r ? r : NVML_ERROR_INVALID_ARGUMENT;
 }
 
 VGPU_EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d,

@@ -36,6 +36,9 @@ void smi_list(nvmlDevice_t *devs, unsigned n);
 void smi_table(nvmlDevice_t *devs, unsigned n);
 void smi_query(nvmlDevice_t *devs, unsigned n);
 
+/* nvidia-smi's word for an NVML brand ("NVIDIA", "GeForce", ...). */
+const char *smi_brand(nvmlBrandType_t b);
+
 /* "Mon Jan  2 15:04:05 2006" and "2006/01/02 15:04:05.000" */
 void smi_time(char *out, size_t n, bool csv);
 

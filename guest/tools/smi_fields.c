@@ -231,6 +231,38 @@ ECC(f_ecc_uv, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC)
 ECC(f_ecc_ca, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_AGGREGATE_ECC)
 ECC(f_ecc_ua, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC)
 
+const char *smi_brand(nvmlBrandType_t b)
+{
+	static const char *const names[] = {
+		[NVML_BRAND_QUADRO] = "Quadro", [NVML_BRAND_TESLA] = "Tesla",
+		[NVML_BRAND_NVS] = "NVS", [NVML_BRAND_GEFORCE] = "GeForce",
+		[NVML_BRAND_TITAN] = "Titan", [NVML_BRAND_QUADRO_RTX] = "Quadro RTX",
+		[NVML_BRAND_NVIDIA_RTX] = "NVIDIA RTX",
+		[NVML_BRAND_NVIDIA] = "NVIDIA",
+		[NVML_BRAND_GEFORCE_RTX] = "GeForce RTX",
+		[NVML_BRAND_TITAN_RTX] = "Titan RTX"};
+	unsigned i = (unsigned)b;
+	return i < sizeof(names) / sizeof(names[0]) && names[i] ? names[i]
+								: "Unknown";
+}
+
+/* clocks event reasons as nvidia-smi prints them: a 64-bit hex mask */
+#define MASK(fname, call)                                                    	static nvmlReturn_t fname(nvmlDevice_t d, char *o, size_t n)         	{                                                                    		unsigned long long v;                                        		nvmlReturn_t r = call(d, &v);                                		if (!r)                                                      			snprintf(o, n, "0x%016llx", v);                      		return r;                                                    	}
+MASK(f_reasons, nvmlDeviceGetCurrentClocksEventReasons)
+MASK(f_reasons_sup, nvmlDeviceGetSupportedClocksEventReasons)
+
+/* application clocks (current target and default), MHz */
+#define APPCLK(fname, call, clk)                                             	static nvmlReturn_t fname(nvmlDevice_t d, char *o, size_t n)         	{                                                                    		unsigned v;                                                  		nvmlReturn_t r = call(d, clk, &v);                           		if (!r)                                                      			snprintf(o, n, "%u", v);                             		return r;                                                    	}
+APPCLK(f_app_gr, nvmlDeviceGetApplicationsClock, NVML_CLOCK_GRAPHICS)
+APPCLK(f_app_mem, nvmlDeviceGetApplicationsClock, NVML_CLOCK_MEM)
+APPCLK(f_dapp_gr, nvmlDeviceGetDefaultApplicationsClock, NVML_CLOCK_GRAPHICS)
+APPCLK(f_dapp_mem, nvmlDeviceGetDefaultApplicationsClock, NVML_CLOCK_MEM)
+
+static nvmlReturn_t f_inforom(nvmlDevice_t d, char *o, size_t n)
+{
+	return nvmlDeviceGetInforomImageVersion(d, o, (unsigned)n);
+}
+
 static const struct smi_field fields[] = {
 	{"timestamp", NULL, NULL, "time of the query", f_timestamp},
 	{"driver_version", NULL, NULL, "host kernel driver version", f_driver},
@@ -302,6 +334,22 @@ static const struct smi_field fields[] = {
 	{"pcie.link.gen.max", NULL, NULL, "max PCIe generation", f_gen_max},
 	{"pcie.link.width.current", NULL, NULL, "PCIe lanes", f_width},
 	{"pcie.link.width.max", NULL, NULL, "max PCIe lanes", f_width_max},
+	{"clocks_event_reasons.active", "clocks_throttle_reasons.active", NULL,
+	 "the board's clocks event reasons now (mask)", f_reasons},
+	{"clocks_event_reasons.supported", "clocks_throttle_reasons.supported",
+	 NULL, "clocks event reasons the board reports (mask)", f_reasons_sup},
+	{"clocks.applications.graphics", "clocks.applications.gr", "MHz",
+	 "graphics application clock", f_app_gr},
+	{"clocks.applications.memory", "clocks.applications.mem", "MHz",
+	 "memory application clock", f_app_mem},
+	{"clocks.default_applications.graphics",
+	 "clocks.default_applications.gr", "MHz",
+	 "default graphics application clock", f_dapp_gr},
+	{"clocks.default_applications.memory",
+	 "clocks.default_applications.mem", "MHz",
+	 "default memory application clock", f_dapp_mem},
+	{"inforom.img", "inforom.image", NULL, "the board's inforom image",
+	 f_inforom},
 };
 #define NFIELDS (sizeof(fields) / sizeof(*fields))
 

@@ -215,7 +215,9 @@ static void query_identity(nvmlDevice_t d)
 	char s[128];
 	nvmlEnableState_t e;
 	unsigned v;
+	nvmlBrandType_t br;
 	Q(1, "Product Name", nvmlDeviceGetName(d, s, sizeof(s)), "%s", s);
+	Q(1, "Product Brand", nvmlDeviceGetBrand(d, &br), "%s", smi_brand(br));
 	Q(1, "Persistence Mode", nvmlDeviceGetPersistenceMode(d, &e), "%s",
 	  e ? "Enabled" : "Disabled");
 	Q(1, "Serial Number", nvmlDeviceGetSerial(d, s, sizeof(s)), "%s", s);
@@ -226,6 +228,32 @@ static void query_identity(nvmlDevice_t d)
 	  "%s", s);
 	Q(1, "MIG Mode", nvmlDeviceGetMigMode(d, &v, &v), "%s",
 	  v ? "Enabled" : "Disabled");
+	Q(1, "Board ID", nvmlDeviceGetBoardId(d, &v), "0x%x", v);
+	section(1, "Inforom Version");
+	Q(2, "Image Version", nvmlDeviceGetInforomImageVersion(d, s, sizeof(s)),
+	  "%s", s);
+	Q(1, "GSP Firmware Version", nvmlDeviceGetGspFirmwareVersion(d, s), "%s",
+	  s);
+}
+
+/* nvidia-smi's "Clocks Event Reasons": each supported reason Active or
+ * Not Active, N/A for one the board does not report. */
+static void query_reasons(nvmlDevice_t d)
+{
+	static const char *const names[] = {
+		"Idle", "Applications Clocks Setting", "SW Power Cap",
+		"HW Slowdown", "Sync Boost", "SW Thermal Slowdown",
+		"HW Thermal Slowdown", "HW Power Brake Slowdown",
+		"Display Clock Setting"};
+	unsigned long long cur = 0, sup = 0;
+	nvmlReturn_t r = nvmlDeviceGetCurrentClocksEventReasons(d, &cur);
+	if (!r)
+		r = nvmlDeviceGetSupportedClocksEventReasons(d, &sup);
+	section(1, "Clocks Event Reasons");
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		Q(2, names[i], r ? r : (sup >> i & 1) ? NVML_SUCCESS
+						      : NVML_ERROR_NOT_SUPPORTED,
+		  "%s", (cur >> i & 1) ? "Active" : "Not Active");
 }
 
 static void query_pci(nvmlDevice_t d)
@@ -334,6 +362,16 @@ static void query_sensors(nvmlDevice_t d)
 	for (int c = 0; c < 4; c++)
 		Q(2, clk[c], nvmlDeviceGetClockInfo(d, (nvmlClockType_t)c, &v),
 		  "%u MHz", v);
+	for (int dflt = 0; dflt < 2; dflt++) {
+		section(1, dflt ? "Default Applications Clocks"
+				: "Applications Clocks");
+		for (int c = 0; c < 4; c += 2) /* graphics, memory */
+			Q(2, clk[c],
+			  (dflt ? nvmlDeviceGetDefaultApplicationsClock
+				: nvmlDeviceGetApplicationsClock)(
+				  d, (nvmlClockType_t)c, &v),
+			  "%u MHz", v);
+	}
 	section(1, "Max Clocks");
 	for (int c = 0; c < 4; c++)
 		Q(2, clk[c], nvmlDeviceGetMaxClockInfo(d, (nvmlClockType_t)c, &v),
@@ -382,6 +420,7 @@ void smi_query(nvmlDevice_t *devs, unsigned n)
 		query_identity(devs[i]);
 		query_pci(devs[i]);
 		query_state(devs[i]);
+		query_reasons(devs[i]);
 		query_memory(devs[i]);
 		query_sensors(devs[i]);
 		query_processes(devs[i]);

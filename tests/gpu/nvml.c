@@ -6,7 +6,8 @@
  *  - lifecycle: every call before nvmlInit is UNINITIALIZED; init/shutdown
  *    are counted; after the last shutdown calls are UNINITIALIZED again;
  *  - no_channel: nvmlInit and queries claim no channel of the region
- *    (VGPU_REGION, read here directly): NVML never starts a worker;
+ *    for this process (VGPU_REGION, read here directly): NVML never
+ *    starts a worker (other guests of the VM may hold channels meanwhile);
  *  - identity: name, "GPU-" UUID and PCI bus id equal cuDeviceGetName,
  *    cuDeviceGetUuid and cuDeviceGetPCIBusId; lookups by UUID (any case),
  *    bus id (both spellings) and serial find the device, others NOT_FOUND;
@@ -36,7 +37,7 @@ nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t, unsigned,
 				      nvmlEnableState_t *);
 nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t, unsigned,
 						 nvmlPciInfo_t *);
-nvmlReturn_t nvmlDeviceGetBoardId(nvmlDevice_t, unsigned *);
+nvmlReturn_t nvmlDeviceGetAccountingBufferSize(nvmlDevice_t, unsigned *);
 
 static const char *nv_name(nvmlReturn_t r)
 {
@@ -60,7 +61,9 @@ static int nv_expect_(struct check *c, nvmlReturn_t got, nvmlReturn_t want,
 	((cond) ? 1                                                          \
 		: (check_fail((c), "line %d: " fmt, __LINE__, ##__VA_ARGS__), 0))
 
-/* Is any channel of the region claimed? (-1: no region to look at) */
+/* How many channels of the region has this process claimed? (-1: no
+ * region to look at). Other processes of the VM are not counted: they may
+ * hold channels of their own while this test runs. */
 static int claimed_channels(void)
 {
 	const char *path = getenv("VGPU_REGION");
@@ -81,7 +84,8 @@ static int claimed_channels(void)
 		const struct vgpu_chan_ctl *c =
 			(const void *)((char *)m + h->chans_off +
 				       (uint64_t)i * VGPU_CTL_SIZE);
-		n += VGPU_CLAIM_PID(atomic_load(&c->claim)) != 0;
+		n += VGPU_CLAIM_PID(atomic_load(&c->claim)) ==
+		     (uint32_t)getpid();
 	}
 	munmap(m, (size_t)st.st_size);
 	return n;
@@ -113,7 +117,8 @@ static void no_channel(nvmlDevice_t d)
 	NV_OK(&c, nvmlDeviceGetName(d, name, sizeof(name)));
 	NV_OK(&c, nvmlDeviceGetMemoryInfo(d, &m));
 	int k = claimed_channels();
-	TRUE(&c, k == 0, "%d channels claimed after NVML calls", k);
+	TRUE(&c, k == 0, "%d channels claimed by this process after NVML "
+	     "calls", k);
 	check_end(&c);
 }
 
@@ -280,7 +285,7 @@ static void errors(nvmlDevice_t d)
 	NV(&c, NVML_ERROR_NOT_SUPPORTED,
 	   nvmlDeviceGetNvLinkRemotePciInfo_v2(d, 0, &p));
 	NV(&c, NVML_ERROR_INVALID_ARGUMENT, nvmlDeviceGetNvLinkState(bad, 0, &st));
-	NV(&c, NVML_ERROR_NOT_SUPPORTED, nvmlDeviceGetBoardId(d, &v));
+	NV(&c, NVML_ERROR_NOT_SUPPORTED, nvmlDeviceGetAccountingBufferSize(d, &v));
 	NV(&c, NVML_ERROR_INVALID_ARGUMENT,
 	   nvmlDeviceGetTemperature(d, (nvmlTemperatureSensors_t)5, &v));
 	check_end(&c);

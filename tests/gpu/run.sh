@@ -11,7 +11,8 @@
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
 #    bench/bandwidth.sh: native and vgpu bandwidth, 4 KiB .. 4 GiB.
-# 5. NVML: tests/gpu/nvml and tests/gpu/discovery as guests; the machine's
+# 5. NVML: tests/gpu/nvml, tests/gpu/nvml_smi and tests/gpu/discovery as
+#    guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
 # 6. PyTorch natively and through vgpu (tests/gpu/torch/run.sh), where the
@@ -163,13 +164,16 @@ verdict "neighbour of the fault unharmed" "[[ $rc -eq 0 ]]"
 guest "$B/tests/gpu/nvml" >"$out/nvml.txt" 2>&1
 rc=$?
 verdict "nvml beside the driver API" "[[ $rc -eq 0 ]]"
+VGPU_LOG=debug guest "$B/tests/gpu/nvml_smi" >"$out/nvml_smi.txt" 2>&1
+rc=$?
+verdict "nvidia-smi's NVML calls (nvml_smi)" "[[ $rc -eq 0 ]]"
 guest "$B/tests/gpu/discovery" >"$out/discovery.txt" 2>&1
 rc=$?
 verdict "Ollama/PyTorch discovery" "[[ $rc -eq 0 ]]"
 uuid=$(grep -o 'GPU-[0-9a-f-]*' "$out/discovery.txt" | head -1)
 smi() { # ARGS WANT: nvidia-smi through vgpu exits 0 and shows WANT
 	local f=$out/nvidia-smi${1:-default}.txt
-	guest nvidia-smi $1 >"$f" 2>&1
+	VGPU_LOG=debug guest nvidia-smi $1 >"$f" 2>&1 # debug: refused calls named
 	local rc=$?
 	verdict "nvidia-smi ${1:-(default)} through vgpu" \
 		"[[ $rc -eq 0 && -n '$2' ]] && grep -qi -- '$2' '$f'"

@@ -299,6 +299,9 @@ pynvml() {
 		$([[ $backend == sim ]] && echo --sim)
 }
 check pynvml_quota_vm pynvml qguest
+# the NVML calls nvidia-smi's default table and -q make (tests/gpu/nvml_smi)
+check nvml_smi guest "$build/tests/gpu/nvml_smi" \
+	$([[ $backend == sim ]] && echo --sim)
 # Ollama's and PyTorch's discovery sequences find the virtual GPU
 check discovery guest "$build/tests/gpu/discovery"
 check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \

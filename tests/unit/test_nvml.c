@@ -434,3 +434,171 @@ Test(nvml_exports, stubs_answer_not_supported)
 	cr_assert_not_null(f);
 	cr_expect_eq(f(), NVML_ERROR_NOT_SUPPORTED);
 }
+
+/* Event sets: nothing is deliverable, so a set can be created, waited on
+ * (TIMEOUT) and freed; registering any type is NOT_SUPPORTED; a freed or
+ * forged set is INVALID_ARGUMENT, never a crash. */
+Test(nvml, event_sets_time_out_and_refuse_bad_handles)
+{
+	nvmlEventSet_t es = NULL, es2 = NULL;
+	nvmlEventData_t ev;
+	unsigned long long types = ~0ull;
+	cr_expect_eq(FN(nvmlEventSetCreate, nvmlEventSet_t *)(&es),
+		     NVML_ERROR_UNINITIALIZED);
+	nvmlDevice_t d = init_dev();
+	cr_expect_eq(FN(nvmlEventSetCreate, nvmlEventSet_t *)(NULL),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	cr_assert_eq(FN(nvmlEventSetCreate, nvmlEventSet_t *)(&es),
+		     NVML_SUCCESS);
+	cr_assert_eq(FN(nvmlEventSetCreate, nvmlEventSet_t *)(&es2),
+		     NVML_SUCCESS);
+	cr_expect_neq(es, es2);
+	cr_expect_eq(FN(nvmlDeviceGetSupportedEventTypes, nvmlDevice_t,
+			unsigned long long *)(d, &types), NVML_SUCCESS);
+	cr_expect_eq(types, 0);
+	cr_expect_eq(FN(nvmlDeviceGetSupportedEventTypes, nvmlDevice_t,
+			unsigned long long *)(d, NULL),
+		     NVML_ERROR_INVALID_ARGUMENT);
+#define REG FN(nvmlDeviceRegisterEvents, nvmlDevice_t, unsigned long long, \
+	       nvmlEventSet_t)
+	cr_expect_eq(REG(d, nvmlEventTypeXidCriticalError, es),
+		     NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(REG(d, nvmlEventTypePState | nvmlEventTypeClock, es),
+		     NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(REG(d, 0, es), NVML_SUCCESS);
+	cr_expect_eq(REG((nvmlDevice_t)&types, 0, es),
+		     NVML_ERROR_INVALID_ARGUMENT);
+#define WAIT2 FN(nvmlEventSetWait_v2, nvmlEventSet_t, nvmlEventData_t *, \
+		 unsigned)
+	cr_expect_eq(WAIT2(es, &ev, 0), NVML_ERROR_TIMEOUT);
+	cr_expect_eq(WAIT2(es, &ev, 20), NVML_ERROR_TIMEOUT);
+	cr_expect_eq(FN(nvmlEventSetWait, nvmlEventSet_t, nvmlEventData_t *,
+			unsigned)(es2, &ev, 1), NVML_ERROR_TIMEOUT);
+	cr_expect_eq(WAIT2(es, NULL, 1), NVML_ERROR_INVALID_ARGUMENT);
+	/* forged: a pointer of ours, garbage, NULL; then a freed set */
+	nvmlEventSet_t forged[] = {(nvmlEventSet_t)&ev,
+				   (nvmlEventSet_t)(uintptr_t)0x5645000000000001ull,
+				   (nvmlEventSet_t)(uintptr_t)~0ull, NULL};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		cr_expect_eq(WAIT2(forged[i], &ev, 1),
+			     NVML_ERROR_INVALID_ARGUMENT, "%zu", i);
+		cr_expect_eq(REG(d, 0, forged[i]), NVML_ERROR_INVALID_ARGUMENT);
+		cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(forged[i]),
+			     NVML_ERROR_INVALID_ARGUMENT, "%zu", i);
+	}
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es), NVML_SUCCESS);
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_eq(WAIT2(es, &ev, 1), NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_eq(REG(d, 0, es), NVML_ERROR_INVALID_ARGUMENT);
+	/* the slot is reused under a new generation: the old handle stays dead */
+	nvmlEventSet_t es3 = NULL;
+	cr_assert_eq(FN(nvmlEventSetCreate, nvmlEventSet_t *)(&es3),
+		     NVML_SUCCESS);
+	cr_expect_neq(es3, es);
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es3), NVML_SUCCESS);
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es2), NVML_SUCCESS);
+	cr_expect_eq(FN(nvmlShutdown, void)(), NVML_SUCCESS);
+	cr_expect_eq(FN(nvmlEventSetFree, nvmlEventSet_t)(es3),
+		     NVML_ERROR_UNINITIALIZED);
+#undef REG
+#undef WAIT2
+}
+
+/* Board facts are the host's: absent until it supplies them, then its
+ * values exactly; MIG counts are those of a non-MIG GPU. */
+Test(nvml, board_facts_clock_reasons_and_mig)
+{
+	nvmlDevice_t d = init_dev();
+	unsigned v = 99;
+	unsigned long long r = 99;
+	char s[96];
+	nvmlBrandType_t b;
+	cr_expect_eq(FN(nvmlDeviceGetMaxMigDeviceCount, nvmlDevice_t,
+			unsigned *)(d, &v), NVML_SUCCESS);
+	cr_expect_eq(v, 0);
+	v = 99;
+	cr_expect_eq(FN(nvmlDeviceIsMigDeviceHandle, nvmlDevice_t,
+			unsigned *)(d, &v), NVML_SUCCESS);
+	cr_expect_eq(v, 0);
+	cr_expect_eq(FN(nvmlDeviceGetBrand, nvmlDevice_t, nvmlBrandType_t *)(
+			     d, &b), NVML_SUCCESS);
+	cr_expect_eq(b, NVML_BRAND_NVIDIA);
+#define U(name, ...) FN(name, nvmlDevice_t, unsigned *)(__VA_ARGS__)
+#define ULL(name, ...) FN(name, nvmlDevice_t, unsigned long long *)(__VA_ARGS__)
+#define CLK(name, ...) FN(name, nvmlDevice_t, unsigned, unsigned *)(__VA_ARGS__)
+	cr_expect_eq(U(nvmlDeviceGetBoardId, d, &v), NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(ULL(nvmlDeviceGetCurrentClocksEventReasons, d, &r),
+		     NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(CLK(nvmlDeviceGetApplicationsClock, d, 0, &v),
+		     NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(FN(nvmlDeviceGetInforomImageVersion, nvmlDevice_t, char *,
+			unsigned)(d, s, sizeof(s)), NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(FN(nvmlDeviceGetGspFirmwareVersion, nvmlDevice_t,
+			char *)(d, s), NVML_ERROR_NOT_SUPPORTED);
+	T.v.valid |= VGPU_VMI_CLKREASON | VGPU_VMI_APPCLK | VGPU_VMI_BOARDID |
+		     VGPU_VMI_INFOROM | VGPU_VMI_GSP;
+	T.v.clk_reasons = 0x1, T.v.clk_reasons_supported = 0x1ff;
+	T.v.app_clock[0] = 1755, T.v.app_clock_default[0] = 1980;
+	T.v.app_clock[2] = 2619, T.v.app_clock_default[2] = 2619;
+	T.v.board_id = 0x1700;
+	snprintf(T.v.inforom_image, sizeof(T.v.inforom_image), "G520.0200.00.05");
+	memset(T.v.gsp_version, 'x', sizeof(T.v.gsp_version)); /* unterminated */
+	publish();
+	cr_expect_eq(U(nvmlDeviceGetBoardId, d, &v), NVML_SUCCESS);
+	cr_expect_eq(v, 0x1700);
+	cr_expect_eq(ULL(nvmlDeviceGetCurrentClocksEventReasons, d, &r),
+		     NVML_SUCCESS);
+	cr_expect_eq(r, 0x1);
+	cr_expect_eq(ULL(nvmlDeviceGetCurrentClocksThrottleReasons, d, &r),
+		     NVML_SUCCESS);
+	cr_expect_eq(r, 0x1);
+	cr_expect_eq(ULL(nvmlDeviceGetSupportedClocksEventReasons, d, &r),
+		     NVML_SUCCESS);
+	cr_expect_eq(r, 0x1ff);
+	cr_expect_eq(ULL(nvmlDeviceGetSupportedClocksThrottleReasons, d, NULL),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_eq(CLK(nvmlDeviceGetApplicationsClock, d, 0, &v),
+		     NVML_SUCCESS);
+	cr_expect_eq(v, 1755);
+	cr_expect_eq(CLK(nvmlDeviceGetDefaultApplicationsClock, d, 0, &v),
+		     NVML_SUCCESS);
+	cr_expect_eq(v, 1980);
+	cr_expect_eq(CLK(nvmlDeviceGetApplicationsClock, d, 9, &v),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	/* a domain the host gave no application clock for (SM here) */
+	cr_expect_eq(CLK(nvmlDeviceGetApplicationsClock, d, 1, &v),
+		     NVML_ERROR_NOT_SUPPORTED);
+	cr_expect_eq(FN(nvmlDeviceGetClock, nvmlDevice_t, unsigned, unsigned,
+			unsigned *)(d, 2, NVML_CLOCK_ID_APP_CLOCK_DEFAULT, &v),
+		     NVML_SUCCESS);
+	cr_expect_eq(v, 2619);
+	cr_expect_eq(FN(nvmlDeviceGetClock, nvmlDevice_t, unsigned, unsigned,
+			unsigned *)(d, 2, NVML_CLOCK_ID_COUNT, &v),
+		     NVML_ERROR_INVALID_ARGUMENT);
+	cr_expect_eq(FN(nvmlDeviceGetInforomImageVersion, nvmlDevice_t, char *,
+			unsigned)(d, s, 8), NVML_ERROR_INSUFFICIENT_SIZE);
+	cr_expect_eq(FN(nvmlDeviceGetInforomImageVersion, nvmlDevice_t, char *,
+			unsigned)(d, s, sizeof(s)), NVML_SUCCESS);
+	cr_expect_str_eq(s, "G520.0200.00.05");
+	char g[64];
+	cr_expect_eq(FN(nvmlDeviceGetGspFirmwareVersion, nvmlDevice_t,
+			char *)(d, g), NVML_SUCCESS);
+	cr_expect_eq(strlen(g), sizeof(T.v.gsp_version) - 1); /* terminated */
+	/* the brand follows the product line the name spells */
+	snprintf(T.v.dev.name, sizeof(T.v.dev.name), "NVIDIA GeForce RTX 4090");
+	publish();
+	cr_expect_eq(FN(nvmlDeviceGetBrand, nvmlDevice_t, nvmlBrandType_t *)(
+			     d, &b), NVML_SUCCESS);
+	cr_expect_eq(b, NVML_BRAND_GEFORCE_RTX);
+	snprintf(T.v.dev.name, sizeof(T.v.dev.name), "Tesla V100-SXM2-16GB");
+	publish();
+	cr_expect_eq(FN(nvmlDeviceGetBrand, nvmlDevice_t, nvmlBrandType_t *)(
+			     d, &b), NVML_SUCCESS);
+	cr_expect_eq(b, NVML_BRAND_TESLA);
+#undef U
+#undef ULL
+#undef CLK
+}
