@@ -91,8 +91,9 @@ static void capture_begin(struct vworker *W, const struct vgpu_msg *m)
 
 /* The graph of a capture: the id GET_CAPTURE_INFO may have issued (then
  * owned by the stream) becomes the program's; a capture that failed
- * takes its graph's ids with it. One refused (another thread, not the
- * origin) goes on, and so do its ids. */
+ * takes its graph's ids with it, and so does one ended from the wrong
+ * thread (natively that ends it too). One refused because the stream is
+ * not the origin goes on, and so do its ids. */
 static void capture_end(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_args a = {{0}}, out = {{0}};
@@ -113,9 +114,11 @@ static void capture_end(struct vworker *W, const struct vgpu_msg *m)
 		cap = 0;   /* its host ranges stay until the worker exits */
 	}
 	r = W->drv.cuStreamEndCapture(s, &g);
+	/* natively a refused end from the wrong thread ends it too */
 	bool ended = r == CUDA_SUCCESS ||
 		     r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
-		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
+		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED ||
+		     r == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
 	if (ended)
 		vw_graph_host_capture_end(W, cap, g, r == CUDA_SUCCESS && g);
 	uint64_t id = r || !g ? 0 : vw_handle_id_of(W, VGPU_HK_GRAPH, g);

@@ -12,7 +12,8 @@
  * the graph: NULL with STREAM_CAPTURE_INVALIDATED if an illegal call
  * invalidated the capture, with STREAM_CAPTURE_UNJOINED if some captured
  * work is not joined back into the origin; from another thread than the
- * one that began a non-relaxed capture, STREAM_CAPTURE_WRONG_THREAD.
+ * one that began a non-relaxed capture, STREAM_CAPTURE_WRONG_THREAD (and
+ * the capture is over, its graph gone, as natively).
  * Illegal during capture (the capture is invalidated): synchronising or
  * querying a capturing stream or the context (STREAM_CAPTURE_UNSUPPORTED),
  * any use of the legacy stream while a blocking stream captures
@@ -271,7 +272,9 @@ CUresult sim_cuStreamEndCapture(CUstream hs, CUgraph *phGraph)
 		rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 	else if (!joined(c, m))
 		rc = CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
-	if (c && c->origin == s && rc != CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD) {
+	/* a refused end from the wrong thread ends the capture too: natively
+	 * (H200, driver 580) the origin thread's end is then ILLEGAL_STATE */
+	if (c && c->origin == s) {
 		*phGraph = rc ? NULL : (CUgraph)c->g;
 		struct sim_graph *g = c->g;
 		teardown(c, !rc, &l);
