@@ -73,6 +73,7 @@ struct vworker {
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
 			       * device sees it; 0: not registered yet */
 	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
+	struct vw_ghosts *ghosts; /* captured host ranges (worker_graph_host.c) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
@@ -156,9 +157,25 @@ bool vw_stream_execute(struct vworker *W, struct vw_exec *x,
 bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* stream capture and graphs */
 /* Before a copy through a staging buffer on stream s: SUCCESS, or the
- * error that refuses it because s is capturing (the capture is then
- * invalidated: a graph must never replay a reused staging buffer). */
-CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s);
+ * error that refuses it because s is capturing: a graph must never replay
+ * a reused staging buffer. A device-to-host copy's capture is then
+ * invalidated; a host-to-device one's is not: the guest asks again with
+ * VGPU_CU_GRAPH_HOST (worker_graph_host.c), which captures it. */
+CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s, bool htod);
+/* Pageable host-to-device copies in graphs (daemon/worker_graph_host.c):
+ * the opcodes VGPU_CU_GRAPH_HOST and _FILL (true), else false; a capture
+ * ended (ok: into graph; else its ranges go); a graph destroyed; exec
+ * made from or updated to graph (returns its number of host ranges);
+ * exec destroyed; all forgotten (the fuzz harness's reset). */
+bool vw_graph_host_execute(struct vworker *W, const struct vgpu_msg *m);
+void vw_graph_host_capture_end(struct vworker *W, uint64_t capture,
+			       CUgraph graph, bool ok);
+void vw_graph_host_graph_gone(struct vworker *W, CUgraph graph);
+uint64_t vw_graph_host_bind(struct vworker *W, uint64_t exec, CUgraph graph,
+			    CUresult *rc);
+void vw_graph_host_exec_gone(struct vworker *W, uint64_t exec);
+void vw_graph_host_forget(struct vworker *W);
+size_t vw_graph_host_count(struct vworker *W); /* ranges kept (tests) */
 bool vw_vmm_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* virtual memory management and IPC */
 /* Drop the VMM area's tables, not the driver's objects (the fuzz harness

@@ -94,7 +94,7 @@ static CUresult copy(struct vworker *W, const struct xfer *x, bool htod,
 	CUstream s;
 	CUresult r = vw_stream(W, x->stream, &s);
 	if (!r)
-		r = vw_graph_staged_copy_ok(W, s);
+		r = vw_graph_staged_copy_ok(W, s, htod);
 	if (!r)
 		r = htod ? W->drv.cuMemcpyHtoDAsync_v2(d, h, n, s)
 			 : W->drv.cuMemcpyDtoHAsync_v2(h, d, n, s);

@@ -14,9 +14,10 @@
  * memcpy and memset nodes must lie inside the caller's allocations. Host
  * memory never enters a graph from here: the worker's copies of guest
  * memory go through staging buffers that are reused at once, so a copy
- * the guest queues on a capturing stream is refused (the capture is
- * invalidated, as natively for pageable memory) rather than replayed
- * from stale or foreign bytes (vw_graph_staged_copy_ok).
+ * the guest queues on a capturing stream is refused rather than replayed
+ * from stale or foreign bytes (vw_graph_staged_copy_ok); host-to-device
+ * ones are then captured from buffers of their own that the guest fills
+ * at each launch (worker_graph_host.c).
  */
 #include "worker.h"
 #include <stdlib.h>
@@ -60,12 +61,15 @@ static uint64_t stream_owner(uint64_t id, const struct vgpu_msg *m)
 	return (uint64_t)m->tid << 8 | (id & 0xff);
 }
 
-CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s)
+CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s, bool htod)
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
 	CUresult r = W->drv.cuStreamIsCapturing(s, &st);
 	if (r || st == CU_STREAM_CAPTURE_STATUS_NONE)
 		return r;
+	if (htod && st == CU_STREAM_CAPTURE_STATUS_ACTIVE)
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; /* guest: ask
+							      * GRAPH_HOST */
 	/* a staged copy must not be captured: make the capture fail (a
 	 * synchronise is illegal in capture and invalidates it) */
 	W->drv.cuStreamSynchronize(s);
@@ -87,28 +91,36 @@ static void capture_begin(struct vworker *W, const struct vgpu_msg *m)
 
 /* The graph of a capture: the id GET_CAPTURE_INFO may have issued (then
  * owned by the stream) becomes the program's; a capture that failed
- * takes its graph's ids with it. One refused (another thread, not the
- * origin) goes on, and so do its ids. */
+ * takes its graph's ids with it, and so does one ended from the wrong
+ * thread (natively that ends it too). One refused because the stream is
+ * not the origin goes on, and so do its ids. */
 static void capture_end(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_args a = {{0}}, out = {{0}};
 	CUstream s;
 	CUgraph g = NULL, cg = NULL;
 	CUstreamCaptureStatus st;
+	cuuint64_t cap = 0;
 	CUresult r = args_of(m, &a) ? vw_stream(W, a.a[0], &s)
 				    : CUDA_ERROR_INVALID_VALUE;
 	if (r) {
 		reply_args(W, m, r, &out);
 		return;
 	}
-	if (W->drv.cuStreamGetCaptureInfo_v2(s, &st, NULL, &cg, NULL, NULL) ||
-	    st != CU_STREAM_CAPTURE_STATUS_ACTIVE)
+	if (W->drv.cuStreamGetCaptureInfo_v2(s, &st, &cap, &cg, NULL, NULL) ||
+	    st != CU_STREAM_CAPTURE_STATUS_ACTIVE) {
 		cg = NULL; /* unspecified: ids of an invalidated capture's
 			    * graph go with the stream's (below) */
+		cap = 0;   /* its host ranges stay until the worker exits */
+	}
 	r = W->drv.cuStreamEndCapture(s, &g);
+	/* natively a refused end from the wrong thread ends it too */
 	bool ended = r == CUDA_SUCCESS ||
 		     r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
-		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
+		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED ||
+		     r == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
+	if (ended)
+		vw_graph_host_capture_end(W, cap, g, r == CUDA_SUCCESS && g);
 	uint64_t id = r || !g ? 0 : vw_handle_id_of(W, VGPU_HK_GRAPH, g);
 	if (id)
 		vw_handle_set_owner(W, VGPU_HK_GRAPH, id, 0);
@@ -649,6 +661,7 @@ static void graph_destroy(struct vworker *W, const struct vgpu_msg *m)
 		r = W->drv.cuGraphDestroy(g);
 		/* whatever it returned: see gen_api.py's `del` */
 		vw_handle_del(W, VGPU_HK_GRAPH, a.a[0]);
+		vw_graph_host_graph_gone(W, g);
 	}
 	reply_args(W, m, r, &out);
 }
@@ -678,6 +691,14 @@ static void instantiate(struct vworker *W, const struct vgpu_msg *m)
 		W->drv.cuGraphExecDestroy(e);
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	/* the guest sends the host ranges' bytes at each launch */
+	if (!r)
+		out.a[3] = vw_graph_host_bind(W, out.a[0], g, &r);
+	if (r && out.a[0]) {
+		W->drv.cuGraphExecDestroy(e);
+		vw_handle_del(W, VGPU_HK_GRAPH_EXEC, out.a[0]);
+		out.a[0] = 0;
+	}
 	reply_args(W, m, r, &out);
 }
 
@@ -694,6 +715,10 @@ static void exec_update(struct vworker *W, const struct vgpu_msg *m)
 		r = vw_handle_get(W, VGPU_HK_GRAPH, a.a[1], (void **)&g);
 	if (!r)
 		r = W->drv.cuGraphExecUpdate_v2(e, g, &info);
+	/* its memcpy nodes read g's host ranges now */
+	CUresult rb = CUDA_SUCCESS;
+	if (!r)
+		out.a[3] = vw_graph_host_bind(W, a.a[0], g, &rb);
 	out.a[0] = (uint64_t)info.result;
 	if (info.errorNode)
 		out.a[1] = vw_handle_intern(W, VGPU_HK_GRAPH_NODE,
@@ -701,7 +726,7 @@ static void exec_update(struct vworker *W, const struct vgpu_msg *m)
 	if (info.errorFromNode)
 		out.a[2] = vw_handle_intern(W, VGPU_HK_GRAPH_NODE,
 					    info.errorFromNode, a.a[1]);
-	reply_args(W, m, r, &out);
+	reply_args(W, m, r ? r : rb, &out);
 }
 
 static bool pending_failure(struct vworker *W, const struct vgpu_msg *m)
@@ -724,9 +749,14 @@ bool vw_graph_execute(struct vworker *W, struct vw_exec *x,
 		      const struct vgpu_msg *m)
 {
 	(void)x;
-	if (m->op < VGPU_CU_CAPTURE_BEGIN || m->op > VGPU_CU_GRAPH_DESTROY)
+	if (m->op < VGPU_CU_CAPTURE_BEGIN || m->op > VGPU_CU_GRAPH_HOST_FILL)
 		return false;
+	/* a fill is a chunk of a bulk transfer: it tells errors itself */
+	if (m->op == VGPU_CU_GRAPH_HOST_FILL)
+		return vw_graph_host_execute(W, m);
 	if (pending_failure(W, m))
+		return true;
+	if (vw_graph_host_execute(W, m))
 		return true;
 	switch (m->op) {
 	case VGPU_CU_CAPTURE_BEGIN: capture_begin(W, m); return true;

@@ -116,6 +116,7 @@ void vw_handle_del(struct vworker *W, int kind, uint64_t id)
 {
 	pthread_mutex_lock(&W->mu);
 	struct vw_handle *h = find(W, kind, id);
+	bool exec = h && kind == VGPU_HK_GRAPH_EXEC;
 	if (h) {
 		forget_handle(h);
 		/* what a module, graph or stream owns goes with it: functions
@@ -125,6 +126,8 @@ void vw_handle_del(struct vworker *W, int kind, uint64_t id)
 			forget_module(W, id);
 	}
 	pthread_mutex_unlock(&W->mu);
+	if (exec) /* the host ranges it read (worker_graph_host.c) */
+		vw_graph_host_exec_gone(W, id);
 }
 
 /* Objects the driver names again (graph nodes, a capture's graph): the

@@ -87,6 +87,13 @@ enum vgpu_cu_op {
 				       * a[1] error node, a[2] error from */
 	VGPU_CU_FUNC_INFO = 0x4C,     /* a: function id -> vgpu_cu_fninfo */
 	VGPU_CU_GRAPH_DESTROY = 0x4D, /* a: graph */
+	VGPU_CU_GRAPH_HOST = 0x4E,    /* a0 enum vgpu_gh, then: CAPTURE a1 dst,
+				       * a2 stream, a3 guest source, a4 n;
+				       * RANGE a1 exec, a2 index -> a0 guest
+				       * source, a1 n; LAUNCH a1 exec,
+				       * a2 stream */
+	VGPU_CU_GRAPH_HOST_FILL = 0x4F, /* bulk out, xfer {exec, range index}:
+					 * the range's bytes at each offset */
 
 	/* -- vmm -- */
 	/* Argument blocks (struct vgpu_cu_args). A CUmemAllocationProp
@@ -292,6 +299,9 @@ struct vgpu_cu_ids {
 enum vgpu_cu_glist {
 	VGPU_GL_NODES, VGPU_GL_ROOTS, VGPU_GL_EDGES, /* of a graph */
 	VGPU_GL_DEPS, VGPU_GL_DEPENDENTS             /* of a node */
+};
+enum vgpu_gh { /* VGPU_CU_GRAPH_HOST's a0 */
+	VGPU_GH_CAPTURE = 1, VGPU_GH_RANGE, VGPU_GH_LAUNCH
 };
 
 /* A node to add: deps[ndeps] ids follow, then (kernel) param_bytes. */

@@ -12,7 +12,8 @@
  * the graph: NULL with STREAM_CAPTURE_INVALIDATED if an illegal call
  * invalidated the capture, with STREAM_CAPTURE_UNJOINED if some captured
  * work is not joined back into the origin; from another thread than the
- * one that began a non-relaxed capture, STREAM_CAPTURE_WRONG_THREAD.
+ * one that began a non-relaxed capture, STREAM_CAPTURE_WRONG_THREAD (and
+ * the capture is over, its graph gone, as natively).
  * Illegal during capture (the capture is invalidated): synchronising or
  * querying a capturing stream or the context (STREAM_CAPTURE_UNSUPPORTED),
  * any use of the legacy stream while a blocking stream captures
@@ -20,9 +21,10 @@
  * in the capture (CAPTURED_EVENT), waiting in a capture for an event
  * recorded outside it (STREAM_CAPTURE_ISOLATION) or in another capture
  * (STREAM_CAPTURE_MERGE); work on an invalidated capture's stream is
- * STREAM_CAPTURE_INVALIDATED, and so is a copy to or from host memory
- * queued on a capturing stream (host memory here is pageable, which
- * capture refuses: STREAM_CAPTURE_UNSUPPORTED). Potentially unsafe calls (cuMemAlloc,
+ * STREAM_CAPTURE_INVALIDATED. A 1D host-to-device copy becomes a memcpy
+ * node that reads the host bytes when it runs, as natively for pageable
+ * memory; other copies from or to host memory are refused
+ * (STREAM_CAPTURE_UNSUPPORTED, invalidating). Potentially unsafe calls (cuMemAlloc,
  * cuMemFree) follow cuThreadExchangeStreamCaptureMode's rules: refused
  * with STREAM_CAPTURE_UNSUPPORTED, invalidating the capture that forbids
  * them, unless the thread's mode is RELAXED.
@@ -270,7 +272,9 @@ CUresult sim_cuStreamEndCapture(CUstream hs, CUgraph *phGraph)
 		rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 	else if (!joined(c, m))
 		rc = CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
-	if (c && c->origin == s && rc != CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD) {
+	/* a refused end from the wrong thread ends the capture too: natively
+	 * (H200, driver 580) the origin thread's end is then ILLEGAL_STATE */
+	if (c && c->origin == s) {
 		*phGraph = rc ? NULL : (CUgraph)c->g;
 		struct sim_graph *g = c->g;
 		teardown(c, !rc, &l);
@@ -411,15 +415,17 @@ bool sim_capture_submit(struct sim_stream *s, struct sim_op *op,
 	struct point *m = member_of(s);
 	if (m && m->c->invalid) {
 		*rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-	} else if (m && (op->kind == SIM_OP_HTOD || op->kind == SIM_OP_DTOH ||
+	} else if (m && (op->kind == SIM_OP_DTOH ||
 			 (op->kind == SIM_OP_RECT &&
 			  (op->u.rect.hdst || op->u.rect.hsrc)) ||
 			 op->kind == SIM_OP_FREE || op->kind == SIM_OP_HOST ||
 			 op->kind == SIM_OP_MEMOP)) {
 		/* memory, host and memory-operation nodes are not
-		 * simulated: the capture fails rather than run them early */
-		/* the sim knows no pinned memory: host copies are pageable,
-		 * which capture refuses */
+		 * simulated: the capture fails rather than run them early.
+		 * A 1D host-to-device copy is a memcpy node reading the host
+		 * bytes each time it runs, as natively for pageable memory
+		 * (H200, driver 580); device-to-host and 2D host copies in
+		 * capture are not simulated */
 		m->c->invalid = true;
 		*rc = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	} else if (m) {

@@ -135,7 +135,9 @@ CUresult sim_cuOccupancyAvailableDynamicSMemPerBlock(size_t *dyn,
 	*dyn = 0;
 	/* blocks must fit by threads and registers with no shared memory */
 	if (sim_occupancy(f, block, 0) >= blocks) {
-		int64_t per = 228 * 1024 / blocks - 1024 - (int64_t)f->d.shared;
+		/* as the real driver: the per-block reservation that
+		 * sim_occupancy() counts is not taken off here */
+		int64_t per = 228 * 1024 / blocks - (int64_t)f->d.shared;
 		int64_t max = sim_func_max_dyn_shared(f);
 		*dyn = per < 0 ? 0 : (size_t)(per < max ? per : max);
 	}

@@ -205,9 +205,10 @@ CUresult sim_cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 	CUresult rc = sim_enter();
 	if (rc)
 		return rc;
-	if (flags || size == 0 || !gran_multiple(ptr) || !gran_multiple(size) ||
-	    !gran_multiple(offset))
+	if (flags || size == 0 || !gran_multiple(ptr) || !gran_multiple(offset))
 		return CUDA_ERROR_INVALID_VALUE;
+	if (!gran_multiple(size)) /* as natively (H200, driver 580) */
+		return CUDA_ERROR_NOT_SUPPORTED;
 	pthread_mutex_lock(&P.mu);
 	struct phys *p = lookup(handle);
 	if (!p || offset > p->size || size > p->size - offset)

@@ -38,4 +38,12 @@ CUresult vgpu_graph_knode_set(CUgraphExec e, CUgraphNode node,
 /* The graph is gone: so is its nodes' storage. */
 void vgpu_graph_forget(uint64_t graph);
 
+/* Pageable host-to-device copies in graphs (guest/cuda/graph_host.c):
+ * capture one the worker refused as a staged copy; learn the count host
+ * ranges an executable reads (instantiate, update: 0 forgets them). */
+CUresult vgpu_graph_host_capture(CUdeviceptr dst, const void *src, size_t n,
+				 uint64_t stream);
+CUresult vgpu_graph_host_learn(uint64_t exec, uint64_t count);
+CUresult vgpu_gen_cuGraphExecDestroy(CUgraphExec e); /* generated */
+
 #endif

@@ -1,9 +1,10 @@
 /* guest/cuda/graph_exec.c - executable graphs: instantiate (every
  * exported form), update, kernel node parameters of an executable, and
- * the per-thread-stream forms of launch and upload (cuGraphLaunch,
- * cuGraphUpload, cuGraphExecDestroy and cuGraphCreate are generated from
- * ring/cuda.api; a launch is sent without a round trip, as
- * cuLaunchKernel).
+ * the per-thread-stream forms of launch and upload (cuGraphUpload and
+ * cuGraphCreate are generated from ring/cuda.api; cuGraphLaunch and
+ * cuGraphExecDestroy wrap generated ones in graph_host.c; a launch is
+ * sent without a round trip, as cuLaunchKernel, unless the executable
+ * reads pageable host memory).
  */
 #include "graph.h"
 #include <string.h>
@@ -19,6 +20,9 @@ static CUresult instantiate(CUgraphExec *e, CUgraph g, uint64_t flags,
 				      with_params}};
 	CUresult r = vgpu_cu_rpc(VGPU_CU_GRAPH_INSTANTIATE, out, true,
 				 "cuGraphInstantiate");
+	if (!r && out->a[3] &&
+	    (r = vgpu_graph_host_learn(out->a[0], out->a[3])))
+		vgpu_gen_cuGraphExecDestroy((CUgraphExec)(uintptr_t)out->a[0]);
 	if (!r)
 		*e = (CUgraphExec)(uintptr_t)out->a[0];
 	return r;
@@ -89,8 +93,11 @@ VGPU_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec e, CUgraph g,
 		return CUDA_ERROR_INVALID_VALUE;
 	struct vgpu_cu_args a = {{(uint64_t)(uintptr_t)e,
 				  (uint64_t)(uintptr_t)g}};
+	uint64_t exec = a.a[0];
 	CUresult r = vgpu_cu_rpc(VGPU_CU_EXEC_UPDATE, &a, true,
 				 "cuGraphExecUpdate");
+	if (!r) /* its copies now read the new graph's host ranges */
+		r = vgpu_graph_host_learn(exec, a.a[3]);
 	*info = (CUgraphExecUpdateResultInfo){
 		.result = (CUgraphExecUpdateResult)a.a[0],
 		.errorNode = (CUgraphNode)(uintptr_t)a.a[1],

@@ -14,6 +14,11 @@
 #include "rpc.h"
 #include <string.h>
 
+/* guest/cuda/graph_host.c (graph.h, which this file cannot include
+ * beside mem_space.h: both define vgpu_ptsz) */
+CUresult vgpu_graph_host_capture(CUdeviceptr dst, const void *src, size_t n,
+				 uint64_t stream);
+
 /* Up to a slot's payload, data rides inside the message itself. */
 static uint32_t inline_cap(uint32_t hdr)
 {
@@ -33,15 +38,23 @@ CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
 	if (n && vgpu_pool_alias(dst, n, &alias))
 		return vgpu_pool_host_copy(alias, src, n, stream);
 	struct vgpu_cu_xfer x = {dst, stream};
-	if (n > inline_cap(sizeof(x)))
-		return vgpu_bulk_copy(VGPU_CU_MEMCPY_HTOD, &x, (void *)src, n,
-				      true);
-	uint8_t msg[VGPU_MAX_SLOT_SIZE];
-	memcpy(msg, &x, sizeof(x));
-	memcpy(msg + sizeof(x), src, n);
-	return vgpu_cu_call(VGPU_CU_MEMCPY_HTOD_INLINE, msg,
-			    (uint32_t)(sizeof(x) + n), NULL, 0, true,
-			    "cuMemcpyHtoD");
+	CUresult r;
+	if (n > inline_cap(sizeof(x))) {
+		r = vgpu_bulk_copy(VGPU_CU_MEMCPY_HTOD, &x, (void *)src, n,
+				   true);
+	} else {
+		uint8_t msg[VGPU_MAX_SLOT_SIZE];
+		memcpy(msg, &x, sizeof(x));
+		memcpy(msg + sizeof(x), src, n);
+		r = vgpu_cu_call(VGPU_CU_MEMCPY_HTOD_INLINE, msg,
+				 (uint32_t)(sizeof(x) + n), NULL, 0, true,
+				 "cuMemcpyHtoD");
+	}
+	/* the stream is capturing: the copy becomes a graph node that
+	 * reads src at each launch, as natively (guest/cuda/graph_host.c) */
+	if (r == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED && async && n)
+		r = vgpu_graph_host_capture(dst, src, n, stream);
+	return r;
 }
 
 CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream,

@@ -182,6 +182,13 @@ CUresult vgpu_bulk_copy(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 {
 	uint64_t min = env_u64("VGPU_COPY_SPLIT", 8ull << 20, PAGE, UINT64_MAX);
 	unsigned t = len >= min ? threads_wanted() : 1;
+	/* a capturing stream records the copy (guest/cuda/graph_host.c):
+	 * helper threads' parts would run at once instead */
+	CUstreamCaptureStatus cs = CU_STREAM_CAPTURE_STATUS_NONE;
+	if (t > 1 && x->stream != VGPU_CU_NO_STREAM &&
+	    (cuStreamIsCapturing((CUstream)(uintptr_t)x->stream, &cs) ||
+	     cs != CU_STREAM_CAPTURE_STATUS_NONE))
+		t = 1;
 	if (t > 1 && x->dev + len >= x->dev &&
 	    pthread_mutex_trylock(&B.batch) == 0) {
 		/* the helpers' requests are not ordered after this thread's

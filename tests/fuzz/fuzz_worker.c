@@ -933,6 +933,7 @@ static void reset_worker(void)
 	W.nhandles = 0;
 	W.nallocs = 0;
 	vw_vmm_forget(&W);
+	vw_graph_host_forget(&W);
 	W.mem_in_use = 0;
 	atomic_store(&ledger[0].mem_in_use, 0);
 	W.async_err = CUDA_SUCCESS;

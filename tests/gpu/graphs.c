@@ -27,7 +27,13 @@
  *                     refused in a global capture and allowed after the
  *                     thread switches to relaxed mode; a captured event
  *                     cannot be queried; a global capture ends only on
- *                     its own thread.
+ *                     its own thread; pageable host-to-device copies
+ *                     capture (the outcome is a digest).
+ *  pageable_replay    captured copies from pageable memory (1 MiB and 256
+ *                     bytes) and a device copy of the first's bytes,
+ *                     replayed 5 times with the host bytes changed
+ *                     between launches: the device holds each launch's
+ *                     bytes; the executable outlives its graph.
  * Results native and remoted runs must share are "digest" lines: data,
  * and the outcomes of calls whose native answer this program does not
  * assert. The last line is "graphs: N passed, N failed".
@@ -564,8 +570,9 @@ static void capture_errors(void)
 		if (!r && g)
 			cuGraphDestroy(g);
 	}
-	/* pageable host copies in capture, small and large (vgpu refuses
-	 * them: its staging buffers would be replayed) */
+	/* pageable host copies in capture, small and large: natively
+	 * (H200, driver 580) both capture, and so does vgpu
+	 * (pageable_replay checks what they copy) */
 	static uint8_t h[1 << 20]; /* large: through the arena, in chunks */
 	static const size_t sizes[] = {256, sizeof(h)};
 	static const char *names[][2] = {
@@ -587,6 +594,84 @@ static void capture_errors(void)
 		cuMemFree(dbig);
 	cuEventDestroy(ev);
 	cuStreamDestroy(s);
+	check_end(&c);
+}
+
+/* Pageable host memory copied to the device by a captured graph: each
+ * replay copies what the host buffer holds when the graph is launched,
+ * large (in chunks through vgpu's arena) and small (inside a message). */
+enum { BIG = 1 << 20, SMALL = 256, PAGEABLE_REPLAYS = 5 };
+
+static void pattern(uint8_t *p, size_t n, unsigned k)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + k * 31 + (i >> 8));
+}
+
+static int same_bytes(struct check *c, CUdeviceptr d, const uint8_t *want,
+		      uint8_t *tmp, size_t n, const char *what, unsigned k)
+{
+	if (!EXPECT_OK(c, cuMemcpyDtoH(tmp, d, n)))
+		return 0;
+	if (memcmp(tmp, want, n)) {
+		check_fail(c, "replay %u: %s differs from the host bytes", k,
+			   what);
+		return 0;
+	}
+	return 1;
+}
+
+static void pageable_replay(void)
+{
+	struct check c = {.name = "pageable_replay"};
+	uint8_t *hb = malloc(BIG), *hs = malloc(SMALL), *tmp = malloc(BIG);
+	CUdeviceptr db = 0, ds = 0, dc = 0;
+	CUstream s = NULL;
+	CUgraph g = NULL;
+	CUgraphExec e = NULL;
+	int ok = hb && hs && tmp &&
+		 EXPECT_OK(&c, cuStreamCreate(&s, CU_STREAM_NON_BLOCKING)) &&
+		 EXPECT_OK(&c, cuMemAlloc(&db, BIG)) &&
+		 EXPECT_OK(&c, cuMemAlloc(&ds, SMALL)) &&
+		 EXPECT_OK(&c, cuMemAlloc(&dc, SMALL));
+	if (ok) {
+		pattern(hb, BIG, 100);
+		pattern(hs, SMALL, 200);
+		ok = EXPECT_OK(&c, cuStreamBeginCapture(
+					   s, CU_STREAM_CAPTURE_MODE_GLOBAL)) &&
+		     EXPECT_OK(&c, cuMemcpyHtoDAsync(db, hb, BIG, s)) &&
+		     EXPECT_OK(&c, cuMemcpyHtoDAsync(ds, hs, SMALL, s)) &&
+		     /* after the first copy in stream order: its bytes */
+		     EXPECT_OK(&c, cuMemcpyDtoDAsync(dc, db + 4096, SMALL, s));
+		CUresult r = cuStreamEndCapture(s, &g);
+		ok = EXPECT_OK(&c, r) && ok &&
+		     EXPECT_OK(&c, cuGraphInstantiateWithFlags(&e, g, 0));
+	}
+	/* the executable outlives its graph */
+	if (g)
+		EXPECT_OK(&c, cuGraphDestroy(g));
+	for (unsigned k = 0; ok && k < PAGEABLE_REPLAYS; k++) {
+		pattern(hb, BIG, k);
+		pattern(hs, SMALL, k + 50);
+		ok = EXPECT_OK(&c, cuGraphLaunch(e, s)) &&
+		     EXPECT_OK(&c, cuStreamSynchronize(s)) &&
+		     same_bytes(&c, db, hb, tmp, BIG, "large copy", k) &&
+		     same_bytes(&c, ds, hs, tmp, SMALL, "small copy", k) &&
+		     same_bytes(&c, dc, hb + 4096, tmp, SMALL,
+				"copy of the large copy", k);
+	}
+	if (ok)
+		digest("pageable_replay", tmp, SMALL);
+	if (e)
+		EXPECT_OK(&c, cuGraphExecDestroy(e));
+	if (s)
+		EXPECT_OK(&c, cuStreamDestroy(s));
+	cuMemFree(db);
+	cuMemFree(ds);
+	cuMemFree(dc);
+	free(hb);
+	free(hs);
+	free(tmp);
 	check_end(&c);
 }
 
@@ -629,5 +714,6 @@ int main(int argc, char **argv)
 	unified_memcpy();
 	exec_update();
 	capture_errors();
+	pageable_replay();
 	return check_summary("graphs");
 }

@@ -133,6 +133,10 @@ verdict "streams through vgpu" "[[ $rc -eq 0 ]]"
 verdict "streams digests bit-identical" "diff \
 	<(grep ^digest '$out/streams-native.txt') \
 	<(grep ^digest '$out/streams-vgpu.txt') >'$out/streams-digest.diff'"
+# NULL answers the real driver does not check: vgpu only
+guest "$B/tests/gpu/streams" "$k" --vgpu-hostile >"$out/streams-hostile.txt" 2>&1
+rc=$?
+verdict "streams NULL probes through vgpu" "[[ $rc -eq 0 ]]"
 
 # NVIDIA's cuBLAS/cuBLASLt over vgpu (tests/gpu/cublas.c), digests compared
 "$B/tests/gpu/cublas" >"$out/cublas-native.txt" 2>&1

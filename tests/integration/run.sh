@@ -247,6 +247,7 @@ cudart_shared() {
 check cudart_shared cudart_shared
 
 check streams guest "$build/tests/gpu/streams" "$kernels"
+check streams_hostile guest "$build/tests/gpu/streams" "$kernels" --vgpu-hostile
 
 blocked_guest_killed() { # its worker must go, though a stream still waits
 	# not through guest(): $! must be the program's pid, not a subshell's

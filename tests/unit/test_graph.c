@@ -76,6 +76,7 @@ static void up(void)
 static void down(void)
 {
 	vw_exec_standalone_free(X);
+	vw_graph_host_forget(&W);
 	vgpu_serve_fini(&W.srv);
 	free(mem);
 }
@@ -212,9 +213,35 @@ Test(graph_sim, synchronising_querying_and_host_copies_invalidate)
 	ERR(D->cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
 	OK(D->cuEventQuery(e)); /* the capture is over: an event again */
 	OK(D->cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
-	ERR(D->cuMemcpyHtoDAsync_v2(p, &h, 4, s),
+	ERR(D->cuMemcpyDtoHAsync_v2(&h, p, 4, s),
 	    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	ERR(D->cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+}
+
+/* As natively for pageable memory: a captured host-to-device copy reads
+ * the host bytes each time the graph runs. */
+Test(graph_sim, captured_host_copies_read_the_host_at_each_replay)
+{
+	CUstream s;
+	CUdeviceptr p;
+	CUgraph g;
+	CUgraphExec e;
+	uint32_t h = 1, got = 0;
+	OK(D->cuMemAlloc_v2(&p, 4));
+	OK(D->cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	OK(D->cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	OK(D->cuMemcpyHtoDAsync_v2(p, &h, 4, s));
+	OK(D->cuStreamEndCapture(s, &g));
+	OK(D->cuGraphInstantiateWithFlags(&e, g, 0));
+	for (uint32_t k = 2; k < 6; k++) {
+		h = k;
+		OK(D->cuGraphLaunch(e, s));
+		OK(D->cuStreamSynchronize(s));
+		OK(D->cuMemcpyDtoH_v2(&got, p, 4));
+		cr_expect_eq(got, k);
+	}
+	OK(D->cuGraphExecDestroy(e));
+	OK(D->cuGraphDestroy(g));
 }
 
 Test(graph_sim, forks_must_join_and_captures_stay_apart)
@@ -330,8 +357,8 @@ Test(graph_sim, capture_modes_decide_who_may_make_unsafe_calls)
 	cr_expect_eq(m, CU_STREAM_CAPTURE_MODE_RELAXED);
 	cr_expect_eq(on_other(CU_STREAM_CAPTURE_MODE_RELAXED, s).end,
 		     CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD);
-	OK(D->cuStreamEndCapture(s, &g));
-	OK(D->cuGraphDestroy(g));
+	/* natively the refused end ended the capture */
+	ERR(D->cuStreamEndCapture(s, &g), CUDA_ERROR_ILLEGAL_STATE);
 	m = (CUstreamCaptureMode)7;
 	ERR(D->cuThreadExchangeStreamCaptureMode(&m), CUDA_ERROR_INVALID_VALUE);
 	ERR(D->cuStreamBeginCapture_v2(s, (CUstreamCaptureMode)7),
@@ -815,8 +842,97 @@ Test(graph_worker, a_capture_names_its_graph_and_nodes_once)
 		     "an ended capture's graph is the program's");
 }
 
-/* A staged host copy must never be captured: the worker refuses it and
- * the capture fails, and the ids the capture handed out go with it. */
+/* One chunk of a host range's bytes, as guest/cuda/graph_host.c sends. */
+static int32_t fill_range(uint64_t exec, uint64_t index, uint64_t tag, uint8_t v,
+		    uint32_t n)
+{
+	uint32_t at = pos++;
+	uint64_t x[2] = {exec, index};
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_GRAPH_HOST_FILL,
+			     .flags = VGPU_MSG_ARENA, .tid = 1, .len = 16,
+			     .reply = at % 16, .epoch = W.srv.ch[0].epoch,
+			     .tag = tag, .arena_len = n, .total = n};
+	m.data = (uint8_t *)x;
+	memset(vgpu_arena(&W.r, 0), v, n);
+	vw_execute(&W, X, &m);
+	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
+	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "fill unanswered");
+	return s->result;
+}
+
+static uint64_t device_u64(uint64_t p, uint64_t s)
+{
+	uint64_t req[3] = {p, s, 8}, v = 0;
+	cr_assert_eq(request(VGPU_CU_MEMCPY_DTOH_INLINE, 0, req, sizeof(req),
+			     &v, 8), CUDA_SUCCESS);
+	return v;
+}
+
+/* A pageable host-to-device copy in capture: the staged copy is refused
+ * without harming the capture, the guest asks again with GRAPH_HOST, and
+ * each launch copies the bytes the guest filled in before it, also once
+ * the graph is gone; the ranges go with the executable. */
+Test(graph_worker, host_copies_in_capture_read_each_launch_bytes)
+{
+	struct vgpu_cu_args a = {{64}};
+	cr_assert_eq(call("cuMemAlloc_v2", &a), CUDA_SUCCESS);
+	uint64_t p = a.a[0];
+	uint64_t s = new_id("cuStreamCreate", CU_STREAM_NON_BLOCKING);
+	a = (struct vgpu_cu_args){{s, CU_STREAM_CAPTURE_MODE_GLOBAL}};
+	cr_assert_eq(args(VGPU_CU_CAPTURE_BEGIN, &a), CUDA_SUCCESS);
+	uint8_t buf[SLOT_SIZE];
+	uint64_t x[2] = {p, s};
+	memcpy(buf, x, sizeof(x));
+	memset(buf + 16, 0x5a, 8);
+	cr_expect_eq(request(VGPU_CU_MEMCPY_HTOD_INLINE, 0, buf, 24, NULL, 0),
+		     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+	a = (struct vgpu_cu_args){{VGPU_GH_CAPTURE, p + 60, s, 0x1000, 8}};
+	cr_expect_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_ERROR_INVALID_VALUE,
+		     "past the allocation");
+	a = (struct vgpu_cu_args){{VGPU_GH_CAPTURE, p, s, UINT64_MAX - 4, 8}};
+	cr_expect_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_ERROR_INVALID_VALUE,
+		     "guest range wraps");
+	a = (struct vgpu_cu_args){{VGPU_GH_CAPTURE, p, s, 0x1000, 8}};
+	cr_assert_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_SUCCESS);
+	a = (struct vgpu_cu_args){{s}};
+	cr_assert_eq(args(VGPU_CU_CAPTURE_END, &a), CUDA_SUCCESS);
+	uint64_t g = a.a[0];
+	a = (struct vgpu_cu_args){{g, 0, 0, 0}};
+	cr_assert_eq(args(VGPU_CU_GRAPH_INSTANTIATE, &a), CUDA_SUCCESS);
+	uint64_t e = a.a[0];
+	cr_expect_eq(a.a[3], 1u, "one host range");
+	a = (struct vgpu_cu_args){{VGPU_GH_RANGE, e, 0}};
+	cr_assert_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_SUCCESS);
+	cr_expect_eq(a.a[0], 0x1000u);
+	cr_expect_eq(a.a[1], 8u);
+	a = (struct vgpu_cu_args){{VGPU_GH_RANGE, e, 1}};
+	cr_expect_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_ERROR_INVALID_VALUE);
+	a = (struct vgpu_cu_args){{VGPU_GH_RANGE, s, 0}};
+	cr_expect_neq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_SUCCESS, "a stream");
+	cr_expect_eq(fill_range(e, 0, 4, 1, 8), CUDA_ERROR_INVALID_VALUE, "past");
+	cr_expect_eq(fill_range(e, 1, 0, 1, 8), CUDA_ERROR_INVALID_VALUE, "index");
+	cr_expect_neq(fill_range(s, 0, 0, 1, 8), CUDA_SUCCESS, "not an exec");
+	for (uint8_t v = 1; v < 4; v++) {
+		cr_assert_eq(fill_range(e, 0, 0, v, 8), CUDA_SUCCESS);
+		a = (struct vgpu_cu_args){{VGPU_GH_LAUNCH, e, s}};
+		cr_assert_eq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_SUCCESS);
+		cr_expect_eq(device_u64(p, s), 0x0101010101010101ull * v);
+		if (v == 2) { /* the executable outlives its graph */
+			a = (struct vgpu_cu_args){{g}};
+			cr_expect_eq(args(VGPU_CU_GRAPH_DESTROY, &a),
+				     CUDA_SUCCESS);
+		}
+	}
+	a = (struct vgpu_cu_args){{e}};
+	cr_expect_eq(call("cuGraphExecDestroy", &a), CUDA_SUCCESS);
+	a = (struct vgpu_cu_args){{VGPU_GH_RANGE, e, 0}};
+	cr_expect_neq(args(VGPU_CU_GRAPH_HOST, &a), CUDA_SUCCESS);
+	cr_expect_eq(vw_graph_host_count(&W), 0u, "ranges freed");
+}
+
+/* A staged device-to-host copy must never be captured: the worker
+ * refuses it and the capture fails, and the ids the capture handed out
+ * go with it. */
 Test(graph_worker, staged_copies_are_refused_in_capture)
 {
 	struct vgpu_cu_args a = {{64}};
@@ -833,10 +949,10 @@ Test(graph_worker, staged_copies_are_refused_in_capture)
 	uint64_t cg = r->a[2];
 	cr_assert_neq(cg, 0u);
 	uint64_t x[2] = {p, s};
-	memcpy(buf, x, sizeof(x));
 	memset(buf + 16, 0x5a, 8);
-	cr_expect_eq(request(VGPU_CU_MEMCPY_HTOD_INLINE, 0, buf, 24, NULL, 0),
-		     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+	uint64_t req[3] = {p, s, 8};
+	cr_expect_eq(request(VGPU_CU_MEMCPY_DTOH_INLINE, 0, req, sizeof(req),
+			     NULL, 0), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
 	a = (struct vgpu_cu_args){{s}};
 	cr_expect_eq(args(VGPU_CU_CAPTURE_END, &a),
 		     CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
