@@ -468,3 +468,6 @@ $(BUILD)/tests/gpu/graphs: tests/gpu/graphs.c tests/gpu/check.h \
 integration: $(BUILD)/tests/gpu/graphs
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
+
+# test_cublas dlopens the guest libcuda.
+$(BUILD)/tests/unit/test_cublas: $(CUDA_SO)

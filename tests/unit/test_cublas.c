@@ -1,0 +1,60 @@
+/* tests/unit/test_cublas.c - what the guest library answers NVIDIA's
+ * runtime inside cuBLAS/cuBLASLt before any kernel runs, dlopen'ed as the
+ * runtime does (no daemon needed).
+ *
+ * cuModuleGetLoadingMode must answer as the real driver does: LAZY unless
+ * CUDA_MODULE_LOADING=EAGER. Told EAGER, cuBLASLt 13.1's static runtime
+ * loads every fatbin it registered at cublasLtCreate and failed on the
+ * first holding only sm_100 code (cudaErrorNoKernelImageForDevice on the
+ * H100/H200); the real driver says LAZY there and it loads on first use.
+ */
+#include <criterion/criterion.h>
+#include <cuda.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#define LIB VGPU_BUILD_DIR "/guest/libvgpu-cuda.so"
+
+typedef CUresult (*mode_fn)(CUmoduleLoadingMode *);
+
+static void *sym(const char *name)
+{
+	setenv("VGPU_LOG", "quiet", 1);
+	void *h = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
+	cr_assert_not_null(h, "dlopen %s: %s", LIB, dlerror());
+	void *f = dlsym(h, name);
+	cr_assert_not_null(f, "%s", name);
+	return f;
+}
+
+static mode_fn loading_mode(void)
+{
+	return (mode_fn)sym("cuModuleGetLoadingMode");
+}
+
+Test(cublas, loading_mode_is_lazy_by_default)
+{
+	mode_fn f = loading_mode();
+	CUmoduleLoadingMode m = 0;
+	unsetenv("CUDA_MODULE_LOADING");
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_LAZY_LOADING);
+	setenv("CUDA_MODULE_LOADING", "LAZY", 1);
+	m = 0;
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_LAZY_LOADING);
+}
+
+Test(cublas, loading_mode_eager_when_asked)
+{
+	mode_fn f = loading_mode();
+	CUmoduleLoadingMode m = 0;
+	setenv("CUDA_MODULE_LOADING", "EAGER", 1);
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_EAGER_LOADING);
+}
+
+Test(cublas, loading_mode_null)
+{
+	cr_assert_eq(loading_mode()(NULL), CUDA_ERROR_INVALID_VALUE);
+}
