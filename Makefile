@@ -345,6 +345,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 GPU_CHECKS += $(BUILD)/tests/gpu/streams
 # torch_tmap.c: TMA descriptors as Triton makes them (area torch)
 GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
+# tools_tls.c: TOOLS_TLS entry 2, the current context (area cublas)
+GPU_CHECKS += $(BUILD)/tests/gpu/tools_tls
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
@@ -500,3 +502,6 @@ $(BUILD)/tests/gpu/graphs: tests/gpu/graphs.c tests/gpu/check.h \
 integration: $(BUILD)/tests/gpu/graphs
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
+
+# test_cublas dlopens the guest libcuda.
+$(BUILD)/tests/unit/test_cublas: $(CUDA_SO)

@@ -10,7 +10,8 @@
  * and cuKernelGetFunction returns the same record. Looking a kernel up
  * twice returns the same handle. Kernel counts and names are asked of the
  * worker (daemon/worker_lib.c); the cuKernel* calls are lib_kernel.c's.
- * Libraries load eagerly (cuModuleGetLoadingMode says so, lib_module.c).
+ * Libraries load whole at once, whatever loading mode cuModuleGetLoadingMode
+ * reports (lib_module.c).
  * cuLibraryLoadFromFile reads the file here.
  *
  * Records of unloaded libraries are kept, marked dead, never freed: a

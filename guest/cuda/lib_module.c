@@ -2,10 +2,17 @@
  * from a file and from a fat binary, the loading mode, lookups by names of
  * any length, and a module's functions.
  *
- * Contract: modules load eagerly (cuModuleGetLoadingMode answers
- * CU_MODULE_EAGER_LOADING; every function is loaded, cuFuncLoad has
- * nothing to do). vgpu_name_lookup() sends a function or global lookup in
- * one message when the name fits struct vgpu_cu_getfn, else streams the
+ * Contract: the worker loads every image whole, so every function is
+ * loaded and cuFuncLoad has nothing to do. cuModuleGetLoadingMode still
+ * answers what the real driver answers: CU_MODULE_EAGER_LOADING only when
+ * CUDA_MODULE_LOADING=EAGER, else CU_MODULE_LAZY_LOADING (the default
+ * since CUDA 12.2). The runtime acts on the answer: told EAGER, it loads
+ * every fatbin it registered when it creates its context and fails on the
+ * first with no code for the device (cuBLASLt 13 registers sm_100-only
+ * ones: cublasLtCreate failed with cudaErrorNoKernelImageForDevice on an
+ * H100; natively EAGER passes, docs/lib.md); told LAZY, it loads a fatbin
+ * when one of its kernels is first used. vgpu_name_lookup() sends a function or global lookup in one
+ * message when the name fits struct vgpu_cu_getfn, else streams the
  * name first (LIB_GET_FUNCTION / LIB_GET_GLOBAL). cuModuleEnumerateFunctions
  * hands out the functions cuModuleGetFunction would, by the names the
  * worker lists (LIB_FUNC_NAME).
@@ -54,7 +61,10 @@ VGPU_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode)
 {
 	if (!mode)
 		return CUDA_ERROR_INVALID_VALUE;
-	*mode = CU_MODULE_EAGER_LOADING; /* every load is complete at once */
+	/* the driver's switch, read here as the driver reads it at cuInit */
+	const char *env = getenv("CUDA_MODULE_LOADING");
+	*mode = env && !strcmp(env, "EAGER") ? CU_MODULE_EAGER_LOADING
+					     : CU_MODULE_LAZY_LOADING;
 	return CUDA_SUCCESS;
 }
 

@@ -6,7 +6,8 @@
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
 #    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise and tests/gpu/streams
-#    likewise.
+#    likewise. tests/gpu/cublas (NVIDIA's cuBLAS/cuBLASLt) and
+#    tests/gpu/tools_tls natively and through vgpu.
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
@@ -146,6 +147,13 @@ verdict "cublas through vgpu" "[[ $? -eq 0 ]]"
 verdict "cublas digests bit-identical" "diff \
 	<(grep ^digest '$out/cublas-native.txt') \
 	<(grep ^digest '$out/cublas-vgpu.txt') >/dev/null"
+# TOOLS_TLS entry 2 (the current context cuBLASLt asks for), both ways
+for mode in native vgpu; do
+	run=()
+	[[ $mode == vgpu ]] && run=(guest)
+	"${run[@]}" "$B/tests/gpu/tools_tls" >"$out/tools_tls-$mode.txt" 2>&1
+	verdict "tools_tls $mode" "[[ $? -eq 0 ]]"
+done
 
 # PyTorch, unmodified, natively and through vgpu (tests/gpu/torch/run.sh:
 # its own daemon; matmul, cuDNN, graphs, Triton; digests compared)

@@ -16,7 +16,8 @@
 # over HTTP), VMM, pools and IPC (tests/gpu/vmm; IPC refused from a second
 # VM), streams/events/host callbacks/stream memory operations
 # (tests/gpu/streams), a guest killed while its stream waits for ever (its
-# worker must still exit), and vgpuctl status.
+# worker must still exit), vgpuctl status, and TOOLS_TLS entry 2, the
+# current context cuBLASLt asks for (tests/gpu/tools_tls).
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -307,6 +308,9 @@ check nvml_smi guest "$build/tests/gpu/nvml_smi" \
 check discovery guest "$build/tests/gpu/discovery"
 check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \
 	"$build/guest/tools/vgpu-smi" 256
+
+# TOOLS_TLS entry 2 (what cuBLASLt asks for the current context)
+check tools_tls guest "$build/tests/gpu/tools_tls"
 
 kill "$daemon" && wait "$daemon"
 daemon=

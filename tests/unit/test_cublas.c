@@ -1,0 +1,94 @@
+/* tests/unit/test_cublas.c - what the guest library answers NVIDIA's
+ * runtime inside cuBLAS/cuBLASLt before any kernel runs, dlopen'ed as the
+ * runtime does (no daemon needed).
+ *
+ * cuModuleGetLoadingMode must answer as the real driver does: LAZY unless
+ * CUDA_MODULE_LOADING=EAGER. Told EAGER, cuBLASLt 13.1's static runtime
+ * loads every fatbin it registered at cublasLtCreate and failed on the
+ * first holding only sm_100 code (cudaErrorNoKernelImageForDevice on the
+ * H100/H200); the real driver says LAZY there and it loads on first use.
+ *
+ * TOOLS_TLS entry 2 (CUcontext *out), which cuBLASLt calls before each
+ * heuristics candidate (refused or answered with anything but the current
+ * context, cublasSgemm failed NOT_SUPPORTED), is cuCtxGetCurrent.
+ */
+#include <criterion/criterion.h>
+#include <cuda.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define LIB VGPU_BUILD_DIR "/guest/libvgpu-cuda.so"
+
+typedef CUresult (*mode_fn)(CUmoduleLoadingMode *);
+
+static void *sym(const char *name)
+{
+	setenv("VGPU_LOG", "quiet", 1);
+	void *h = dlopen(LIB, RTLD_NOW | RTLD_LOCAL);
+	cr_assert_not_null(h, "dlopen %s: %s", LIB, dlerror());
+	void *f = dlsym(h, name);
+	cr_assert_not_null(f, "%s", name);
+	return f;
+}
+
+static mode_fn loading_mode(void)
+{
+	return (mode_fn)sym("cuModuleGetLoadingMode");
+}
+
+Test(cublas, loading_mode_is_lazy_by_default)
+{
+	mode_fn f = loading_mode();
+	CUmoduleLoadingMode m = 0;
+	unsetenv("CUDA_MODULE_LOADING");
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_LAZY_LOADING);
+	setenv("CUDA_MODULE_LOADING", "LAZY", 1);
+	m = 0;
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_LAZY_LOADING);
+}
+
+Test(cublas, loading_mode_eager_when_asked)
+{
+	mode_fn f = loading_mode();
+	CUmoduleLoadingMode m = 0;
+	setenv("CUDA_MODULE_LOADING", "EAGER", 1);
+	cr_assert_eq(f(&m), CUDA_SUCCESS);
+	cr_assert_eq(m, CU_MODULE_EAGER_LOADING);
+}
+
+Test(cublas, loading_mode_null)
+{
+	cr_assert_eq(loading_mode()(NULL), CUDA_ERROR_INVALID_VALUE);
+}
+
+typedef CUresult (*tls_fn)(CUcontext *);
+
+static tls_fn tools_tls_current(void)
+{
+	typedef CUresult (*table_fn)(const void **, const CUuuid *);
+	table_fn get_table = (table_fn)sym("cuGetExportTable");
+	CUuuid id = {{0x42, 0xd8, 0x5a, 0x81, 0x23, 0xf6, 0xcb, 0x47, 0x82, 0x98,
+		      0xf6, 0xe7, 0x8a, 0x3a, 0xec, 0xdc}};
+	const void *t = NULL;
+	cr_assert_eq(get_table(&t, &id), CUDA_SUCCESS);
+	cr_assert_eq(((const uintptr_t *)t)[0], 0x18);
+	return (tls_fn)((const uintptr_t *)t)[2];
+}
+
+/* Entry 2 answers as cuCtxGetCurrent (with a daemon: tests/gpu/tools_tls.c
+ * in the integration suite); before cuInit that is NOT_INITIALIZED. */
+Test(cublas, tools_tls_entry2_is_current_context)
+{
+	tls_fn f = tools_tls_current();
+	CUresult (*get_current)(CUcontext *) =
+		(CUresult(*)(CUcontext *))sym("cuCtxGetCurrent");
+	CUcontext a = (CUcontext)(uintptr_t)1, b = (CUcontext)(uintptr_t)1;
+	cr_assert_eq(f(NULL), CUDA_ERROR_INVALID_VALUE);
+	CUresult want = get_current(&b);
+	cr_assert_eq(want, CUDA_ERROR_NOT_INITIALIZED);
+	cr_assert_eq(f(&a), want);
+	cr_assert_eq(a, b);
+}
