@@ -25,8 +25,10 @@
  *                   in each stream's order, with status CUDA_SUCCESS.
  *  callbacks_block  work after a slow host call waits for its return.
  *  callback_calls_driver  a callback calling the driver returns.
- *  callbacks_fork   fork() with the completion thread running: the child
- *                   exits cleanly, the parent's host calls still run.
+ *  callbacks_fork   (--vgpu-hostile only: natively the child's exit
+ *                   crashes in the driver) fork() with the completion
+ *                   thread running: the child exits cleanly, the
+ *                   parent's host calls still run.
  *  memops           WriteValue/WaitValue 32/64, BatchMemOp, EQ/AND/NOR.
  *  waitvalue_two_threads  a cuStreamSynchronize on a stream waiting for a
  *                   value that another thread writes later returns.
@@ -1024,6 +1026,9 @@ static int hostile(void)
 	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, cuFuncGetName(NULL, f_fill));
 	EXPECT_OK(&c, cuStreamDestroy(s));
 	check_end(&c);
+	/* natively a forked child's exit crashes inside the driver (SIGSEGV,
+	 * measured on an H100, driver 580): ours must exit cleanly */
+	check_callbacks_fork();
 	return check_summary("streams --vgpu-hostile");
 }
 
@@ -1074,7 +1079,6 @@ int main(int argc, char **argv)
 	check_callbacks_order();
 	check_callbacks_block();
 	check_callback_calls_driver();
-	check_callbacks_fork();
 	check_memops();
 	check_waitvalue_two_threads();
 	check_launch_variants();
