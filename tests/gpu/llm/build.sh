@@ -13,7 +13,7 @@
 # (OUTDIR defaults to build/llm; it is gitignored). Idempotent: a second
 # run only rebuilds what changed. Runs on the build machine, not the GPU
 # machine (which has no network); the binaries need glibc >= this one's.
-# Environment: JOBS (default 2), CUDA_HOME (default /usr/local/cuda),
+# Environment: JOBS (default 2), LLM_FA (ON), CUDA_HOME (default /usr/local/cuda),
 # LLAMA_SDIST (a llama_cpp_python-*.tar.gz; default: pip download into
 # build/pypi).
 set -euo pipefail
@@ -21,6 +21,10 @@ root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=$(realpath -m "${1:-$root/build/llm}")
 cuda=${CUDA_HOME:-/usr/local/cuda}
 jobs=${JOBS:-2}
+# LLM_FA=OFF leaves out the FlashAttention kernels (half of the backend's
+# CUDA files; llama.cpp then uses its plain attention path): Ollama's
+# build has them, so ON is the default; OFF is for a slow build machine.
+fa=${LLM_FA:-ON}
 pypi=$root/build/pypi
 
 sdist=${LLAMA_SDIST:-}
@@ -49,7 +53,7 @@ cmake -S "$src" -B "$out/cmake" -G Ninja \
 	-DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
 	-DCUDAToolkit_ROOT="$cuda" \
 	-DCMAKE_CUDA_ARCHITECTURES=90-virtual \
-	-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF \
+	-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF -DGGML_CUDA_FA="$fa" \
 	-DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON \
 	-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
 	-DGGML_F16C=ON -DGGML_BMI2=ON \
@@ -79,7 +83,7 @@ cu=$out/bin/cuda_v13/libggml-cuda.so
 {
 	echo "sdist: $ver"
 	echo "nvcc: $("$cuda/bin/nvcc" --version | tail -1)"
-	echo "archs: 90-virtual (PTX only)"
+	echo "archs: 90-virtual (PTX only); FlashAttention kernels: $fa"
 	echo "NEEDED of libggml-cuda.so:"
 	readelf -d "$cu" | awk '/NEEDED/ {print "  " $NF}'
 	if nm -D "$cu" 2>/dev/null | grep -q ' cudaMalloc@'; then

@@ -142,8 +142,9 @@ discover() { # MODE -> 0 if Ollama's rules select the CUDA device
 		fail "$m: llama-server --list-devices" "rc=$rc, $(tail -1 "$lst")"
 	local port
 	port=$(freeport)
+	# --verbose: this llama.cpp prints system_info at trace level
 	runenv "$m" "$server" --port "$port" --host 127.0.0.1 --no-webui \
-		--offline >"$su" 2>&1 &
+		--offline --verbose >"$su" 2>&1 &
 	local pid=$! t=0
 	while ((t < T * 10)) && kill -0 "$pid" 2>/dev/null &&
 		! grep -q 'system_info:' "$su"; do
