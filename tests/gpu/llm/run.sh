@@ -164,6 +164,15 @@ discover() { # MODE -> 0 if Ollama's rules select the CUDA device
 	else fail "$m: Ollama's rules select CUDA (cc 9.0)" \
 		"$(grep -m1 'ollama: FAIL' "$logs/$m-ollama.txt" | cut -c14-)"
 	fi
+	if [[ $rc -ne 0 && $m == vgpu ]]; then
+		# what the guest library saw: every forwarded call, and the
+		# driver functions it lacks (docs/ollama.md, "Checks")
+		runenv vgpu env VGPU_LOG=debug timeout "$T" "$server" \
+			--list-devices --offline >"$logs/vgpu-list-devices-debug.txt" 2>&1
+		echo "  vgpu: --list-devices with VGPU_LOG=debug (llm-logs.tgz: logs/vgpu-list-devices-debug.txt):"
+		grep -E 'not implemented|-> [1-9]|failed|error' \
+			"$logs/vgpu-list-devices-debug.txt" | head -15 | sed 's/^/    /'
+	fi
 	return $rc
 }
 
