@@ -13,30 +13,31 @@
 # (OUTDIR defaults to build/llm; it is gitignored). Idempotent: a second
 # run only rebuilds what changed. Runs on the build machine, not the GPU
 # machine (which has no network); the binaries need glibc >= this one's.
-# Environment: JOBS (default 2), LLM_FA (ON), CUDA_HOME (default /usr/local/cuda),
-# LLAMA_SDIST (a llama_cpp_python-*.tar.gz; default: pip download into
-# build/pypi).
+# Environment: JOBS (default 2), LLM_FA (ON), CUDA_HOME (default
+# /usr/local/cuda), LLAMA_CPP_PYTHON (0.3.36) and GGUF_VERSION (0.19.0):
+# pip downloads them into build/pypi; LLAMA_SDIST: a local sdist instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=$(realpath -m "${1:-$root/build/llm}")
 cuda=${CUDA_HOME:-/usr/local/cuda}
 jobs=${JOBS:-2}
-# LLM_FA=OFF leaves out the FlashAttention kernels (half of the backend's
-# CUDA files; llama.cpp then uses its plain attention path): Ollama's
-# build has them, so ON is the default; OFF is for a slow build machine.
+# LLM_FA=OFF (GGML_CUDA_NO_FA) compiles the FlashAttention files without
+# their kernels, much of the backend's device code; llama.cpp then takes
+# its plain attention path. Ollama's build has them: ON is the default,
+# OFF is for a slow build machine.
 fa=${LLM_FA:-ON}
 pypi=$root/build/pypi
 
-sdist=${LLAMA_SDIST:-}
-if [[ -z $sdist ]]; then
-	sdist=$(ls "$pypi"/llama_cpp_python-*.tar.gz 2>/dev/null | tail -1 || true)
-fi
-if [[ -z $sdist ]]; then
-	mkdir -p "$pypi"
-	python3 -m pip download --no-binary :all: --no-deps -d "$pypi" \
-		llama-cpp-python
-	sdist=$(ls "$pypi"/llama_cpp_python-*.tar.gz | tail -1)
-fi
+# Pinned: run.sh reads llama-server's output formats, which move.
+lcp=${LLAMA_CPP_PYTHON:-0.3.36}
+gg=${GGUF_VERSION:-0.19.0}
+mkdir -p "$pypi"
+sdist=${LLAMA_SDIST:-$pypi/llama_cpp_python-$lcp.tar.gz}
+[[ -f $sdist ]] || python3 -m pip download --no-binary :all: --no-deps \
+	-d "$pypi" "llama-cpp-python==$lcp"
+# gen_model.py's writer (pure python: run.sh puts the wheel on PYTHONPATH)
+[[ -f $pypi/gguf-$gg-py3-none-any.whl ]] ||
+	python3 -m pip download --no-deps -d "$pypi" "gguf==$gg"
 ver=$(basename "$sdist" .tar.gz)
 src=$out/src/$ver/vendor/llama.cpp
 if [[ ! -f $src/CMakeLists.txt ]]; then
