@@ -47,7 +47,8 @@ fi
 echo "build: $ver, llama.cpp at $src"
 
 # Ollama's runner shape: shared ggml, dynamic backends, no NCCL (one GPU),
-# no OpenSSL (nothing is fetched), generic x86-64 CPU code (the GPU
+# no OpenSSL and no web UI (Ollama runs it with --no-webui; the build would
+# otherwise download the UI's assets), generic x86-64 CPU code (the GPU
 # machine's CPU is not this one; all layers go to the GPU anyway).
 cmake -S "$src" -B "$out/cmake" -G Ninja \
 	-DCMAKE_BUILD_TYPE=Release \
@@ -60,6 +61,7 @@ cmake -S "$src" -B "$out/cmake" -G Ninja \
 	-DGGML_F16C=ON -DGGML_BMI2=ON \
 	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF \
+	-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
 	-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON >"$out/cmake.log" 2>&1 ||
 	{ tail -30 "$out/cmake.log"; exit 1; }
 grep -E 'CUDA Toolkit|CMAKE_CUDA_ARCHITECTURES' "$out/cmake.log" || true
