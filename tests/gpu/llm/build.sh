@@ -89,15 +89,17 @@ cu=$out/bin/cuda_v13/libggml-cuda.so
 	echo "archs: 90-virtual (PTX only); FlashAttention kernels: $fa"
 	echo "NEEDED of libggml-cuda.so:"
 	readelf -d "$cu" | awk '/NEEDED/ {print "  " $NF}'
-	if nm -D "$cu" 2>/dev/null | grep -q ' cudaMalloc@'; then
-		echo "cudart: shared (libcudart.so.13)"
+	if readelf -d "$cu" | grep -q 'NEEDED.*\[libcudart\.so'; then
+		echo "cudart: shared ($(readelf -d "$cu" |
+			grep -o 'libcudart\.so[.0-9]*'))"
 	else
 		echo "cudart: static"
 	fi
-	echo "embedded images:"
-	"$cuda/bin/cuobjdump" --list-ptx --list-elf "$cu" 2>/dev/null |
-		awk '{print $NF}' | sed 's/.*\.\(sm_[0-9a-z]*\)\..*/\1/' |
-		sort | uniq -c | sed 's/^/  /'
+	if [[ -x $cuda/bin/cuobjdump ]]; then
+		echo "embedded images:"
+		"$cuda/bin/cuobjdump" --list-ptx --list-elf "$cu" |
+			grep -o 'sm_[0-9a-z]*\.[a-z]*' | sort | uniq -c | sed 's/^/  /'
+	fi
 } >"$out/linkage.txt"
 cat "$out/linkage.txt"
 readelf -d "$cu" | grep -q 'NEEDED.*\[libcuda\.so\.1\]' ||

@@ -4,7 +4,8 @@
 
 Drives one running llama-server: waits for GET /health (gives up when
 --timeout seconds pass or process --pid exits), sends one warm-up
-completion, then R identical greedy completions of the prompt (temperature
+completion (the same request: the first decode still JIT-compiles and
+captures graphs), then R identical greedy completions of the prompt (temperature
 0, top_k 1, fixed seed, ignore_eos so exactly N tokens, no prompt cache so
 every request processes the whole prompt). Writes OUT.json: the generated
 token ids and text, and the median prompt-processing and generation
@@ -95,7 +96,7 @@ def main():
         body = {"prompt": prompt, "n_predict": a.n_predict, "temperature": 0,
                 "top_k": 1, "seed": a.seed, "ignore_eos": True,
                 "cache_prompt": False, "return_tokens": True, "stream": False}
-        post(a.port, "/completion", dict(body, n_predict=8), left())
+        post(a.port, "/completion", body, left())  # warm-up: JIT, graphs
         runs = [post(a.port, "/completion", body, left())
                 for _ in range(a.repeats)]
     except (OSError, ValueError, KeyError) as e:

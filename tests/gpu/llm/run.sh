@@ -183,10 +183,10 @@ generate() { # MODE MODEL GRAPHS(on|off) -> logs/MODE-MODEL-GRAPHS.json
 	[[ $g == off ]] && extra=(GGML_CUDA_DISABLE_GRAPHS=1)
 	[[ $m == native && $mod == f16 && $g == on ]] && check=(--tokenizer-check)
 	runenv "$m" env "${extra[@]}" "$server" -m "$models/tiny-llama-$mod.gguf" \
-		--device CUDA0 -ngl 99 -c 2048 -np 1 --seed 42 --temp 0 \
+		--device CUDA0 -ngl 99 -c 2048 -np 1 --seed 42 --temp 0 -lv 4 \
 		--port "$port" --host 127.0.0.1 --no-webui --offline \
 		>"$logs/$tag.server.txt" 2>&1 &
-	local pid=$!
+	local pid=$! # (-lv 4: llama's INFO lines, e.g. the offload line, are trace)
 	timeout $((T + 30)) python3 "$here/client.py" "$port" "$logs/$tag.json" \
 		--prompt "$here/prompt.txt" --n-predict "$ntok" --repeats "$reps" \
 		--timeout "$T" --pid "$pid" "${check[@]}" >"$logs/$tag.client.txt" 2>&1
