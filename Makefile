@@ -471,6 +471,15 @@ $(BUILD)/tests/ringclient-static: tests/ringclient.c tests/support/*.c \
 vmtest: $(BUILD)/tests/ringpeer $(BUILD)/tests/ringclient-static
 	tests/vm/run.sh $(BUILD)
 
+# llama.cpp, Ollama's engine, natively and through vgpu (docs/ollama.md):
+# llm-build builds llama.cpp's CUDA backend here (long: JOBS=2 by default);
+# llm runs the test, which needs an NVIDIA GPU (not part of check).
+.PHONY: llm llm-build
+llm-build: all $(GUEST_LIB)/libcuda.so.1 $(GUEST_LIB)/libnvidia-ml.so.1
+	tests/gpu/llm/build.sh $(BUILD)/llm
+llm: llm-build
+	tests/gpu/llm/run.sh $(BUILD)
+
 deps:
 	packaging/deps.sh
 
@@ -490,6 +499,8 @@ help:
 	@echo "make vmtest     a real QEMU VM talks to a host peer over ivshmem"
 	@echo "make bench      ring latency/throughput/idle-CPU, memcpy into shared"
 	@echo "                memory, host<->device bandwidth (JSON)"
+	@echo "make llm        llama.cpp natively and through vgpu (needs a GPU;"
+	@echo "                make llm-build builds llama.cpp only)"
 	@echo "make deps       install the Debian build dependencies (root)"
 
 # Stream capture and graphs (tests/gpu/graphs.c), a guest of the

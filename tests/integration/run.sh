@@ -315,5 +315,9 @@ check tools_tls guest "$build/tests/gpu/tools_tls"
 kill "$daemon" && wait "$daemon"
 daemon=
 check vgpud_clean_exit grep -q "stopped" "$tmp/vgpud.log"
+# tests/gpu/llm/run.sh itself, against a stand-in llama-server (the real
+# test needs a GPU: make llm)
+[[ $backend == sim ]] &&
+	check llm_harness bash tests/gpu/llm/selftest.sh "$build"
 echo "integration: $passed passed, $failed failed"
 ((failed == 0))
