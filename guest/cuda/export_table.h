@@ -11,7 +11,9 @@
  * CUDA_ERROR_NOT_SUPPORTED (an entry's arguments are unknown there, and the
  * x86-64 calling convention lets a function that takes none ignore them).
  * Tables we do not provide are refused with CUDA_ERROR_INVALID_VALUE, which
- * is what callers tolerate (measured: cudart, PyTorch).
+ * is what callers tolerate (measured: cudart, PyTorch); a table a caller
+ * uses without checking the answer (1734dc26, cuBLASLt) is provided, its
+ * entries stubs where the caller handles their failure.
  */
 #ifndef VGPU_GUEST_CUDA_EXPORT_TABLE_H
 #define VGPU_GUEST_CUDA_EXPORT_TABLE_H
@@ -32,7 +34,8 @@ struct vgpu_export_table {
 /* The tables, one per file. */
 extern const struct vgpu_export_table vgpu_export_cudart,
 	vgpu_export_tools_hooks, vgpu_export_tools_tls, vgpu_export_cls,
-	vgpu_export_ctx_checks, vgpu_export_integrity, vgpu_export_cublas;
+	vgpu_export_ctx_checks, vgpu_export_integrity, vgpu_export_cublas,
+	vgpu_export_cublaslt;
 
 /* The table for guid, or NULL. */
 const struct vgpu_export_table *vgpu_export_find(const uint8_t guid[16]);

@@ -92,3 +92,29 @@ Test(cublas, tools_tls_entry2_is_current_context)
 	cr_assert_eq(f(&a), want);
 	cr_assert_eq(a, b);
 }
+
+/* Table 1734dc26: cuBLASLt 13.1 calls entry 4 through the pointer it was
+ * given without checking it (refused, the bf16 GEMM path dereferenced
+ * NULL), and takes its fallback when entry 4 fails; entry 13 only gives
+ * back what entry 4 handed out. Both must exist, fail cleanly and leave
+ * the caller's out-parameters as they were (cuBLASLt reads its buffer
+ * pointer only after a success). */
+Test(cublas, cublaslt_table_exists_and_entry4_fails_cleanly)
+{
+	typedef CUresult (*table_fn)(const void **, const CUuuid *);
+	table_fn get_table = (table_fn)sym("cuGetExportTable");
+	CUuuid id = {{0x17, 0x34, 0xdc, 0x26, 0x80, 0x0d, 0x47, 0x45, 0x87, 0x26,
+		      0xc0, 0xf1, 0xe7, 0xdd, 0x8b, 0xca}};
+	const uintptr_t *t = NULL;
+	cr_assert_eq(get_table((const void **)&t, &id), CUDA_SUCCESS);
+	cr_assert_not_null(t);
+	cr_assert_eq(t[0], 0x88);
+	typedef CUresult (*buf_fn)(void **, size_t *);
+	void *buf = NULL;
+	size_t len = 0;
+	cr_assert_eq(((buf_fn)t[4])(&buf, &len), CUDA_ERROR_NOT_SUPPORTED);
+	cr_assert_null(buf);
+	cr_assert_eq(len, 0);
+	typedef CUresult (*give_fn)(void *, size_t);
+	cr_assert_eq(((give_fn)t[13])(NULL, 0), CUDA_ERROR_NOT_SUPPORTED);
+}

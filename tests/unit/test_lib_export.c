@@ -2,7 +2,7 @@
  * dlopen'ed as the CUDA runtime does, before any cuInit: every table the
  * runtime and cuBLAS require exists with the real driver's layout (slot 0
  * sizes measured on driver 580.159.04: 0x68, 0x38, 0x18, 0x78, 0x18,
- * 0x2e8; context-local storage has functions in slots 0-2 and NULL in 3);
+ * 0x2e8, 0x88; context-local storage has functions in slots 0-2 and NULL in 3);
  * refusable GUIDs are refused with CUDA_ERROR_INVALID_VALUE; entries that
  * need no device behave as specified; unknown entries are logged stubs
  * answering CUDA_ERROR_NOT_SUPPORTED; entries that need the driver answer
@@ -63,6 +63,7 @@ static const uintptr_t *table(const char *hex)
 #define CHECKS "263e88607cd2614392f6bbd5006dfa7e"
 #define INTEGRITY "d4082055bde6704b8d34ba123c66e1f2"
 #define CUBLAS "21318c60971432488ca641ff7324c8f2"
+#define CUBLASLT "1734dc26800d47458726c0f1e7dd8bca"
 
 /* Every slot after the size is a function in the library. */
 static void all_functions(const uintptr_t *t, size_t from, size_t n)
@@ -80,6 +81,7 @@ Test(lib_export, sized_tables_have_the_real_layout)
 	struct { const char *g; uintptr_t size; } want[] = {
 		{CUDART, 0x68}, {HOOKS, 0x38}, {TLS, 0x18},
 		{CHECKS, 0x78}, {INTEGRITY, 0x18}, {CUBLAS, 0x2e8},
+		{CUBLASLT, 0x88},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const uintptr_t *t = table(want[i].g);
@@ -102,7 +104,6 @@ Test(lib_export, refusable_and_unknown_guids_refused)
 {
 	cr_assert_null(table("f8cff95121468b4eb9e2fb469e7c0dd9"));
 	cr_assert_null(table("69a28e9f24498b47b030c5da330ea4e9"));
-	cr_assert_null(table("1734dc26800d47458726c0f1e7dd8bca"));
 	cr_assert_null(table("0ca50b8c1004929a89a7d0df10e77286")); /* CTX_CREATE_BYPASS */
 	cr_assert_null(table("00000000000000000000000000000000"));
 	CUuuid id = {{0}};
