@@ -11,7 +11,11 @@
 #   tensors through mmap, cold and warm page cache); BENCH_HUGETLBFS=DIR
 #   adds registration figures for a file on that hugetlbfs mount and puts
 #   the VM's region there (region_hugepages = yes; DIR needs the region's
-#   4 x MAX plus 1.25 GiB for the registration files in free huge pages).
+#   4 x MAX plus 1.25 GiB for the registration files in free huge pages);
+#   BENCH_REGION_DIR=DIR puts the region file in DIR instead of /dev/shm
+#   (e.g. a tmpfs mounted huge=always: transparent huge pages);
+#   BENCH_NATIVE=no skips the native run; BENCH_REGION_SIZE=BYTES sets the
+#   region's size instead.
 set -uo pipefail
 B=${1:-build}
 max=${2:-256M}
@@ -21,8 +25,9 @@ backend=sim
 bytes=$(numfmt --from=iec "${max%B}")
 size=$((1 << 30))
 while ((size < 4 * bytes)); do size=$((size * 2)); done
+[[ -n ${BENCH_REGION_SIZE:-} ]] && size=$(numfmt --from=iec "$BENCH_REGION_SIZE")
 cfg=$(mktemp -d)
-region=${BENCH_HUGETLBFS:-/dev/shm}/vgpu-bw-$$
+region=${BENCH_HUGETLBFS:-${BENCH_REGION_DIR:-/dev/shm}}/vgpu-bw-$$
 mkdir -p "$cfg/vms.d"
 {
 	echo "backend = $backend"
@@ -50,7 +55,7 @@ args=(--max "$max" --cpus "${BENCH_CPUS:-4}")
 [[ -n ${BENCH_MODEL_MIB:-} ]] && args+=(--model-mib "$BENCH_MODEL_MIB")
 [[ -n ${BENCH_HUGETLBFS:-} ]] && args+=(--reg-dir "$BENCH_HUGETLBFS")
 out=$cfg/bw.jsonl
-[[ -n $real ]] && "$B/bench/bandwidth" native "${args[@]}" | tee -a "$out"
+[[ -n $real && ${BENCH_NATIVE:-yes} != no ]] && "$B/bench/bandwidth" native "${args[@]}" | tee -a "$out"
 VGPU_REGION=$region LD_LIBRARY_PATH=$B/guest/lib \
 	"$B/bench/bandwidth" vgpu "${args[@]}" | tee -a "$out"
 rc=${PIPESTATUS[0]}

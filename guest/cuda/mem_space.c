@@ -12,12 +12,20 @@
 #include "rpc.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #define GRANULE (2ull << 20)
-#define RETRIES 8 /* allocations kept aside while looking for a free range */
+/* Allocations kept aside while looking for a range the guest has free.
+ * The guest's own large mappings (its view of the region, many GiB, a
+ * multi-GiB malloc or file mapping) may cover where the worker's driver
+ * places its next allocations, so a few retries were not enough (issue 7:
+ * a 256 MiB cuMemAlloc after 4 GiB copies failed with 8); the driver's own
+ * CUDA_ERROR_OUT_OF_MEMORY ends the search earlier when memory runs out. */
+#define RETRIES 64
 
 static struct {
 	pthread_mutex_t mu;
@@ -273,6 +281,28 @@ bool vgpu_space_take(uint64_t base, uint8_t kind, struct vgpu_space *out)
 /* Record a fresh allocation; one whose range a guest mapping overlaps is
  * set aside and the worker asked again, so no host pointer of this
  * process ever falls inside a device allocation it was given. */
+/* Say once which guest mapping kept an allocation from being handed out:
+ * the only visible trace of an out-of-memory that the GPU did not cause. */
+static void collision_note(uint64_t p, uint64_t size)
+{
+	static _Atomic int said;
+	if (atomic_exchange(&said, 1))
+		return;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo, hi;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < p + size &&
+		    p < hi) {
+			fprintf(stderr, "vgpu: cuMemAlloc: device range "
+				"0x%lx+0x%lx is taken in this process by %s",
+				(unsigned long)p, (unsigned long)size, line);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
 typedef CUresult (*alloc_fn)(CUdeviceptr *p, uint64_t *size, void *ctx);
 
 static CUresult alloc_recorded(alloc_fn fn, void *ctx, bool async,
@@ -295,6 +325,8 @@ static CUresult alloc_recorded(alloc_fn fn, void *ctx, bool async,
 			break;
 		}
 		if (r != CUDA_ERROR_ALREADY_MAPPED || naside == RETRIES) {
+			if (r == CUDA_ERROR_ALREADY_MAPPED)
+				collision_note(p, size);
 			vgpu_gen_cuMemFree_v2(p);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 			break;
