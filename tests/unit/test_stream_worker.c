@@ -84,11 +84,9 @@ static int32_t request(uint16_t op, uint16_t flags, const void *data,
 		m.reply = VGPU_NO_REPLY;
 	vw_execute(&W, X, &m);
 	free(copy);
-	if (flags & VGPU_MSG_NOREPLY) {
-		CUresult r = W.async_err;
-		W.async_err = CUDA_SUCCESS;
-		return r;
-	}
+	if (flags & VGPU_MSG_NOREPLY) /* the worker's lock: other threads
+					* of a test run requests too */
+		return vw_take_async_err(&W, CUDA_SUCCESS);
 	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
 	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
 	if (out)
