@@ -219,8 +219,5 @@ struct vw_exec_state *vw_exec_state(struct vw_exec *x);
 CUresult vw_take_async_err(struct vworker *W, CUresult r);
 void vw_reply(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 	      const void *data, uint32_t len, uint64_t arena_len);
-/* A synchronising call's result: r, or else an earlier asynchronous
- * call's failure not yet reported (reported once). */
-CUresult vw_take_async_err(struct vworker *W, CUresult r);
 
 #endif
