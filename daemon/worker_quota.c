@@ -19,6 +19,15 @@ static void publish(struct vworker *W)
 		atomic_store(&W->ledger[W->chan].mem_in_use, W->mem_in_use);
 }
 
+/* Never below zero: an uncharge without a charge is a caller's bug, and
+ * must not hand the VM the whole 64-bit range as quota. */
+static void sub_sat(_Atomic uint64_t *c, uint64_t n)
+{
+	uint64_t v = atomic_load(c);
+	while (!atomic_compare_exchange_weak(c, &v, v > n ? v - n : 0))
+		;
+}
+
 CUresult vw_mem_charge(struct vworker *W, uint64_t bytes)
 {
 	struct vgpud_vm_ledger *L = W->vmledger;
@@ -35,20 +44,19 @@ CUresult vw_mem_charge(struct vworker *W, uint64_t bytes)
 						       used + bytes));
 	}
 	pthread_mutex_lock(&W->mu);
-	W->mem_in_use += bytes;
-	publish(W);
+	/* without a VM ledger (tests) this counter alone bounds the sum: a
+	 * size near 2^64 must fail here, not wrap it */
+	bool wraps = bytes > UINT64_MAX - W->mem_in_use;
+	if (!wraps) {
+		W->mem_in_use += bytes;
+		publish(W);
+	}
 	pthread_mutex_unlock(&W->mu);
-	return CUDA_SUCCESS;
+	if (wraps && L)
+		sub_sat(&L->mem_used, bytes);
+	return wraps ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
-/* Never below zero: an uncharge without a charge is a caller's bug, and
- * must not hand the VM the whole 64-bit range as quota. */
-static void sub_sat(_Atomic uint64_t *c, uint64_t n)
-{
-	uint64_t v = atomic_load(c);
-	while (!atomic_compare_exchange_weak(c, &v, v > n ? v - n : 0))
-		;
-}
 
 void vw_mem_uncharge(struct vworker *W, uint64_t bytes)
 {
