@@ -138,7 +138,7 @@ static CUresult ctx_or_current(CUcontext *ctx)
 	CUresult r = vgpu_cu_ready();
 	if (!r && !*ctx)
 		r = cuCtxGetCurrent(ctx);
-	if (!r && (!*ctx || (uint64_t)(uintptr_t)*ctx != vgpu_cu.ctx_id))
+	if (!r && !vgpu_cu_ctx_known(*ctx))
 		r = CUDA_ERROR_INVALID_CONTEXT;
 	return r;
 }
