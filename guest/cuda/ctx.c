@@ -48,6 +48,7 @@ void vgpu_cu_ctx_after_fork(void)
 	depth = 0;
 	told = 0; /* the child's worker starts with none */
 	pthread_mutex_init(&mu, NULL);
+	vgpu_cu_ctx_forget_created();
 }
 
 static CUresult retain_id(void)

@@ -15,6 +15,7 @@
  */
 #include "rpc.h"
 #include <pthread.h>
+#include <string.h>
 #include "export_table.h" /* vgpu_cls_destroy */
 
 #define LIVE_MAX 256 /* contexts created and not destroyed, at once */
@@ -34,6 +35,12 @@ bool vgpu_cu_ctx_known(CUcontext ctx)
 		found = live[i] == id;
 	pthread_mutex_unlock(&mu);
 	return found;
+}
+
+void vgpu_cu_ctx_forget_created(void)
+{
+	memset(live, 0, sizeof(live));
+	pthread_mutex_init(&mu, NULL);
 }
 
 static bool remember(uint64_t id)

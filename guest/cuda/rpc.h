@@ -49,6 +49,8 @@ bool vgpu_cu_ctx_known(CUcontext ctx);
 bool vgpu_cu_ctx_room(void);
 void vgpu_cu_ctx_pushed(uint64_t id);
 void vgpu_cu_ctx_destroyed(uint64_t id);
+/* In a forked child: the parent's created contexts are not its worker's. */
+void vgpu_cu_ctx_forget_created(void);
 
 CUresult vgpu_cu_ready(void);
 CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,
