@@ -157,6 +157,9 @@ bool vw_ctx_execute(struct vworker *W, struct vw_exec *x,
 void vw_ctx_tag(uint64_t ctx);
 uint64_t vw_ctx_tagged(void);
 void vw_ctx_sweep(struct vworker *W, uint64_t ctx);
+/* The tag of handle id of kind (0: none); INVALID_HANDLE if unknown. */
+CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
+		       uint64_t *ctx);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);

@@ -11,6 +11,7 @@
  * pointers, never passed to the driver, which may crash on them) and
  * uncharges its memory, then destroys it in the driver, which frees it.
  * The primary context cannot be destroyed this way (INVALID_CONTEXT).
+ * A stream's context is its tag (cuStreamGetCtx).
  */
 #include "worker.h"
 #include <string.h>
@@ -64,6 +65,17 @@ static CUresult destroy(struct vworker *W, const struct vgpu_cu_args *in,
 	return W->drv.cuCtxDestroy_v2(c);
 }
 
+/* cuStreamGetCtx: made with no context tagged, it was the primary's
+ * (the guest pushes the primary one for calls that need a context). */
+static CUresult of_stream(struct vworker *W, const struct vgpu_cu_args *in,
+			  struct vgpu_cu_args *out)
+{
+	uint64_t c = 0;
+	CUresult r = vw_handle_ctx(W, VGPU_HK_STREAM, in->a[0], &c);
+	out->a[0] = c ? c : W->ctx_id;
+	return r;
+}
+
 static void args_call(struct vworker *W, const struct vgpu_msg *m,
 		      CUresult (*fn)(struct vworker *,
 				     const struct vgpu_cu_args *,
@@ -88,6 +100,9 @@ bool vw_ctx_execute(struct vworker *W, struct vw_exec *x,
 		return true;
 	case VGPU_CU_CTX_DESTROY:
 		args_call(W, m, destroy);
+		return true;
+	case VGPU_CU_CTX_OF_STREAM:
+		args_call(W, m, of_stream);
 		return true;
 	}
 	return false;

@@ -168,6 +168,17 @@ uint64_t vw_handle_id_of(struct vworker *W, int kind, const void *real)
 	return id;
 }
 
+CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
+		       uint64_t *ctx)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, kind, id);
+	if (h)
+		*ctx = h->ctx;
+	pthread_mutex_unlock(&W->mu);
+	return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
 uint64_t vw_handle_owner(struct vworker *W, int kind, uint64_t id)
 {
 	pthread_mutex_lock(&W->mu);

@@ -32,6 +32,8 @@ enum vgpu_cu_op {
 				       * the sender's current one is kept */
 	VGPU_CU_CTX_DESTROY = 0x1C,   /* args: a[0] context id (not the
 				       * primary): its handles go with it */
+	VGPU_CU_CTX_OF_STREAM = 0x1D, /* args: a[0] stream id -> a[0] the
+				       * context it was created in */
 	/* Hand-written opcodes by area (daemon/worker_AREA.c):
 	 * 0x20-0x2F mem, 0x30-0x3F stream, 0x40-0x4F graph, 0x50-0x5F vmm,
 	 * 0x60-0x6F lib. */

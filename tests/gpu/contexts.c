@@ -147,8 +147,16 @@ static void test_destroy(void)
 {
 	struct check c = {.name = "ctx_destroy"};
 	CUcontext cur = NULL;
+	CUcontext of = NULL;
 	EXPECT_OK(&c, cuStreamCreate(&sb, CU_STREAM_NON_BLOCKING));
 	EXPECT_OK(&c, cuEventCreate(&eb, 0));
+	EXPECT_OK(&c, cuCtxSetCurrent(a));
+	EXPECT_OK(&c, cuStreamGetCtx(sb, &of));
+	if (of != b)
+		check_fail(&c, "cuStreamGetCtx: not the stream's context");
+	EXPECT_OK(&c, cuStreamGetCtx(NULL, &of));
+	if (of != a)
+		check_fail(&c, "cuStreamGetCtx(NULL): not the current context");
 	EXPECT_OK(&c, cuCtxSetCurrent(a));
 	EXPECT_OK(&c, cuCtxPushCurrent(b));
 	EXPECT_OK(&c, cuCtxDestroy(b)); /* current: popped, a is again */

@@ -153,6 +153,12 @@ Test(ctx_worker, a_destroyed_contexts_handles_are_refused_and_uncharged)
 	make_current(c);
 	uint64_t s = made("cuStreamCreate", 0), e = made("cuEventCreate", 0);
 	uint64_t p = made("cuMemAlloc_v2", 1 << 20);
+	struct vgpu_cu_args q = {{s}};
+	cr_expect_eq(args_op(VGPU_CU_CTX_OF_STREAM, &q), CUDA_SUCCESS);
+	cr_expect_eq(q.a[0], c, "a stream's context");
+	q = (struct vgpu_cu_args){{ps}};
+	cr_expect_eq(args_op(VGPU_CU_CTX_OF_STREAM, &q), CUDA_SUCCESS);
+	cr_expect_eq(q.a[0], W.ctx_id);
 	cr_assert_eq(W.mem_in_use, before + (1 << 20));
 	cr_expect_eq(on("cuStreamSynchronize", s), CUDA_SUCCESS);
 	make_current(W.ctx_id);
@@ -166,6 +172,9 @@ Test(ctx_worker, a_destroyed_contexts_handles_are_refused_and_uncharged)
 	cr_expect_eq(on("cuStreamSynchronize", ps), CUDA_SUCCESS);
 	cr_expect_eq(on("cuMemFree_v2", pp), CUDA_SUCCESS);
 	cr_expect_eq(destroy(c), CUDA_ERROR_INVALID_CONTEXT, "twice");
+	q = (struct vgpu_cu_args){{s}};
+	cr_expect_eq(args_op(VGPU_CU_CTX_OF_STREAM, &q),
+		     CUDA_ERROR_INVALID_HANDLE);
 	struct vgpu_cu_args a = {{c}};
 	cr_expect_eq(request(VGPU_CU_CTX_CURRENT, VGPU_MSG_NOREPLY, &a,
 			     sizeof(a), NULL, 0), CUDA_ERROR_INVALID_CONTEXT);
