@@ -347,6 +347,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/streams
 GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
 # tools_tls.c: TOOLS_TLS entry 2, the current context (area cublas)
 GPU_CHECKS += $(BUILD)/tests/gpu/tools_tls
+# contexts.c: non-primary contexts, created and destroyed (area ctx)
+GPU_CHECKS += $(BUILD)/tests/gpu/contexts
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

@@ -31,6 +31,8 @@ struct vw_handle {
 	struct vgpu_cu_fninfo *fn; /* functions: parameter layout */
 	uint64_t module; /* owner: a function's module, a node's graph;
 			  * they go with it */
+	uint64_t ctx; /* the context current when it was made (0: none):
+		       * cuCtxDestroy sweeps it (worker_ctx.c) */
 };
 
 struct vw_alloc {
@@ -40,6 +42,7 @@ struct vw_alloc {
 	uint64_t module; /* globals: the module's id; they go with it */
 	bool mapped; /* a VMM mapping (worker_vmm.c): not freeable, not
 		      * counted (its physical allocation is) */
+	uint64_t ctx; /* the context current when it was made, as above */
 };
 
 struct vw_exec;
@@ -143,6 +146,20 @@ void vw_mem_info(struct vworker *W, size_t *free_b, size_t *total_b);
 /* The device's total memory as the guest sees it, under the current
  * limit (a reload may have changed it since the worker started). */
 void vw_mem_refresh_devinfo(struct vworker *W);
+
+/* Non-primary contexts (daemon/worker_ctx.c). vw_ctx_tag: the context
+ * current on the calling executor thread, which tags every handle and
+ * allocation it then makes; vw_ctx_tagged: that tag. vw_ctx_sweep forgets
+ * every handle and allocation tagged ctx (and what they own), uncharging
+ * the allocations: the driver freed them with the context. */
+bool vw_ctx_execute(struct vworker *W, struct vw_exec *x,
+		    const struct vgpu_msg *m);
+void vw_ctx_tag(uint64_t ctx);
+uint64_t vw_ctx_tagged(void);
+void vw_ctx_sweep(struct vworker *W, uint64_t ctx);
+/* The tag of handle id of kind (0: none); INVALID_HANDLE if unknown. */
+CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
+		       uint64_t *ctx);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);

@@ -213,7 +213,10 @@ static CUresult ctx_current(struct vworker *W, const struct vgpu_cu_args *in,
 	(void)out;
 	if (in->a[0] && vw_handle_get(W, VGPU_HK_CONTEXT, in->a[0], (void **)&c))
 		return CUDA_ERROR_INVALID_CONTEXT;
-	return W->drv.cuCtxSetCurrent(c);
+	CUresult r = W->drv.cuCtxSetCurrent(c);
+	if (!r) /* what this thread now makes is the context's */
+		vw_ctx_tag(in->a[0]);
+	return r;
 }
 
 static CUresult host_func(struct vworker *W, const struct vgpu_cu_args *in,

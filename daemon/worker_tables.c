@@ -81,7 +81,8 @@ uint64_t vw_handle_new(struct vworker *W, int kind, void *real)
 	if (i == W->nhandles)
 		W->nhandles++;
 	id = ((uint64_t)kind << VGPU_CU_HKIND_SHIFT) | id_salt() | (i + 1);
-	W->handles[i] = (struct vw_handle){.id = id, .real = real};
+	W->handles[i] = (struct vw_handle){.id = id, .real = real,
+					   .ctx = vw_ctx_tagged()};
 out:
 	pthread_mutex_unlock(&W->mu);
 	return id;
@@ -165,6 +166,17 @@ uint64_t vw_handle_id_of(struct vworker *W, int kind, const void *real)
 			id = W->handles[i].id;
 	pthread_mutex_unlock(&W->mu);
 	return id;
+}
+
+CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
+		       uint64_t *ctx)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_handle *h = find(W, kind, id);
+	if (h)
+		*ctx = h->ctx;
+	pthread_mutex_unlock(&W->mu);
+	return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
 uint64_t vw_handle_owner(struct vworker *W, int kind, uint64_t id)
@@ -302,7 +314,7 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		W->acap = cap;
 	}
 	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module,
-						    mapped};
+						    mapped, vw_ctx_tagged()};
 out:
 	pthread_mutex_unlock(&W->mu);
 	return r;
@@ -366,4 +378,46 @@ void vw_alloc_del(struct vworker *W, CUdeviceptr p)
 	pthread_mutex_unlock(&W->mu);
 	if (len)
 		vw_mem_uncharge(W, len);
+}
+
+/* A destroyed context's objects are gone in the driver: kept, their ids
+ * would hand it stale pointers. Graph executables also drop the host
+ * ranges they read. */
+void vw_ctx_sweep(struct vworker *W, uint64_t ctx)
+{
+	uint64_t bytes = 0, n = 0, *execs = NULL;
+	pthread_mutex_lock(&W->mu);
+	for (uint32_t i = 0; i < W->nhandles; i++)
+		if (W->handles[i].id && W->handles[i].ctx == ctx &&
+		    kind_of(W->handles[i].id) == VGPU_HK_GRAPH_EXEC)
+			n++;
+	execs = n ? calloc(n, sizeof(*execs)) : NULL;
+	n = 0;
+	for (uint32_t i = 0; i < W->nhandles; i++) {
+		struct vw_handle *h = &W->handles[i];
+		if (!h->id || h->ctx != ctx)
+			continue;
+		uint64_t id = h->id;
+		if (execs && kind_of(id) == VGPU_HK_GRAPH_EXEC)
+			execs[n++] = id;
+		forget_handle(h);
+		forget_module(W, id);
+	}
+	for (uint32_t i = 0; i < W->nallocs;) {
+		struct vw_alloc *a = &W->allocs[i];
+		/* VMM mappings belong to the device, not a context */
+		if (a->ctx != ctx || a->mapped) {
+			i++;
+			continue;
+		}
+		if (!a->global)
+			bytes += a->len;
+		*a = W->allocs[--W->nallocs];
+	}
+	pthread_mutex_unlock(&W->mu);
+	for (uint64_t i = 0; i < n; i++)
+		vw_graph_host_exec_gone(W, execs[i]);
+	free(execs);
+	if (bytes)
+		vw_mem_uncharge(W, bytes);
 }

@@ -27,6 +27,13 @@ enum vgpu_cu_op {
 	VGPU_CU_MEMCPY_HTOD_INLINE = 0x19, /* u64 dst, u64 stream, data */
 	VGPU_CU_MEMCPY_DTOH_INLINE = 0x1A, /* u64 src, u64 stream, u64 len
 					    * -> data */
+	/* -- ctx -- (daemon/worker_ctx.c) */
+	VGPU_CU_CTX_CREATE = 0x1B,    /* args: a[0] flags -> a[0] context id;
+				       * the sender's current one is kept */
+	VGPU_CU_CTX_DESTROY = 0x1C,   /* args: a[0] context id (not the
+				       * primary): its handles go with it */
+	VGPU_CU_CTX_OF_STREAM = 0x1D, /* args: a[0] stream id -> a[0] the
+				       * context it was created in */
 	/* Hand-written opcodes by area (daemon/worker_AREA.c):
 	 * 0x20-0x2F mem, 0x30-0x3F stream, 0x40-0x4F graph, 0x50-0x5F vmm,
 	 * 0x60-0x6F lib. */

@@ -66,6 +66,7 @@ struct sim_obj {
 	enum sim_kind kind;
 	atomic_int refs;
 	void (*destroy)(struct sim_obj *o);
+	const void *ctx; /* context current at init (sim_ctx_tag) */
 };
 
 void sim_obj_init(struct sim_obj *o, enum sim_kind k,
@@ -504,5 +505,17 @@ bool sim_pool_live(CUmemoryPool pool); /* a live pool's handle (checks) */
 /* The functions of module m, in image order (sim_module.c; valid while
  * the caller holds a reference on m). */
 size_t sim_module_funcs(struct sim_module *m, struct sim_func *const **f);
+
+/* -- ctx -- (sim_ctx.c, sim_ctx_user.c) */
+/* The calling thread's current context (NULL: none), which tags objects
+ * and allocations made; a non-primary context's destroy frees what it
+ * tagged: objects (sim_ctx_user.c), allocations (sim_heap_free_ctx). */
+const void *sim_ctx_tag(void);
+bool sim_ctx_user_valid(const void *c);
+void sim_heap_free_ctx(const void *ctx);
+void sim_ctx_switch(const void *c); /* the thread's current context */
+/* cuCtxGetId's answer: 1 for the primary context, then 2, 3... */
+unsigned long long sim_ctx_id(const void *c);
+void sim_ctx_free_tagged(const void *c);
 
 #endif

@@ -17,7 +17,7 @@ struct sim_ctx sim_ctx = {.mu = PTHREAD_MUTEX_INITIALIZER};
 /* Serialises retain and release, so that a reset runs alone without
  * holding sim_ctx.mu (which the stream workers take when they exit). */
 static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
-static __thread struct sim_ctx *current;
+static __thread const void *current; /* &sim_ctx or a user context */
 
 int sim_ctx_start(char *err, size_t errlen)
 {
@@ -38,6 +38,16 @@ void sim_fault(CUresult e)
 {
 	int none = 0;
 	atomic_compare_exchange_strong(&sim_ctx.sticky, &none, (int)e);
+}
+
+const void *sim_ctx_tag(void)
+{
+	return current;
+}
+
+void sim_ctx_switch(const void *c)
+{
+	current = c;
 }
 
 CUresult sim_enter_handle(void)
@@ -81,13 +91,18 @@ void sim_ctx_drain(void)
 	free(v);
 }
 
-static void invalidate(enum sim_kind k)
+/* Every object of kind k, or only those tagged with context only. */
+static void invalidate(enum sim_kind k, const void *only)
 {
 	struct sim_obj **v;
 	size_t n;
 	if (sim_obj_collect(k, &v, &n))
 		return;
 	for (size_t i = 0; i < n; i++) {
+		if (only && v[i]->ctx != only) {
+			sim_obj_put(v[i]);
+			continue;
+		}
 		if (sim_obj_unregister(v[i]) && k == SIM_STREAM)
 			sim_stream_close((struct sim_stream *)v[i]);
 		sim_obj_put(v[i]);
@@ -101,13 +116,13 @@ static void reset(void)
 {
 	atomic_store(&sim_ctx.active, false);
 	sim_ctx_drain();
-	invalidate(SIM_STREAM);
-	invalidate(SIM_EVENT);
-	invalidate(SIM_GEXEC);
-	invalidate(SIM_GNODE);
-	invalidate(SIM_GRAPH);
-	invalidate(SIM_FUNC);
-	invalidate(SIM_MODULE);
+	invalidate(SIM_STREAM, NULL);
+	invalidate(SIM_EVENT, NULL);
+	invalidate(SIM_GEXEC, NULL);
+	invalidate(SIM_GNODE, NULL);
+	invalidate(SIM_GRAPH, NULL);
+	invalidate(SIM_FUNC, NULL);
+	invalidate(SIM_MODULE, NULL);
 	sim_stream_close_per_thread();
 	sim_vmm_reset();
 	sim_pool_reset();
@@ -117,6 +132,20 @@ static void reset(void)
 	sim_ctx.epoch++;
 	pthread_mutex_unlock(&sim_ctx.mu);
 	atomic_store(&sim_ctx.sticky, 0);
+}
+
+/* A non-primary context destroyed: its queued work completes, then its
+ * objects and memory go (sim_ctx_user.c). */
+void sim_ctx_free_tagged(const void *c)
+{
+	static const enum sim_kind kinds[] = {SIM_STREAM, SIM_EVENT,
+		SIM_GEXEC, SIM_GNODE, SIM_GRAPH, SIM_FUNC, SIM_MODULE};
+	sim_ctx_drain();
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		invalidate(kinds[i], c);
+	sim_heap_free_ctx(c);
+	if (current == c)
+		current = NULL;
 }
 
 CUresult sim_cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
@@ -157,7 +186,7 @@ CUresult sim_cuCtxSetCurrent(CUcontext ctx)
 	CUresult rc = sim_check_init();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx)
+	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	current = (struct sim_ctx *)ctx;
 	return CUDA_SUCCESS;

@@ -64,6 +64,7 @@ void sim_obj_init(struct sim_obj *o, enum sim_kind k,
 	o->kind = k;
 	atomic_init(&o->refs, 1);
 	o->destroy = destroy;
+	o->ctx = sim_ctx_tag();
 }
 
 int sim_obj_register(struct sim_obj *o)

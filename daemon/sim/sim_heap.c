@@ -175,7 +175,7 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 	if (size > H.total)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	struct alloc a = {.size = size, .charged = sim_heap_align(size),
-			  .owner = owner};
+			  .owner = owner, .ctx = sim_ctx_tag()};
 	a.host = host_alloc(size);
 	if (!a.host)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -228,6 +228,29 @@ void sim_heap_free_all(void)
 		munmap(r[i].shadow, r[i].size);
 	free(v);
 	free(r);
+}
+
+/* A destroyed context's allocations (not VMM mappings: the device's). */
+void sim_heap_free_ctx(const void *ctx)
+{
+	for (;;) {
+		struct alloc a = {0};
+		pthread_rwlock_wrlock(&H.lock);
+		for (size_t i = 0; i < H.n; i++)
+			if (H.v[i].ctx == ctx && !H.v[i].mapped &&
+			    !H.v[i].foreign) {
+				a = H.v[i];
+				memmove(&H.v[i], &H.v[i + 1],
+					(H.n - i - 1) * sizeof(*H.v));
+				H.n--;
+				H.used -= a.charged;
+				break;
+			}
+		pthread_rwlock_unlock(&H.lock);
+		if (!a.host)
+			return;
+		sim_heap_release(&a);
+	}
 }
 
 void sim_heap_info(size_t *free_bytes, size_t *total)

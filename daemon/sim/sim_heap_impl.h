@@ -17,6 +17,7 @@ struct alloc {
 	bool access;  /* mapped: read-write access set */
 	int fd1;      /* memfd + 1 when host maps a file (IPC), else 0 */
 	bool foreign; /* imported: another process's memory, not charged */
+	const void *ctx; /* context current when made (sim_ctx_tag) */
 };
 
 struct resv {

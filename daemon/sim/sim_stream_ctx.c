@@ -198,7 +198,7 @@ CUresult sim_cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 	CUresult rc = ctx ? sim_check_init() : sim_enter();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx)
+	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!version)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -206,17 +206,17 @@ CUresult sim_cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 	return CUDA_SUCCESS;
 }
 
-/* The one context's id: the driver numbers contexts from 1. */
+/* The driver numbers contexts from 1: the primary one first here. */
 CUresult sim_cuCtxGetId(CUcontext ctx, unsigned long long *id)
 {
 	CUresult rc = ctx ? sim_check_init() : sim_enter();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx)
+	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!id)
 		return CUDA_ERROR_INVALID_VALUE;
-	*id = 1;
+	*id = sim_ctx_id(ctx ? (const void *)ctx : sim_ctx_tag());
 	return CUDA_SUCCESS;
 }
 

@@ -1,7 +1,8 @@
 /* guest/cuda/ctx.c - the primary context and each thread's context stack.
  *
- * The worker serving this process holds exactly one context, the device's
- * primary context, created before the process even started. Each guest
+ * The worker serving this process holds the device's primary context,
+ * created before the process even started, and those the process creates
+ * (guest/cuda/ctx_create.c). Each guest
  * thread has its own context stack, as natively: cuCtxPushCurrent pushes,
  * cuCtxPopCurrent pops (CUDA_ERROR_INVALID_CONTEXT when empty),
  * cuCtxSetCurrent replaces the top (NULL pops it; on an empty stack it
@@ -11,8 +12,9 @@
  * it current on that thread's executor, so calls on a thread without one
  * get the driver's CUDA_ERROR_INVALID_CONTEXT, as natively. The hot
  * queries (cuCtxGetCurrent, cuCtxGetDevice, cuDevicePrimaryCtxGetState)
- * never leave the guest. Non-primary contexts (cuCtxCreate) are not
- * supported yet. */
+ * never leave the guest. Non-primary contexts (cuCtxCreate, cuCtxDestroy)
+ * are guest/cuda/ctx_create.c's; this file's calls accept any context of
+ * the process (vgpu_cu_ctx_known). */
 #include "rpc.h"
 #include <pthread.h>
 #include "export_table.h" /* vgpu_cls_destroy, vgpu_cu_primary_ctx */
@@ -46,6 +48,7 @@ void vgpu_cu_ctx_after_fork(void)
 	depth = 0;
 	told = 0; /* the child's worker starts with none */
 	pthread_mutex_init(&mu, NULL);
+	vgpu_cu_ctx_forget_created();
 }
 
 static CUresult retain_id(void)
@@ -141,8 +144,31 @@ VGPU_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev,
 
 static bool is_ours(CUcontext ctx)
 {
-	return ctx && vgpu_cu.ctx_id &&
-	       (uint64_t)(uintptr_t)ctx == vgpu_cu.ctx_id;
+	return vgpu_cu_ctx_known(ctx);
+}
+
+/* cuCtxCreate: push the new context (no room: OUT_OF_MEMORY, before the
+ * context is made). */
+bool vgpu_cu_ctx_room(void)
+{
+	return depth < STACK_MAX;
+}
+
+void vgpu_cu_ctx_pushed(uint64_t id)
+{
+	stack[depth++] = id;
+	tell_worker();
+}
+
+/* cuCtxDestroy: the driver pops the context if it is this thread's
+ * current one; the worker's executor has lost it already. */
+void vgpu_cu_ctx_destroyed(uint64_t id)
+{
+	if (depth && stack[depth - 1] == id)
+		depth--;
+	if (told == id)
+		told = (uint64_t)-1; /* differs from any current: tell again */
+	tell_worker();
 }
 
 VGPU_EXPORT CUresult cuCtxSetCurrent(CUcontext ctx)

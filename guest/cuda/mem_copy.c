@@ -157,8 +157,7 @@ static CUresult own_ctx(CUcontext c)
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	if (!c || !vgpu_cu.ctx_id ||
-	    (uint64_t)(uintptr_t)c != vgpu_cu.ctx_id)
+	if (!vgpu_cu_ctx_known(c))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	return CUDA_SUCCESS;
 }

@@ -310,9 +310,8 @@ static CUresult peer3d(const CUDA_MEMCPY3D_PEER *p, CUDA_MEMCPY3D *m)
 		return r;
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	uint64_t own = vgpu_cu.ctx_id;
-	if ((p->srcContext && (uint64_t)(uintptr_t)p->srcContext != own) ||
-	    (p->dstContext && (uint64_t)(uintptr_t)p->dstContext != own))
+	if ((p->srcContext && !vgpu_cu_ctx_known(p->srcContext)) ||
+	    (p->dstContext && !vgpu_cu_ctx_known(p->dstContext)))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	*m = (CUDA_MEMCPY3D){
 		.srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ,

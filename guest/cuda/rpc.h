@@ -41,6 +41,16 @@ static inline uint64_t vgpu_cu_conn_id(void)
 }
 /* In a forked child: forget the parent's current context and locks. */
 void vgpu_cu_ctx_after_fork(void);
+/* Contexts (ctx.c, ctx_create.c): ctx is the primary context or one this
+ * process created and has not destroyed; the calling thread's stack has
+ * room for one more; id pushed on it (made current); id destroyed (popped
+ * if it is the current one). */
+bool vgpu_cu_ctx_known(CUcontext ctx);
+bool vgpu_cu_ctx_room(void);
+void vgpu_cu_ctx_pushed(uint64_t id);
+void vgpu_cu_ctx_destroyed(uint64_t id);
+/* In a forked child: the parent's created contexts are not its worker's. */
+void vgpu_cu_ctx_forget_created(void);
 
 CUresult vgpu_cu_ready(void);
 CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,

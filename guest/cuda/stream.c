@@ -138,7 +138,7 @@ static CUresult ctx_or_current(CUcontext *ctx)
 	CUresult r = vgpu_cu_ready();
 	if (!r && !*ctx)
 		r = cuCtxGetCurrent(ctx);
-	if (!r && (!*ctx || (uint64_t)(uintptr_t)*ctx != vgpu_cu.ctx_id))
+	if (!r && !vgpu_cu_ctx_known(*ctx))
 		r = CUDA_ERROR_INVALID_CONTEXT;
 	return r;
 }
@@ -186,6 +186,20 @@ VGPU_EXPORT CUresult cuCtxSynchronize_v2(CUcontext ctx)
 
 /* ---- streams --------------------------------------------------------------- */
 
+/* The context s was created in (the worker's tag); a default stream's is
+ * the current one. */
+static CUresult stream_ctx(CUstream s, CUcontext *pctx)
+{
+	if (is_default(s))
+		return cuCtxGetCurrent(pctx);
+	struct vgpu_cu_args a = {{(uint64_t)(uintptr_t)s}};
+	CUresult r = vgpu_cu_rpc(VGPU_CU_CTX_OF_STREAM, &a, true,
+				 "cuStreamGetCtx");
+	if (!r)
+		*pctx = (CUcontext)(uintptr_t)a.a[0];
+	return r;
+}
+
 /* The worker vouches for s (its flags), then the answer is local. */
 static CUresult stream_ok(CUstream s)
 {
@@ -201,8 +215,7 @@ VGPU_EXPORT CUresult cuStreamGetCtx(CUstream s, CUcontext *pctx)
 		return r;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pctx = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
-	return CUDA_SUCCESS;
+	return stream_ctx(s, pctx);
 }
 
 VGPU_EXPORT CUresult cuStreamGetCtx_v2(CUstream s, CUcontext *pctx,
@@ -213,9 +226,8 @@ VGPU_EXPORT CUresult cuStreamGetCtx_v2(CUstream s, CUcontext *pctx,
 		return r;
 	if (!pctx || !pgreen)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pctx = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
 	*pgreen = NULL; /* no green contexts here */
-	return CUDA_SUCCESS;
+	return stream_ctx(s, pctx);
 }
 
 VGPU_EXPORT CUresult cuStreamGetDevice(CUstream s, CUdevice *dev)

@@ -14,9 +14,8 @@
  *  - ollama_ggml_nvml (Ollama's ggml patch): UUID from the driver API,
  *    nvmlDeviceGetHandleByUUID, memory info, name, nvmlErrorString;
  *  - ollama_012_inprocess (<= 0.12): the driver sequence with
- *    cuCtxCreate_v3 and cuMemGetInfo_v2, then NVML by UUID; prints "skip"
- *    while the guest libcuda answers cuCtxCreate_v3 NOT_SUPPORTED
- *    (non-primary contexts are issue 3's), never "ok";
+ *    cuCtxCreate_v3, cuMemGetInfo_v2 and cuCtxDestroy_v2, then NVML by
+ *    UUID (its total must be the driver's);
  *  - pytorch_nvml: every symbol PyTorch asserts, handle by the driver's bus
  *    id, CUDA version, processes, NvLink remote type NOT_SUPPORTED on every
  *    link, and the NVML queries torch.cuda's helpers make.
@@ -152,14 +151,8 @@ static void ollama_012_inprocess(void)
 		check_end(&c);
 		return;
 	}
-	CUresult r = CU(&c, cuCtxCreate_v3, CUcontext *, void *, int,
-			unsigned, CUdevice)(&ctx, NULL, 0, 0, dev);
-	if (r == CUDA_ERROR_NOT_SUPPORTED) {
-		printf("skip %s: cuCtxCreate_v3 is NOT_SUPPORTED by the guest "
-		       "libcuda yet (non-primary contexts, issue 3)\n", c.name);
-		return;
-	}
-	if (OKCU(&c, r)) {
+	if (OKCU(&c, CU(&c, cuCtxCreate_v3, CUcontext *, void *, int,
+			unsigned, CUdevice)(&ctx, NULL, 0, 0, dev))) {
 		OKCU(&c, CU(&c, cuMemGetInfo_v2, size_t *, size_t *)(&free,
 								   &total));
 		OKCU(&c, CU(&c, cuCtxDestroy_v2, CUcontext)(ctx));

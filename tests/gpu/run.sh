@@ -154,6 +154,14 @@ for mode in native vgpu; do
 	"${run[@]}" "$B/tests/gpu/tools_tls" >"$out/tools_tls-$mode.txt" 2>&1
 	verdict "tools_tls $mode" "[[ $? -eq 0 ]]"
 done
+# non-primary contexts (tests/gpu/contexts.c); stale handles: vgpu only
+"$B/tests/gpu/contexts" "$k" >"$out/contexts-native.txt" 2>&1
+verdict "contexts native" "[[ $? -eq 0 ]]"
+guest "$B/tests/gpu/contexts" "$k" --vgpu >"$out/contexts-vgpu.txt" 2>&1
+verdict "contexts through vgpu" "[[ $? -eq 0 ]]"
+verdict "contexts digests bit-identical" "diff \
+	<(grep ^digest '$out/contexts-native.txt') \
+	<(grep ^digest '$out/contexts-vgpu.txt') >/dev/null"
 
 # PyTorch, unmodified, natively and through vgpu (tests/gpu/torch/run.sh:
 # its own daemon; matmul, cuDNN, graphs, Triton; digests compared)

@@ -311,6 +311,8 @@ check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \
 
 # TOOLS_TLS entry 2 (what cuBLASLt asks for the current context)
 check tools_tls guest "$build/tests/gpu/tools_tls"
+# non-primary contexts: create, work, threads, destroy, stale handles
+check contexts guest "$build/tests/gpu/contexts" "$kernels" --vgpu
 
 kill "$daemon" && wait "$daemon"
 daemon=
