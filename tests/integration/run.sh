@@ -29,7 +29,7 @@ qregion=/dev/shm/vgpu-it-q-$$ # a second VM, with a memory quota (NVML)
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region" "$qregion" "$region-q"
+	rm -rf "$tmp" "$region" "$qregion" "$region-q" "$region-big"
 }
 trap cleanup EXIT
 
@@ -60,6 +60,13 @@ region = $region-q
 region_size = 16M
 channels = 4
 memory_limit = 64M
+CONF
+# a VM with room for 1 GiB pinned buffers: copies from 1 B to 1 GiB
+cat >"$tmp/vms.d/big.conf" <<CONF
+region = $region-big
+region_size = 4G
+channels = 1
+pinned_pool = 1088M
 CONF
 
 check() { # NAME COMMAND...: one result line
@@ -106,6 +113,9 @@ check threads guest "$build/tests/gpu/threads" "$kernels"
 check hostile guest "$build/tests/gpu/hostile" "$kernels"
 check fork_after_init guest "$build/tests/gpu/forkinit" "$kernels"
 check memops guest "$build/tests/gpu/memops"
+# the same up to 1 GiB (pageable and pinned), in the VM with the big pool
+check memops_1gib env VGPU_REGION="$region-big" \
+	LD_LIBRARY_PATH="$build/guest/lib" "$build/tests/gpu/memops" --big
 memops_pair() { # two processes: separate pinned slices, address tables
 	guest "$build/tests/gpu/memops" >"$tmp/m1.out" 2>&1 &
 	local a=$! rc=0
