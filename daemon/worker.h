@@ -212,6 +212,10 @@ bool vw_torch_execute(struct vworker *W, struct vw_exec *x,
  * for any area (graph host nodes too). vw_cb_close releases every waiter
  * for good: called before the executors are stopped. */
 void vw_cb_run(struct vworker *W, uint64_t token, CUresult status);
+/* Host functions run at every graph launch: the driver's fn is
+ * vw_cb_persistent_fn, its argument the guest's token (bind W first). */
+void vw_cb_persist_bind(struct vworker *W);
+void vw_cb_persistent_fn(void *token);
 void vw_cb_close(struct vworker *W);
 
 /* executors (daemon/worker_exec.c) */

@@ -361,6 +361,17 @@ static CUresult add_kind(struct vworker *W, const struct vgpu_cu_gnode *n,
 								n->ndeps, e);
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return W->drv.cuGraphAddEmptyNode(node, g, deps, n->ndeps);
+	case CU_GRAPH_NODE_TYPE_HOST: {
+		/* u.event carries the guest's token: the trampoline's
+		 * argument is that value, so execs copying it own nothing */
+		if (!n->u.event)
+			return CUDA_ERROR_INVALID_VALUE;
+		CUDA_HOST_NODE_PARAMS hp = {
+			.fn = vw_cb_persistent_fn,
+			.userData = (void *)(uintptr_t)n->u.event};
+		vw_cb_persist_bind(W);
+		return W->drv.cuGraphAddHostNode(node, g, deps, n->ndeps, &hp);
+	}
 	default:
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}

@@ -16,6 +16,10 @@
  * with CUDA_ERROR_DEINITIALIZED; nothing waits again after that. A guest
  * that never polls only stalls its own streams, as a native callback that
  * never returns does.
+ *
+ * Graph host nodes and captured cuLaunchHostFunc run at every launch:
+ * their driver argument is the token itself (vw_cb_persistent_fn), not
+ * an allocation, so graphs and their execs own nothing here.
  */
 #include "worker_stream.h"
 #include "../ring/cuda_proto_stream.h"
@@ -161,6 +165,24 @@ static void stream_cb(CUstream s, CUresult status, void *p)
 	vw_cb_run(t.W, t.token, status);
 }
 
+/* The trampoline of host functions that run more than once (graph host
+ * nodes, captured cuLaunchHostFunc): its argument is the guest's token,
+ * so nothing is owned by the graph, its execs or their copies of the
+ * node's parameters, and nothing can be freed early or leak. */
+static struct vworker *persist_worker;
+
+void vw_cb_persist_bind(struct vworker *W)
+{
+	__atomic_store_n(&persist_worker, W, __ATOMIC_RELEASE);
+}
+
+void vw_cb_persistent_fn(void *token)
+{
+	struct vworker *W = __atomic_load_n(&persist_worker, __ATOMIC_ACQUIRE);
+	if (W && token)
+		vw_cb_run(W, (uint64_t)(uintptr_t)token, CUDA_SUCCESS);
+}
+
 /* VGPU_CU_HOST_FUNC: a[0] stream, a[1] token, a[2] kind, a[3] flags. */
 CUresult vw_cb_enqueue(struct vworker *W, const struct vgpu_cu_args *a)
 {
@@ -173,15 +195,22 @@ CUresult vw_cb_enqueue(struct vworker *W, const struct vgpu_cu_args *a)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (a->a[3] > UINT32_MAX)
 		return CUDA_ERROR_INVALID_VALUE;
-	/* A captured host function would be replayed with a trampoline
-	 * freed after its first run: graph host nodes are not remoted yet
-	 * (docs/graphs.md), so capture refuses them. */
+	/* A captured host function is replayed at every launch, so its
+	 * driver argument must outlive the capture: it is the token itself
+	 * (a value, nothing to free), and the worker is found through
+	 * persist_worker (one worker process serves one guest process).
+	 * A stream callback is not capturable natively. */
 	CUstreamCaptureStatus cs = CU_STREAM_CAPTURE_STATUS_NONE;
 	r = W->drv.cuStreamIsCapturing(s, &cs);
 	if (r)
 		return r;
-	if (cs != CU_STREAM_CAPTURE_STATUS_NONE)
-		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	if (cs != CU_STREAM_CAPTURE_STATUS_NONE) {
+		if (a->a[2] != VGPU_HOSTFN_LAUNCH)
+			return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+		vw_cb_persist_bind(W);
+		return W->drv.cuLaunchHostFunc(s, vw_cb_persistent_fn,
+					       (void *)(uintptr_t)a->a[1]);
+	}
 	struct tramp *t = malloc(sizeof(*t));
 	if (!t)
 		return CUDA_ERROR_OUT_OF_MEMORY;

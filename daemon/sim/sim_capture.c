@@ -418,14 +418,16 @@ bool sim_capture_submit(struct sim_stream *s, struct sim_op *op,
 	} else if (m && (op->kind == SIM_OP_DTOH ||
 			 (op->kind == SIM_OP_RECT &&
 			  (op->u.rect.hdst || op->u.rect.hsrc)) ||
-			 op->kind == SIM_OP_FREE || op->kind == SIM_OP_HOST ||
-			 op->kind == SIM_OP_MEMOP)) {
-		/* memory, host and memory-operation nodes are not
+			 op->kind == SIM_OP_FREE || op->kind == SIM_OP_MEMOP ||
+			 (op->kind == SIM_OP_HOST && op->u.host.cb))) {
+		/* memory and memory-operation nodes are not
 		 * simulated: the capture fails rather than run them early.
 		 * A 1D host-to-device copy is a memcpy node reading the host
 		 * bytes each time it runs, as natively for pageable memory
 		 * (H200, driver 580); device-to-host and 2D host copies in
-		 * capture are not simulated */
+		 * capture are not simulated. A cuLaunchHostFunc is a host
+		 * node run at each launch; a stream callback is not
+		 * capturable natively */
 		m->c->invalid = true;
 		*rc = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	} else if (m) {

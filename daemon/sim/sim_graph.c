@@ -379,6 +379,23 @@ CUresult sim_cuGraphAddEmptyNode(CUgraphNode *node, CUgraph g,
 	return add(node, g, deps, ndeps, CU_GRAPH_NODE_TYPE_EMPTY, NULL);
 }
 
+CUresult sim_cuGraphAddHostNode(CUgraphNode *node, CUgraph g,
+				const CUgraphNode *deps, size_t ndeps,
+				const CUDA_HOST_NODE_PARAMS *p)
+{
+	CUresult rc = sim_enter_handle();
+	if (rc)
+		return rc;
+	if (!p || !p->fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(SIM_OP_HOST);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.host.fn = p->fn;
+	op->u.host.data = p->userData;
+	return add(node, g, deps, ndeps, CU_GRAPH_NODE_TYPE_HOST, op);
+}
+
 static bool has_edge(const struct sim_gnode *to, const struct sim_gnode *from)
 {
 	for (size_t i = 0; i < to->ndeps; i++)

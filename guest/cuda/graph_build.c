@@ -12,6 +12,7 @@
  * generated stub answers CUDA_ERROR_NOT_SUPPORTED until host callbacks
  * run in the guest.
  */
+#include "callbacks.h"
 #include "graph.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,41 @@ VGPU_EXPORT CUresult cuGraphAddEventWaitNode(CUgraphNode *node, CUgraph g,
 	struct vgpu_cu_gnode n = gnode(g, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
 	n.u.event = (uint64_t)(uintptr_t)e;
 	return add_node(node, &n, deps, ndeps, NULL, 0);
+}
+
+/* A host node: (fn, userData) stays registered under its token for the
+ * process's life (the node, its execs and their copies may all replay
+ * it); the worker's host node posts the token at each launch. */
+static void run_host_node(void *arg, CUresult status)
+{
+	const CUDA_HOST_NODE_PARAMS *p = arg;
+	(void)status;
+	p->fn(p->userData);
+}
+
+VGPU_EXPORT CUresult cuGraphAddHostNode(CUgraphNode *node, CUgraph g,
+					const CUgraphNode *deps, size_t ndeps,
+					const CUDA_HOST_NODE_PARAMS *p)
+{
+	if (!p || !p->fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUDA_HOST_NODE_PARAMS *copy = malloc(sizeof(*copy));
+	uint64_t token = 0;
+	if (!copy)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*copy = *p;
+	CUresult r = vgpu_cb_register(run_host_node, copy, false, &token);
+	if (r) {
+		free(copy);
+		return r;
+	}
+	struct vgpu_cu_gnode n = gnode(g, CU_GRAPH_NODE_TYPE_HOST);
+	n.u.event = token;
+	if ((r = add_node(node, &n, deps, ndeps, NULL, 0))) {
+		vgpu_cb_forget(token);
+		free(copy);
+	}
+	return r;
 }
 
 VGPU_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode *node, CUgraph g,

@@ -1,7 +1,7 @@
 /* guest/cuda/graph_node.c - the generic node calls of CUDA 12.2+
  * (cuGraphAddNode, cuGraphNodeSetParams, cuGraphExecNodeSetParams): each
  * node type goes to its own call (guest/cuda/graph_build.c); types vgpu
- * does not build (host, child graph, memory, semaphores, conditional,
+ * does not build (child graph, memory, semaphores, conditional,
  * batch memory operations) are CUDA_ERROR_NOT_SUPPORTED. Kernel
  * parameters v3 have v2's layout.
  */
@@ -48,6 +48,11 @@ static CUresult add(CUgraphNode *out, CUgraph g, const CUgraphNode *deps,
 					       p->eventWait.event);
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return cuGraphAddEmptyNode(out, g, deps, n);
+	case CU_GRAPH_NODE_TYPE_HOST: {
+		CUDA_HOST_NODE_PARAMS h = {.fn = p->host.fn,
+					   .userData = p->host.userData};
+		return cuGraphAddHostNode(out, g, deps, n, &h);
+	}
 	default:
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}

@@ -341,6 +341,13 @@ static void run_host_call(void *arg, CUresult status)
 		h.cb(h.s, status, h.data);
 }
 
+static void run_host_node(void *arg, CUresult status)
+{
+	const struct host_call *h = arg;
+	(void)status;
+	h->fn(h->data);
+}
+
 static CUresult host_call(CUstream s, const struct host_call *h,
 			  uint64_t kind, unsigned flags, const char *name)
 {
@@ -354,7 +361,14 @@ static CUresult host_call(CUstream s, const struct host_call *h,
 	if (!copy)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	*copy = *h;
-	if ((r = vgpu_cb_register(run_host_call, copy, true, &token))) {
+	/* captured, it is a host node run at each launch of the graph: its
+	 * record stays for the process's life (docs/graphs.md) */
+	CUstreamCaptureStatus cs = CU_STREAM_CAPTURE_STATUS_NONE;
+	bool persist = kind == VGPU_HOSTFN_LAUNCH &&
+		       !cuStreamIsCapturing(s, &cs) &&
+		       cs != CU_STREAM_CAPTURE_STATUS_NONE;
+	if ((r = vgpu_cb_register(persist ? run_host_node : run_host_call,
+				  copy, !persist, &token))) {
 		free(copy);
 		return r;
 	}

@@ -34,6 +34,10 @@
  *                     replayed 5 times with the host bytes changed
  *                     between launches: the device holds each launch's
  *                     bytes; the executable outlives its graph.
+ *  host_node          kernel -> cuGraphAddHostNode -> kernel, then the
+ *                     same captured with cuLaunchHostFunc, each replayed:
+ *                     the host function runs once per launch, the kernels
+ *                     around it in order.
  * Results native and remoted runs must share are "digest" lines: data,
  * and the outcomes of calls whose native answer this program does not
  * assert. The last line is "graphs: N passed, N failed".
@@ -675,6 +679,76 @@ static void pageable_replay(void)
 	check_end(&c);
 }
 
+/* Host nodes: fill x -> host fn -> y += 2x, built by hand and captured
+ * (cuLaunchHostFunc); each replay runs the host fn once, in order. */
+static int host_calls;
+static void host_count(void *p)
+{
+	(*(int *)p)++;
+}
+
+static void host_node(void)
+{
+	struct check c = {.name = "host_node"};
+	CUstream s;
+	CUgraph g = NULL, g2 = NULL;
+	CUgraphExec e = NULL, e2 = NULL;
+	CUgraphNode k1, h, k2;
+	CUDA_KERNEL_NODE_PARAMS p1, p2;
+	CUdeviceptr x = dx, y = dy;
+	unsigned v = ONE;
+	unsigned long long n = N;
+	float a = 2.0f;
+	int ni = N;
+	void *fa[] = {&x, &v, &n}, *sa[] = {&a, &x, &y, &ni};
+	CUDA_HOST_NODE_PARAMS hp = {.fn = host_count, .userData = &host_calls};
+	host_calls = 0;
+	int ok = EXPECT_OK(&c, cuStreamCreate(&s, CU_STREAM_NON_BLOCKING)) &&
+		 EXPECT_OK(&c, cuMemsetD8(dy, 0, N * 4)) &&
+		 EXPECT_OK(&c, cuGraphCreate(&g, 0)) &&
+		 kparams(&p1, f_fill, 16, 128, fa) &&
+		 kparams(&p2, f_saxpy, N / 128, 128, sa) &&
+		 EXPECT_OK(&c, cuGraphAddKernelNode(&k1, g, NULL, 0, &p1)) &&
+		 EXPECT_OK(&c, cuGraphAddHostNode(&h, g, &k1, 1, &hp)) &&
+		 EXPECT_OK(&c, cuGraphAddKernelNode(&k2, g, &h, 1, &p2)) &&
+		 EXPECT_OK(&c, cuGraphInstantiateWithFlags(&e, g, 0));
+	for (int r = 1; ok && r <= REPLAYS; r++)
+		ok = EXPECT_OK(&c, cuGraphLaunch(e, s)) &&
+		     EXPECT_OK(&c, cuStreamSynchronize(s)) &&
+		     all_equal(&c, dy, 2.0f * (float)r, "y");
+	if (ok && host_calls != REPLAYS)
+		check_fail(&c, "host node ran %d times, want %d", host_calls,
+			   REPLAYS);
+	/* the same through capture */
+	host_calls = 0;
+	ok = ok && EXPECT_OK(&c, cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL)) &&
+	     fill(&c, s, dx, ONE) &&
+	     EXPECT_OK(&c, cuLaunchHostFunc(s, host_count, &host_calls)) &&
+	     saxpy(&c, s, 2.0f, dx, dy) &&
+	     EXPECT_OK(&c, cuStreamEndCapture(s, &g2)) &&
+	     EXPECT_OK(&c, cuGraphInstantiateWithFlags(&e2, g2, 0));
+	for (int r = 1; ok && r <= REPLAYS; r++)
+		ok = EXPECT_OK(&c, cuGraphLaunch(e2, s)) &&
+		     EXPECT_OK(&c, cuStreamSynchronize(s)) &&
+		     all_equal(&c, dy, 2.0f * (float)(REPLAYS + r), "y");
+	if (ok && host_calls != REPLAYS)
+		check_fail(&c, "captured host fn ran %d times, want %d",
+			   host_calls, REPLAYS);
+	static float yh[N];
+	if (ok && EXPECT_OK(&c, cuMemcpyDtoH(yh, dy, sizeof(yh))))
+		digest("host_node_y", yh, sizeof(yh));
+	if (e)
+		EXPECT_OK(&c, cuGraphExecDestroy(e));
+	if (e2)
+		EXPECT_OK(&c, cuGraphExecDestroy(e2));
+	if (g)
+		EXPECT_OK(&c, cuGraphDestroy(g));
+	if (g2)
+		EXPECT_OK(&c, cuGraphDestroy(g2));
+	cuStreamDestroy(s);
+	check_end(&c);
+}
+
 static int setup(void *image)
 {
 	CUdevice dev;
@@ -715,5 +789,6 @@ int main(int argc, char **argv)
 	exec_update();
 	capture_errors();
 	pageable_replay();
+	host_node();
 	return check_summary("graphs");
 }

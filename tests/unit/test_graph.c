@@ -75,6 +75,7 @@ static void up(void)
 
 static void down(void)
 {
+	vw_cb_close(&W); /* releases any host node still waiting */
 	vw_exec_standalone_free(X);
 	vw_graph_host_forget(&W);
 	vgpu_serve_fini(&W.srv);
@@ -711,8 +712,8 @@ Test(graph_worker, node_ranges_and_lengths_are_checked)
 	n.u.k.param_bytes = 24;
 	cr_expect_eq(add(g, CU_GRAPH_NODE_TYPE_KERNEL, NULL, 0, &n, &node),
 		     CUDA_SUCCESS);
-	n.type = CU_GRAPH_NODE_TYPE_HOST;
-	cr_expect_eq(add(g, CU_GRAPH_NODE_TYPE_HOST, NULL, 0, &n, &node),
+	n.type = CU_GRAPH_NODE_TYPE_GRAPH;
+	cr_expect_eq(add(g, CU_GRAPH_NODE_TYPE_GRAPH, NULL, 0, &n, &node),
 		     CUDA_ERROR_NOT_SUPPORTED);
 	/* lengths that lie */
 	uint8_t buf[SLOT_SIZE] = {0};
@@ -1050,6 +1051,8 @@ Test(graph_worker, random_requests_are_answered_and_never_crash)
 	uint64_t pool[16], seed = 7, node;
 	size_t np = 0;
 	struct vgpu_cu_args a = {{4096}};
+	/* random host nodes must not wait for a guest that never polls */
+	vw_cb_close(&W);
 	cr_assert_eq(call("cuMemAlloc_v2", &a), CUDA_SUCCESS);
 	pool[np++] = a.a[0];
 	pool[np++] = a.a[0] + 4000;
@@ -1117,4 +1120,160 @@ Test(graph_worker, random_requests_are_answered_and_never_crash)
 	cr_expect(r == CUDA_SUCCESS ||
 		  r == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
 		  "stream sync after the storm: %d", r);
+}
+
+/* ---- host nodes ----------------------------------------------------------- */
+
+static int host_ran;
+static uint32_t host_saw[8];
+static CUdeviceptr host_p;
+
+/* Runs on the sim stream's thread: reads the sim's device memory
+ * directly to see what the first kernel wrote. */
+static void host_log(void *arg)
+{
+	(void)arg;
+	uint32_t v = 0;
+	sim_heap_rdlock();
+	const void *d = sim_heap_map(host_p, 4);
+	if (d)
+		memcpy(&v, d, 4);
+	sim_heap_unlock();
+	if (host_ran < 8)
+		host_saw[host_ran] = v;
+	host_ran++;
+}
+
+Test(graph_sim, host_nodes_run_at_each_launch_between_their_kernels)
+{
+	CUstream s;
+	CUgraph g, g2;
+	CUgraphNode k1, h, k2;
+	CUgraphExec e;
+	CUfunction f = fill_fn();
+	unsigned v1 = 0, v2 = 0;
+	unsigned long long cnt = 1;
+	OK(D->cuMemAlloc_v2(&host_p, 64));
+	void *a1[] = {&host_p, &v1, &cnt}, *a2[] = {&host_p, &v2, &cnt};
+	CUDA_KERNEL_NODE_PARAMS kp = {.func = f, .gridDimX = 1, .gridDimY = 1,
+				      .gridDimZ = 1, .blockDimX = 1,
+				      .blockDimY = 1, .blockDimZ = 1};
+	CUDA_HOST_NODE_PARAMS hp = {.fn = host_log};
+	OK(D->cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	OK(D->cuGraphCreate(&g, 0));
+	v1 = 11, v2 = 22;
+	kp.kernelParams = a1;
+	OK(D->cuGraphAddKernelNode_v2(&k1, g, NULL, 0, &kp));
+	OK(D->cuGraphAddHostNode(&h, g, &k1, 1, &hp));
+	kp.kernelParams = a2;
+	OK(D->cuGraphAddKernelNode_v2(&k2, g, &h, 1, &kp));
+	ERR(D->cuGraphAddHostNode(&h, g, NULL, 0, NULL),
+	    CUDA_ERROR_INVALID_VALUE);
+	CUgraphNodeType t;
+	OK(D->cuGraphNodeGetType(h, &t));
+	cr_expect_eq(t, CU_GRAPH_NODE_TYPE_HOST);
+	OK(D->cuGraphInstantiateWithFlags(&e, g, 0));
+	OK(D->cuGraphDestroy(g)); /* the exec keeps its own copy */
+	for (int r = 1; r <= 3; r++) {
+		OK(D->cuGraphLaunch(e, s));
+		OK(D->cuStreamSynchronize(s));
+		cr_expect_eq(host_ran, r);
+		cr_expect_eq(host_saw[r - 1], 11u, "the host node ran first");
+		cr_expect_eq(word(host_p), 22u);
+	}
+	OK(D->cuGraphExecDestroy(e));
+	/* captured: cuLaunchHostFunc is a host node, a callback is refused */
+	host_ran = 0;
+	OK(D->cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	OK(fill(f, s, host_p, 33, 1));
+	OK(D->cuLaunchHostFunc(s, host_log, NULL));
+	OK(fill(f, s, host_p, 44, 1));
+	OK(D->cuStreamEndCapture(s, &g2));
+	cr_expect_eq(host_ran, 0, "capture runs nothing");
+	for (int r = 1; r <= 2; r++) {
+		OK(run(g2, s));
+		cr_expect_eq(host_ran, r);
+		cr_expect_eq(host_saw[r - 1], 33u);
+		cr_expect_eq(word(host_p), 44u);
+	}
+	OK(D->cuGraphDestroy(g2));
+}
+
+static void some_cb(CUstream s, CUresult r, void *p)
+{
+	(void)s, (void)r, (void)p;
+}
+
+Test(graph_sim, a_stream_callback_cannot_be_captured)
+{
+	CUstream s;
+	CUgraph g;
+	OK(D->cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	OK(D->cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	ERR(D->cuStreamAddCallback(s, some_cb, NULL, 0),
+	    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+	ERR(D->cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+}
+
+struct poller {
+	uint64_t done;
+	int32_t r;
+	uint64_t token;
+};
+
+static void *poll_main(void *arg)
+{
+	struct poller *p = arg;
+	struct vgpu_cu_args a = {{p->done}};
+	p->r = request(VGPU_CU_CB_POLL, 0, &a, sizeof(a), &a, sizeof(a));
+	p->token = a.a[0];
+	return NULL;
+}
+
+/* The worker's host node posts the guest's token at every launch and
+ * holds later work until the guest's poll says it ran; a token of 0 is
+ * refused, an unknown token acknowledged changes nothing. */
+Test(graph_worker, host_nodes_post_their_token_at_each_launch)
+{
+	uint64_t g = new_id("cuGraphCreate", 0), node, bad;
+	uint64_t s = new_id("cuStreamCreate", CU_STREAM_NON_BLOCKING);
+	struct vgpu_cu_gnode n = {0};
+	cr_expect_eq(add(g, CU_GRAPH_NODE_TYPE_HOST, NULL, 0, &n, &bad),
+		     CUDA_ERROR_INVALID_VALUE, "no token");
+	n.u.event = 0x1234;
+	cr_assert_eq(add(g, CU_GRAPH_NODE_TYPE_HOST, NULL, 0, &n, &node),
+		     CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{node}};
+	cr_assert_eq(args(VGPU_CU_NODE_TYPE, &a), CUDA_SUCCESS);
+	cr_expect_eq(a.a[0], CU_GRAPH_NODE_TYPE_HOST);
+	a = (struct vgpu_cu_args){{g, 0, 0, 0}};
+	cr_assert_eq(args(VGPU_CU_GRAPH_INSTANTIATE, &a), CUDA_SUCCESS);
+	uint64_t e = a.a[0];
+	a = (struct vgpu_cu_args){{g}};
+	cr_assert_eq(request(VGPU_CU_GRAPH_DESTROY, 0, &a, sizeof(a), &a,
+			     sizeof(a)), CUDA_SUCCESS);
+	uint64_t done = 0x999; /* a token nobody posted: ignored */
+	for (int r = 0; r < 3; r++) {
+		a = (struct vgpu_cu_args){{e, s}};
+		cr_assert_eq(call("cuGraphLaunch", &a), CUDA_SUCCESS);
+		struct poller p = {.done = done};
+		poll_main(&p); /* waits until the launch reaches the node */
+		cr_assert_eq(p.r, CUDA_SUCCESS);
+		cr_expect_eq(p.token, 0x1234u, "launch %d", r);
+		a = (struct vgpu_cu_args){{s}};
+		cr_expect_eq(call("cuStreamQuery", &a), CUDA_ERROR_NOT_READY,
+			     "the node waits for the guest");
+		done = p.token;
+	}
+	/* the last acknowledgement, from a thread that then waits on */
+	struct poller last = {.done = done};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, poll_main, &last), 0);
+	a = (struct vgpu_cu_args){{s}};
+	cr_expect_eq(call("cuStreamSynchronize", &a), CUDA_SUCCESS);
+	vw_cb_close(&W);
+	pthread_join(t, NULL);
+	cr_expect_eq(last.r, CUDA_ERROR_DEINITIALIZED);
+	a = (struct vgpu_cu_args){{e}};
+	cr_expect_eq(call("cuGraphExecDestroy", &a), CUDA_SUCCESS);
 }
