@@ -203,13 +203,17 @@ $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 # test_nvml dlopens the guest NVML and reads its export list.
 $(BUILD)/tests/unit/test_nvml: $(NVML_SO) guest/nvml/exports.txt
 
-$(BUILD)/tests/%: tests/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+# The worker fixture needs the daemon's library and Criterion: unit tests
+# only; the ring programs and benches link the rest of tests/support.
+RING_SUPPORT := $(filter-out tests/support/worker_fixture.c,\
+	$(wildcard tests/support/*.c))
+$(BUILD)/tests/%: tests/%.c $(RING_SUPPORT) tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(RING_SUPPORT) $(LIBRING) -o $@ $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c tests/support/*.c tests/support/*.h $(LIBRING)
+$(BUILD)/bench/%: bench/%.c $(RING_SUPPORT) tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/support/*.c $(LIBRING) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(RING_SUPPORT) $(LIBRING) -o $@ $(LDLIBS)
 
 # Criterion runs each test in its own process; --jobs 1 keeps the
 # multi-process stress tests from fighting each other for the 2 cores.
@@ -462,10 +466,10 @@ bench: $(BENCH_BIN) $(BUILD)/bench/shmcopy $(BUILD)/bench/bandwidth \
 
 # The guest side of vmtest: ringclient linked statically, so the VM's
 # initramfs needs no dynamic loader or libraries.
-$(BUILD)/tests/ringclient-static: tests/ringclient.c tests/support/*.c \
+$(BUILD)/tests/ringclient-static: tests/ringclient.c $(RING_SUPPORT) \
 		tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -static $< tests/support/*.c $(LIBRING) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -static $< $(RING_SUPPORT) $(LIBRING) \
 		-o $@ $(LDLIBS)
 
 # Real-VM test: QEMU (TCG) boots a Linux guest with an ivshmem-plain device.

@@ -10,58 +10,25 @@
 #include "../../daemon/worker.h"
 #include "../../daemon/worker_bulk.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
+#define ARENA VWF_ARENA
 #define POOL (64u << 10)
 
-static struct vworker W;
-static struct vw_exec *X;
-static void *mem;
-
+/* Channel 1 of two (the pool and arenas are the region's, not channel
+ * 0's), no context handle: the bulk path needs none. */
 static void up_with(uint64_t pool)
 {
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
-	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
-	struct vgpu_geom g = {.nchannels = 2, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA,
-			      .pool_size = pool};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	W.chan = 1;
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 1);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[1], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[1], VGPU_START_DEFAULT);
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
+	vwf_opts = (struct vwf_opts){.nchannels = 2, .chan = 1, .pool = pool,
+				     .no_ctx_id = true};
+	vwf_up();
 }
 
 static void up(void) { up_with(POOL); }
-
-static void down(void)
-{
-	vw_exec_standalone_free(X);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
 
 static int32_t pool_open(struct vgpu_cu_args *a)
 {
@@ -75,7 +42,7 @@ static int32_t pool_open(struct vgpu_cu_args *a)
 	return s->result;
 }
 
-TestSuite(bulk, .init = up, .fini = down);
+TestSuite(bulk, .init = up, .fini = vwf_down);
 
 Test(bulk, arena_and_pool_are_registered_once_at_start_up)
 {

@@ -8,6 +8,7 @@
 #include "../../daemon/sim/sim.h"
 #include "../../daemon/worker.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,14 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
+#define SLOT_SIZE VWF_SLOT_SIZE
+#define ARENA VWF_ARENA
 
-static struct vworker W;
 static struct vgpu_driver *D = &W.drv;
-static struct vw_exec *X;
-static void *mem;
-static uint32_t pos;
 
 /* Kernels the sim implements in C, by name and parameter sizes. */
 static const char PTX[] =
@@ -40,50 +37,15 @@ static void ok_(CUresult rc, const char *what, int line)
 	cr_assert_eq((x), (want), "line %d: %s = %d, want %d", __LINE__, #x, \
 		     (int)(x), (int)(want))
 
-/* A worker as worker_main.c builds one, serving channel 0 of a region in
- * memory (as tests/unit/test_worker.c). */
+/* Down releases any host node still waiting and forgets the host nodes. */
 static void up(void)
 {
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	OK(D->cuInit(0));
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	OK(D->cuDevicePrimaryCtxRetain(&W.ctx, 0));
-	OK(D->cuCtxSetCurrent(W.ctx));
-	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
-	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
-	pos = VGPU_START_DEFAULT;
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
+	vwf_opts = (struct vwf_opts){.cb_close = true, .graph_forget = true};
+	vwf_up();
 }
 
-static void down(void)
-{
-	vw_cb_close(&W); /* releases any host node still waiting */
-	vw_exec_standalone_free(X);
-	vw_graph_host_forget(&W);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
-
-TestSuite(graph_sim, .init = up, .fini = down);
-TestSuite(graph_worker, .init = up, .fini = down);
+TestSuite(graph_sim, .init = up, .fini = vwf_down);
+TestSuite(graph_worker, .init = up, .fini = vwf_down);
 
 /* ---- the sim ------------------------------------------------------------- */
 
@@ -502,45 +464,10 @@ Test(graph_sim, exec_update_checks_topology_and_node_types)
 
 /* ---- the worker's handlers ------------------------------------------------ */
 
-static int32_t request(uint16_t op, uint16_t flags, const void *data,
-		       uint32_t len, void *out, uint32_t outlen)
-{
-	uint32_t at = pos++;
-	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
-			     .len = len, .reply = at % 16,
-			     .epoch = W.srv.ch[0].epoch};
-	uint8_t *copy = malloc(len ? len : 1);
-	if (len)
-		memcpy(copy, data, len);
-	m.data = copy;
-	if (flags & VGPU_MSG_NOREPLY)
-		m.reply = VGPU_NO_REPLY;
-	vw_execute(&W, X, &m);
-	free(copy);
-	if (flags & VGPU_MSG_NOREPLY)
-		return W.async_err;
-	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
-	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
-	if (out)
-		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
-		       s->len < outlen ? s->len : outlen);
-	return s->result;
-}
-
 static int32_t args(uint16_t op, struct vgpu_cu_args *a)
 {
 	struct vgpu_cu_args in = *a;
 	return request(op, 0, &in, sizeof(in), a, sizeof(*a));
-}
-
-static int32_t call(const char *name, struct vgpu_cu_args *a)
-{
-	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
-		if (!strcmp(e->name, name))
-			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
-				       sizeof(*a), a, sizeof(*a));
-	cr_assert_fail("%s is not in ring/cuda.api", name);
-	return -1;
 }
 
 static uint64_t new_id(const char *name, uint64_t arg)
@@ -552,7 +479,7 @@ static uint64_t new_id(const char *name, uint64_t arg)
 
 static uint64_t function(void)
 {
-	uint32_t at = pos++;
+	uint32_t at = vwf_pos();
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
 			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
 			     .epoch = W.srv.ch[0].epoch,
@@ -847,7 +774,7 @@ Test(graph_worker, a_capture_names_its_graph_and_nodes_once)
 static int32_t fill_range(uint64_t exec, uint64_t index, uint64_t tag, uint8_t v,
 		    uint32_t n)
 {
-	uint32_t at = pos++;
+	uint32_t at = vwf_pos();
 	uint64_t x[2] = {exec, index};
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_GRAPH_HOST_FILL,
 			     .flags = VGPU_MSG_ARENA, .tid = 1, .len = 16,

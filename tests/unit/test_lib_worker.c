@@ -5,26 +5,19 @@
  * indexes past the end). A kernel's attributes are its function's
  * (VGPU_CU_FUNC_CTL, whose value ranges test_stream_worker.c checks); here
  * only that a library's ids reach it checked. The harness is
- * test_worker.c's.
+ * tests/support/worker_fixture.c.
  */
 #define _GNU_SOURCE
 #include "../../daemon/devinfo.h"
 #include "../../daemon/worker.h"
 #include "../../ring/cuda_proto_stream.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
-
-static struct vworker W;
-static struct vw_exec *X;
-static void *mem;
-static uint32_t pos;
 
 /* A PTX module of kernels the sim implements in C, and a global. */
 static const char PTX[] =
@@ -33,91 +26,13 @@ static const char PTX[] =
 	".visible .entry vgpu_fault(.param .u64 p) { ret; }\n"
 	".visible .entry vgpu_inc_counter() { ret; }\n";
 
-/* A worker as worker_main.c builds one, serving channel 0 of a region in
- * memory that a guest has claimed and the worker accepted. */
-static void up(void)
-{
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
-	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
-	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
-	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
-	pos = VGPU_START_DEFAULT;
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
-}
-
-static void down(void)
-{
-	vw_exec_standalone_free(X);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
-
-TestSuite(lib_worker, .init = up, .fini = down);
+TestSuite(lib_worker, .init = vwf_up, .fini = vwf_down);
 
 /* ---- sending requests ---------------------------------------------------- */
 
-/* One request as the ring delivers it; the reply's result (for NOREPLY:
- * the pending asynchronous error) and up to outlen payload bytes. */
-static int32_t request(uint16_t op, uint16_t flags, const void *data,
-		       uint32_t len, void *out, uint32_t outlen)
-{
-	uint32_t at = pos++;
-	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
-			     .len = len, .reply = at % 16,
-			     .epoch = W.srv.ch[0].epoch};
-	uint8_t *copy = malloc(len ? len : 1);
-	if (len) /* memcpy from NULL is undefined even for 0 bytes */
-		memcpy(copy, data, len);
-	m.data = copy;
-	if (flags & VGPU_MSG_NOREPLY)
-		m.reply = VGPU_NO_REPLY;
-	vw_execute(&W, X, &m);
-	free(copy);
-	if (flags & VGPU_MSG_NOREPLY)
-		return W.async_err;
-	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
-	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
-	if (out)
-		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
-		       s->len < outlen ? s->len : outlen);
-	return s->result;
-}
-
-/* A generated call, by name (ring/cuda.api); a.a[] in, results out. */
-static int32_t call(const char *name, struct vgpu_cu_args *a)
-{
-	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
-		if (!strcmp(e->name, name))
-			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
-				       sizeof(*a), a, sizeof(*a));
-	cr_assert_fail("%s is not in ring/cuda.api", name);
-	return -1;
-}
-
 static uint64_t load_ptx(void)
 {
-	uint32_t at = pos++;
+	uint32_t at = vwf_pos();
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
 			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
 			     .epoch = W.srv.ch[0].epoch,
@@ -216,7 +131,7 @@ Test(lib_worker, short_and_long_messages_refused)
 /* Stage bytes as MODULE_LOAD does for an image (one chunk). */
 static void stage(const void *p, uint32_t n)
 {
-	uint32_t at = pos++;
+	uint32_t at = vwf_pos();
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
 			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
 			     .epoch = W.srv.ch[0].epoch, .arena_len = n,

@@ -10,61 +10,23 @@
 #include "../../daemon/worker.h"
 #include "../../daemon/worker_mem.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
 #define POOL (64u << 10)
 #define NOS UINT64_MAX
 
-static struct vworker W;
-static struct vw_exec *X;
-static void *mem;
-static uint32_t pos;
-
+/* A region with a pinned pool. */
 static void up(void)
 {
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
-	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
-	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
-	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA,
-			      .pool_size = POOL};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
-	pos = VGPU_START_DEFAULT;
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
+	vwf_opts = (struct vwf_opts){.pool = POOL};
+	vwf_up();
 }
 
-static void down(void)
-{
-	vw_exec_standalone_free(X);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
-
-TestSuite(mem, .init = up, .fini = down);
+TestSuite(mem, .init = up, .fini = vwf_down);
 
 /* One request; a bulk chunk when arena_len (bytes at arena offset 0) is
  * given with tag/total. Returns the result, out gets the payload. */
@@ -72,23 +34,9 @@ static int32_t req(uint16_t op, uint16_t flags, const void *data, uint32_t len,
 		   void *out, uint32_t outlen, uint64_t tag, uint64_t arena_len,
 		   uint64_t total)
 {
-	uint32_t at = pos++;
-	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
-			     .len = len, .reply = at % 16,
-			     .epoch = W.srv.ch[0].epoch, .tag = tag,
+	struct vgpu_msg m = {.op = op, .flags = flags, .len = len, .tag = tag,
 			     .arena_len = arena_len, .total = total};
-	uint8_t *copy = malloc(len ? len : 1);
-	if (len)
-		memcpy(copy, data, len);
-	m.data = copy;
-	vw_execute(&W, X, &m);
-	free(copy);
-	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
-	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
-	if (out)
-		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
-		       s->len < outlen ? s->len : outlen);
-	return s->result;
+	return vwf_send(&m, data, out, outlen);
 }
 
 static int32_t simple(uint16_t op, const void *data, uint32_t len, void *out,

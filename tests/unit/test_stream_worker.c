@@ -10,6 +10,7 @@
 #include "../../daemon/worker.h"
 #include "../../ring/cuda_proto_stream.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,93 +18,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
+#define SLOT_SIZE VWF_SLOT_SIZE
 
-static struct vworker W;
-static struct vw_exec *X;
-static void *mem;
-static _Atomic uint32_t pos;
-
+/* A NOREPLY request takes the asynchronous error under the worker's lock:
+ * other threads of a test run requests too. Down releases any host
+ * function still waiting. */
 static void up(void)
 {
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
-	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
-	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
-	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
-	pos = VGPU_START_DEFAULT;
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
+	vwf_opts = (struct vwf_opts){.cb_close = true,
+				     .async = VWF_ASYNC_LOCKED};
+	vwf_up();
 }
 
-static void down(void)
-{
-	vw_cb_close(&W); /* releases any host function still waiting */
-	vw_exec_standalone_free(X);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
-
-TestSuite(stream_worker, .init = up, .fini = down);
-
-/* One request as the ring delivers it; the reply's result (for NOREPLY:
- * the pending asynchronous error, taken) and up to outlen bytes. Several
- * threads may call it (each gets its own position). */
-static int32_t request(uint16_t op, uint16_t flags, const void *data,
-		       uint32_t len, void *out, uint32_t outlen)
-{
-	uint32_t at = atomic_fetch_add(&pos, 1);
-	struct vgpu_msg m = {.pos = at, .op = op, .flags = flags, .tid = 1,
-			     .len = len, .reply = at % 16,
-			     .epoch = W.srv.ch[0].epoch};
-	uint8_t *copy = malloc(len ? len : 1);
-	if (len)
-		memcpy(copy, data, len);
-	m.data = copy;
-	if (flags & VGPU_MSG_NOREPLY)
-		m.reply = VGPU_NO_REPLY;
-	vw_execute(&W, X, &m);
-	free(copy);
-	if (flags & VGPU_MSG_NOREPLY) /* the worker's lock: other threads
-					* of a test run requests too */
-		return vw_take_async_err(&W, CUDA_SUCCESS);
-	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
-	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
-	if (out)
-		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
-		       s->len < outlen ? s->len : outlen);
-	return s->result;
-}
-
-static int32_t call(const char *name, struct vgpu_cu_args *a)
-{
-	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
-		if (!strcmp(e->name, name))
-			return request(e->op, e->sync ? 0 : VGPU_MSG_NOREPLY, a,
-				       sizeof(*a), a, sizeof(*a));
-	cr_assert_fail("%s is not in ring/cuda.api", name);
-	return -1;
-}
+TestSuite(stream_worker, .init = up, .fini = vwf_down);
 
 static int32_t args_op(uint16_t op, struct vgpu_cu_args *a)
 {
@@ -387,7 +314,7 @@ static const char PTX[] =
 
 static uint64_t fill_function(void)
 {
-	uint32_t at = atomic_fetch_add(&pos, 1);
+	uint32_t at = vwf_pos();
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
 			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
 			     .epoch = W.srv.ch[0].epoch,
@@ -492,7 +419,7 @@ Test(stream_worker, launch_ex_checks_everything_before_the_driver)
 static int32_t big_chunk(const uint8_t *p, uint64_t tag, uint64_t len,
 			 uint64_t total)
 {
-	uint32_t at = atomic_fetch_add(&pos, 1);
+	uint32_t at = vwf_pos();
 	uint64_t x[2] = {0, UINT64_MAX};
 	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_LAUNCH_BIG,
 			     .flags = VGPU_MSG_ARENA, .reply = at % 16,

@@ -8,86 +8,35 @@
 #include "../../daemon/devinfo.h"
 #include "../../daemon/worker.h"
 #include "../../ring/host.h"
+#include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SLOT_SIZE 1024
-#define ARENA (64u << 10)
 #define G (2ull << 20) /* the sim's granularity */
 
-static struct vworker W;
-static struct vw_exec *X;
-static void *mem;
-static uint32_t pos;
 static struct vgpud_ledger ledger[1];
 
+/* The ledger accounts physical and pool memory. */
 static void up(void)
 {
-	char err[256] = "";
-	struct vgpu_msg m;
-	uint8_t buf[SLOT_SIZE];
-	cr_assert_eq(vgpu_backend_sim_open(&W.drv, err, sizeof(err)), 0, "%s",
-		     err);
-	pthread_mutex_init(&W.mu, NULL);
-	cr_assert_eq(W.drv.cuInit(0), CUDA_SUCCESS);
-	cr_assert_eq(vgpu_devinfo_fill(&W.drv, 0, "test", 0, &W.info), 0);
-	cr_assert_eq(W.drv.cuDevicePrimaryCtxRetain(&W.ctx, 0), 0);
-	cr_assert_eq(W.drv.cuCtxSetCurrent(W.ctx), 0);
-	W.ctx_id = vw_handle_new(&W, VGPU_HK_CONTEXT, W.ctx);
-	W.ledger = ledger;
-	struct vgpu_geom g = {.nchannels = 1, .nslots = 16,
-			      .slot_size = SLOT_SIZE, .arena_per_chan = ARENA};
-	cr_assert_eq(vgpu_geom_layout(&g), 0);
-	cr_assert_eq(posix_memalign(&mem, 4096, g.size), 0);
-	cr_assert_eq(vgpu_region_format(&W.r, mem, g.size, &g, 0), 0);
-	cr_assert_eq(vgpu_serve_init(&W.srv, &W.r, NULL, &W), 0);
-	struct vgpu_chan_ctl *ctl = vgpu_ctl(&W.r, 0);
-	atomic_store(&ctl->claim, VGPU_CLAIM(1, (uint32_t)getpid()));
-	ctl->abi = VGPU_ABI_MAX;
-	atomic_store(&ctl->req_gen, 1);
-	cr_assert_eq(vgpu_hchan_poll(&W.r, &W.srv.ch[0], &m, buf),
-		     VGPU_H_ATTACH);
-	vgpu_hchan_accept(&W.r, &W.srv.ch[0], VGPU_START_DEFAULT);
-	pos = VGPU_START_DEFAULT;
-	X = vw_exec_standalone(&W);
-	cr_assert_not_null(X);
+	vwf_opts = (struct vwf_opts){.ledger = ledger};
+	vwf_up();
 }
 
-static void down(void)
-{
-	vw_exec_standalone_free(X);
-	vgpu_serve_fini(&W.srv);
-	free(mem);
-}
+TestSuite(vmm, .init = up, .fini = vwf_down);
 
-TestSuite(vmm, .init = up, .fini = down);
-
-/* One request as the ring delivers it: the reply's result and payload. */
-static int32_t request(uint16_t op, const void *data, uint32_t len, void *out,
+/* One request without flags: the reply's result and payload. */
+static int32_t vmm_req(uint16_t op, const void *data, uint32_t len, void *out,
 		       uint32_t outlen)
 {
-	uint32_t at = pos++;
-	struct vgpu_msg m = {.pos = at, .op = op, .tid = 1, .len = len,
-			     .reply = at % 16, .epoch = W.srv.ch[0].epoch};
-	uint8_t *copy = malloc(len ? len : 1);
-	if (len)
-		memcpy(copy, data, len);
-	m.data = copy;
-	vw_execute(&W, X, &m);
-	free(copy);
-	struct vgpu_slot *s = vgpu_reply_at(&W.r, 0, m.reply);
-	cr_assert_eq(atomic_load(&s->seq), m.pos + 2, "op 0x%x unanswered", op);
-	if (out)
-		memcpy(out, (uint8_t *)s + VGPU_MSG_HDR_SIZE,
-		       s->len < outlen ? s->len : outlen);
-	return s->result;
+	return request(op, 0, data, len, out, outlen);
 }
 
 static int32_t op(uint16_t code, struct vgpu_cu_args *a)
 {
-	return request(code, a, sizeof(*a), a, sizeof(*a));
+	return vmm_req(code, a, sizeof(*a), a, sizeof(*a));
 }
 
 static void put_prop(uint64_t *slots)
@@ -137,7 +86,7 @@ static int32_t set_access(uint64_t va, uint64_t size, uint64_t flags)
 	CUmemLocation l = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
 	uint64_t m[5] = {va, size, 1, 0, flags};
 	memcpy(&m[3], &l, 8);
-	return request(VGPU_CU_MEM_SET_ACCESS, m, sizeof(m), NULL, 0);
+	return vmm_req(VGPU_CU_MEM_SET_ACCESS, m, sizeof(m), NULL, 0);
 }
 
 static int32_t htod(uint64_t dev, const void *p, uint32_t n)
@@ -146,13 +95,13 @@ static int32_t htod(uint64_t dev, const void *p, uint32_t n)
 	uint64_t x[2] = {dev, UINT64_MAX /* no stream */};
 	memcpy(buf, x, sizeof(x));
 	memcpy(buf + sizeof(x), p, n);
-	return request(VGPU_CU_MEMCPY_HTOD_INLINE, buf, 16 + n, NULL, 0);
+	return vmm_req(VGPU_CU_MEMCPY_HTOD_INLINE, buf, 16 + n, NULL, 0);
 }
 
 static int32_t dtoh(uint64_t dev, void *p, uint32_t n)
 {
 	uint64_t x[3] = {dev, UINT64_MAX, n};
-	return request(VGPU_CU_MEMCPY_DTOH_INLINE, x, sizeof(x), p, n);
+	return vmm_req(VGPU_CU_MEMCPY_DTOH_INLINE, x, sizeof(x), p, n);
 }
 
 Test(vmm, a_mapped_range_is_the_callers_until_unmapped)
@@ -176,7 +125,7 @@ Test(vmm, a_mapped_range_is_the_callers_until_unmapped)
 	struct vgpu_cu_args a = {{va}};
 	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
 		if (!strcmp(e->name, "cuMemFree_v2"))
-			cr_expect_eq(request(e->op, &a, sizeof(a), &a, sizeof(a)),
+			cr_expect_eq(vmm_req(e->op, &a, sizeof(a), &a, sizeof(a)),
 				     CUDA_ERROR_INVALID_VALUE);
 	cr_assert_eq(unmap(va + G, G), CUDA_SUCCESS);
 	cr_expect_eq(vw_range(&W, va + G, 1), CUDA_ERROR_INVALID_VALUE);
@@ -226,7 +175,7 @@ Test(vmm, foreign_and_stale_handle_ids_are_refused)
 	cr_expect_eq(op(VGPU_CU_MEM_GET_PROP, &a), CUDA_ERROR_INVALID_VALUE);
 	/* another kind's id, and the raw driver value */
 	a = (struct vgpu_cu_args){{0}};
-	cr_assert_eq(request(vw_gen_table[0].op, &a, sizeof(a), &a, sizeof(a)),
+	cr_assert_eq(vmm_req(vw_gen_table[0].op, &a, sizeof(a), &a, sizeof(a)),
 		     CUDA_SUCCESS); /* cuCtxSynchronize: nothing to see */
 	cr_expect_eq(map(va, G, W.ctx_id), CUDA_ERROR_INVALID_VALUE);
 	cr_expect_eq(map(va, G, 1), CUDA_ERROR_INVALID_VALUE);
@@ -253,7 +202,7 @@ Test(vmm, ranges_outside_the_callers_reservations_are_refused)
 	struct vgpu_cu_args a = {{256}};
 	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
 		if (!strcmp(e->name, "cuMemAlloc_v2"))
-			cr_assert_eq(request(e->op, &a, sizeof(a), &a,
+			cr_assert_eq(vmm_req(e->op, &a, sizeof(a), &a,
 					     sizeof(a)), CUDA_SUCCESS);
 	uint64_t plain = a.a[0];
 	cr_expect_eq(map(va + 2 * G, G, h), CUDA_ERROR_INVALID_VALUE, "past");
@@ -294,16 +243,16 @@ Test(vmm, malformed_requests_are_refused)
 	uint64_t va = reserve(2 * G), h = create(G);
 	cr_assert_eq(map(va, G, h), CUDA_SUCCESS);
 	uint64_t short_msg[2] = {va, G};
-	cr_expect_eq(request(VGPU_CU_MEM_MAP, short_msg, sizeof(short_msg), NULL,
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_MAP, short_msg, sizeof(short_msg), NULL,
 			     0), CUDA_ERROR_INVALID_VALUE);
-	cr_expect_eq(request(VGPU_CU_MEM_SET_ACCESS, short_msg,
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_SET_ACCESS, short_msg,
 			     sizeof(short_msg), NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE);
 	uint64_t many[5] = {va, G, 1ull << 40, 0, 3};
-	cr_expect_eq(request(VGPU_CU_MEM_SET_ACCESS, many, sizeof(many), NULL, 0),
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_SET_ACCESS, many, sizeof(many), NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE, "count beyond the message");
 	uint64_t over[5] = {va, G, 2, 0, 3};
-	cr_expect_eq(request(VGPU_CU_MEM_SET_ACCESS, over, sizeof(over), NULL, 0),
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_SET_ACCESS, over, sizeof(over), NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE);
 	/* a guest pointer in the property is never the driver's to read */
 	struct vgpu_cu_args a = {{G, 0}};
@@ -373,7 +322,7 @@ static int32_t gen_call(const char *name, struct vgpu_cu_args *a)
 	for (const struct vw_gen_entry *e = vw_gen_table; e->fn; e++)
 		if (!strcmp(e->name, name)) {
 			uint16_t fl = e->sync ? 0 : VGPU_MSG_NOREPLY;
-			uint32_t at = pos++;
+			uint32_t at = vwf_pos();
 			struct vgpu_msg m = {.pos = at, .op = e->op, .flags = fl,
 					     .tid = 1, .len = sizeof(*a),
 					     .reply = fl ? VGPU_NO_REPLY : at % 16,
@@ -404,7 +353,7 @@ static int32_t pool_op(uint64_t o, uint64_t pool, uint64_t a2, uint64_t a3,
 static int32_t pool_create(CUmemPoolProps *p, uint64_t *id)
 {
 	struct vgpu_cu_args a = {{0}};
-	int32_t r = request(VGPU_CU_MEM_POOL_CREATE, p, sizeof(*p), &a,
+	int32_t r = vmm_req(VGPU_CU_MEM_POOL_CREATE, p, sizeof(*p), &a,
 			    sizeof(a));
 	*id = a.a[0];
 	return r;
@@ -487,10 +436,10 @@ Test(vmm, pool_properties_the_worker_refuses)
 	p.location.type = CU_MEM_LOCATION_TYPE_HOST;
 	cr_expect_eq(pool_create(&p, &id), CUDA_ERROR_NOT_SUPPORTED);
 	p = props();
-	cr_expect_eq(request(VGPU_CU_MEM_POOL_CREATE, &p, sizeof(p) - 8, NULL,
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_POOL_CREATE, &p, sizeof(p) - 8, NULL,
 			     0), CUDA_ERROR_INVALID_VALUE, "short");
 	uint64_t a[3] = {VGPU_POOL_GET_ATTR, 0, 1};
-	cr_expect_eq(request(VGPU_CU_MEM_POOL, a, sizeof(a), NULL, 0),
+	cr_expect_eq(vmm_req(VGPU_CU_MEM_POOL, a, sizeof(a), NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE, "short");
 }
 
@@ -555,7 +504,7 @@ static int32_t ipc_open(uint32_t kind, const struct vgpu_cu_ipc_handle *h,
 {
 	struct vgpu_cu_ipc_open o = {.kind = kind, .h = *h};
 	struct vgpu_cu_args a = {{0}};
-	int32_t r = request(VGPU_CU_IPC_OPEN, &o, sizeof(o), &a, sizeof(a));
+	int32_t r = vmm_req(VGPU_CU_IPC_OPEN, &o, sizeof(o), &a, sizeof(a));
 	*out = a.a[0];
 	return r;
 }
@@ -616,7 +565,7 @@ Test(vmm, ipc_exports_only_the_callers_objects)
 	cr_expect_eq(op(VGPU_CU_IPC, &a), CUDA_ERROR_INVALID_VALUE,
 		     "closing what was not opened");
 	uint8_t shortmsg[16] = {0};
-	cr_expect_eq(request(VGPU_CU_IPC_OPEN, shortmsg, sizeof(shortmsg), NULL,
+	cr_expect_eq(vmm_req(VGPU_CU_IPC_OPEN, shortmsg, sizeof(shortmsg), NULL,
 			     0), CUDA_ERROR_INVALID_VALUE);
 	a = (struct vgpu_cu_args){{99, d}};
 	cr_expect_eq(op(VGPU_CU_IPC, &a), CUDA_ERROR_INVALID_VALUE);
