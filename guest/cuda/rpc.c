@@ -8,6 +8,7 @@
 #include "mem_bulk.h" /* the chunk size */
 
 struct vgpu_cu_state vgpu_cu;
+_Atomic uint64_t vgpu_cu_round_trips;
 
 CUresult vgpu_cu_ready(void)
 {
@@ -54,6 +55,9 @@ CUresult vgpu_cu_call(uint16_t op, const void *in, uint32_t inlen, void *out,
 	struct vgpu_req q = {.op = op, .data = in, .len = inlen,
 			     .flags = sync ? 0 : VGPU_MSG_NOREPLY};
 	struct vgpu_resp p = {.data = out, .cap = outcap};
+	if (sync)
+		atomic_fetch_add_explicit(&vgpu_cu_round_trips, 1,
+					  memory_order_relaxed);
 	int rc = vgpu_gchan_call(&vgpu_cu.conn.ch, &q, &p);
 	r = rc ? vgpu_cu_from_ring(rc) : (CUresult)p.result;
 	trace(name, r, t0);
@@ -77,6 +81,8 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 		return CUDA_ERROR_NOT_PERMITTED;
 	struct vgpu_lane ln;
 	int32_t res = 0;
+	atomic_fetch_add_explicit(&vgpu_cu_round_trips, 1,
+				  memory_order_relaxed);
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
 	struct vgpu_stream st = {.c = &vgpu_cu.conn.ch, .lane = &ln, .op = op,
 				 .arg = x, .arglen = sizeof(*x), .total = len,

@@ -17,6 +17,7 @@
 #include "../conn.h"
 #include "export.h"
 #include <cuda.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct vgpu_cu_state {
@@ -53,6 +54,8 @@ void vgpu_cu_ctx_destroyed(uint64_t id);
 void vgpu_cu_ctx_forget_created(void);
 
 CUresult vgpu_cu_ready(void);
+/* Calls that waited for vgpud's answer (guest/cuda/marker.c exports it). */
+extern _Atomic uint64_t vgpu_cu_round_trips;
 CUresult vgpu_cu_rpc(uint16_t op, struct vgpu_cu_args *a, bool sync,
 		     const char *name);
 /* A hand-written call: payload in, reply payload out (may be NULL). */

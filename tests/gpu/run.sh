@@ -240,7 +240,10 @@ for line in open(sys.argv[1]):
         j = json.loads(line)
     except ValueError:
         continue
-    rows.setdefault(j["metric"], {})[j["mode"]] = j["us_per_call"]
+    if "us_per_call" in j:
+        rows.setdefault(j["metric"], {})[j["mode"]] = j["us_per_call"]
+    elif j["mode"] == "vgpu":  # a count, not a time
+        print("%-28s vgpu %s" % (j["metric"], j["value"]))
 for k, v in rows.items():
     n, g = v.get("native"), v.get("vgpu")
     ratio = "%.2fx" % (g / n) if n and g else "-"
