@@ -272,7 +272,10 @@ static void manual_graph(void)
 {
 	struct check c = {.name = "manual_graph"};
 	CUgraph g;
-	CUgraphNode k1, m, k2, cp, rec, em;
+	/* NULL until added: after a failed add, later steps see no node,
+	 * not stack garbage (clang's -Wsometimes-uninitialized) */
+	CUgraphNode k1 = NULL, m = NULL, k2 = NULL, cp = NULL, rec = NULL,
+		    em = NULL;
 	CUgraphExec e = NULL;
 	CUevent ev;
 	CUstream s;
