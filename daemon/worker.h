@@ -108,6 +108,10 @@ void vw_handle_forget_owned(struct vworker *W, uint64_t owner);
 void vw_handle_del(struct vworker *W, int kind, uint64_t id);
 /* Functions: a new id owning fi (0: out of memory, or module gone), and a
  * lookup that copies the layout. */
+/* A function's parameter layout and the limits the guest checks launches
+ * against (daemon/worker_calls.c): modules and libraries record the same. */
+CUresult vw_fn_layout(struct vworker *W, CUfunction f,
+		      struct vgpu_cu_fninfo *fi);
 uint64_t vw_function_new(struct vworker *W, CUfunction f,
 			 struct vgpu_cu_fninfo *fi, uint64_t module);
 CUresult vw_function(struct vworker *W, uint64_t id, CUfunction *f,

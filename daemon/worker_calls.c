@@ -214,8 +214,8 @@ static bool read_getfn(const struct vgpu_msg *m, struct vgpu_cu_getfn *g)
 	return memchr(g->name, 0, sizeof(g->name)) != NULL;
 }
 
-static CUresult fn_layout(struct vworker *W, CUfunction f,
-			  struct vgpu_cu_fninfo *fi)
+CUresult vw_fn_layout(struct vworker *W, CUfunction f,
+		      struct vgpu_cu_fninfo *fi)
 {
 	size_t off, size;
 	uint32_t n = 0;
@@ -249,7 +249,7 @@ static void get_function(struct vworker *W, const struct vgpu_msg *m)
 	if (r == CUDA_SUCCESS)
 		r = W->drv.cuModuleGetFunction(&f, mod, g.name);
 	if (r == CUDA_SUCCESS)
-		r = fn_layout(W, f, fi);
+		r = vw_fn_layout(W, f, fi);
 	/* from here the handle owns fi (the launch path reads a copy), and
 	 * an unload on another executor may free it: answer from a copy */
 	if (r == CUDA_SUCCESS) {

@@ -69,30 +69,6 @@ static CUresult func_name(struct vworker *W, const struct vgpu_cu_args *a,
 	return r;
 }
 
-/* What worker_calls.c's get_function records: the layout and limits the
- * guest launches with. */
-static CUresult layout(struct vworker *W, CUfunction f,
-		       struct vgpu_cu_fninfo *fi)
-{
-	size_t off, size;
-	uint32_t n = 0;
-	while (W->drv.cuFuncGetParamInfo(f, n, &off, &size) == CUDA_SUCCESS) {
-		if (n == VGPU_CU_MAX_PARAMS || off + size > 0xFFFF)
-			return CUDA_ERROR_NOT_SUPPORTED;
-		fi->offset[n] = (uint16_t)off;
-		fi->size[n] = (uint16_t)size;
-		if (off + size > fi->param_bytes)
-			fi->param_bytes = (uint32_t)(off + size);
-		n++;
-	}
-	fi->nparams = n;
-	W->drv.cuFuncGetAttribute(&fi->max_threads_per_block,
-				  CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
-	W->drv.cuFuncGetAttribute(&fi->shared_size_bytes,
-				  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f);
-	return CUDA_SUCCESS;
-}
-
 /* The staged bytes as a name: all of them arrived, none is NUL. */
 static const char *staged_name(struct vw_exec_state *st)
 {
@@ -126,7 +102,7 @@ static void get_function(struct vworker *W, struct vw_exec *x,
 	if (!r)
 		r = W->drv.cuModuleGetFunction(&f, mod, name);
 	if (!r)
-		r = layout(W, f, fi);
+		r = vw_fn_layout(W, f, fi);
 	if (!r) { /* from here the handle owns fi: answer from a copy */
 		reply = *fi;
 		reply.function = vw_function_new(W, f, fi, a.a[0]);
