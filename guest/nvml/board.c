@@ -12,38 +12,16 @@
 #include "internal.h"
 #include <string.h>
 
-/* Snapshot for device d, group bit present, out non-NULL. */
-static nvmlReturn_t get(nvmlDevice_t d, struct vgpu_vminfo *s, uint64_t bit,
-			const void *out)
-{
-	nvmlReturn_t r = vn_device(d, s);
-	if (!r)
-		r = vn_need(s, bit);
-	if (!r && !out)
-		r = NVML_ERROR_INVALID_ARGUMENT;
-	return r;
-}
-
-#define VAL(name, type, bit, expr)                                           \
-	VGPU_EXPORT nvmlReturn_t name(nvmlDevice_t d, type *out)             \
-	{                                                                    \
-		struct vgpu_vminfo s;                                        \
-		nvmlReturn_t r = get(d, &s, bit, out);                       \
-		if (!r)                                                      \
-			*out = (type)(expr);                                 \
-		return r;                                                    \
-	}
-
-VAL(nvmlDeviceGetMaxMigDeviceCount, unsigned, VGPU_VMI_IDENTITY, 0)
-VAL(nvmlDeviceIsMigDeviceHandle, unsigned, VGPU_VMI_IDENTITY, 0)
-VAL(nvmlDeviceGetBoardId, unsigned, VGPU_VMI_BOARDID, s.board_id)
-VAL(nvmlDeviceGetCurrentClocksEventReasons, unsigned long long,
+VN_VAL(nvmlDeviceGetMaxMigDeviceCount, unsigned, VGPU_VMI_IDENTITY, 0)
+VN_VAL(nvmlDeviceIsMigDeviceHandle, unsigned, VGPU_VMI_IDENTITY, 0)
+VN_VAL(nvmlDeviceGetBoardId, unsigned, VGPU_VMI_BOARDID, s.board_id)
+VN_VAL(nvmlDeviceGetCurrentClocksEventReasons, unsigned long long,
     VGPU_VMI_CLKREASON, s.clk_reasons)
-VAL(nvmlDeviceGetCurrentClocksThrottleReasons, unsigned long long,
+VN_VAL(nvmlDeviceGetCurrentClocksThrottleReasons, unsigned long long,
     VGPU_VMI_CLKREASON, s.clk_reasons)
-VAL(nvmlDeviceGetSupportedClocksEventReasons, unsigned long long,
+VN_VAL(nvmlDeviceGetSupportedClocksEventReasons, unsigned long long,
     VGPU_VMI_CLKREASON, s.clk_reasons_supported)
-VAL(nvmlDeviceGetSupportedClocksThrottleReasons, unsigned long long,
+VN_VAL(nvmlDeviceGetSupportedClocksThrottleReasons, unsigned long long,
     VGPU_VMI_CLKREASON, s.clk_reasons_supported)
 
 /* NVML's brand follows the product line, which the name spells. */
@@ -71,14 +49,14 @@ static nvmlBrandType_t brand_of(const char *name)
 					    : NVML_BRAND_UNKNOWN;
 }
 
-VAL(nvmlDeviceGetBrand, nvmlBrandType_t, VGPU_VMI_IDENTITY,
+VN_VAL(nvmlDeviceGetBrand, nvmlBrandType_t, VGPU_VMI_IDENTITY,
     brand_of(s.dev.name))
 
 static nvmlReturn_t app_clock(nvmlDevice_t d, nvmlClockType_t t,
 			      unsigned *out, bool dflt)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_APPCLK, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_APPCLK, out);
 	if (!r && (unsigned)t >= VGPU_VMI_NCLK)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	unsigned v = r ? 0 : dflt ? s.app_clock_default[t] : s.app_clock[t];
@@ -114,7 +92,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetInforomImageVersion(nvmlDevice_t d,
 							   unsigned len)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_INFOROM, v);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_INFOROM, v);
 	return r ? r : vn_str(v, len, s.inforom_image);
 }
 
@@ -124,6 +102,6 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetGspFirmwareVersion(nvmlDevice_t d,
 							  char *v)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_GSP, v);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_GSP, v);
 	return r ? r : vn_str(v, 64, s.gsp_version);
 }

@@ -57,4 +57,28 @@ void vn_memory(const struct vgpu_vminfo *s, unsigned long long *total,
 nvmlReturn_t vn_app_clock(nvmlDevice_t d, nvmlClockType_t t, unsigned *out,
 			  bool dflt);
 
+/* Snapshot for device d with the field group bit present and out
+ * non-NULL: the checks every one-value query makes first. */
+static inline nvmlReturn_t vn_get(nvmlDevice_t d, struct vgpu_vminfo *s,
+				  uint64_t bit, const void *out)
+{
+	nvmlReturn_t r = vn_device(d, s);
+	if (!r)
+		r = vn_need(s, bit);
+	if (!r && !out)
+		r = NVML_ERROR_INVALID_ARGUMENT;
+	return r;
+}
+
+/* An export answering one value of the snapshot: expr may use s. */
+#define VN_VAL(name, type, bit, expr)                                        \
+	VGPU_EXPORT nvmlReturn_t name(nvmlDevice_t d, type *out)             \
+	{                                                                    \
+		struct vgpu_vminfo s;                                        \
+		nvmlReturn_t r = vn_get(d, &s, bit, out);                    \
+		if (!r)                                                      \
+			*out = (type)(expr);                                 \
+		return r;                                                    \
+	}
+
 #endif

@@ -11,55 +11,33 @@
 #include "internal.h"
 #include <stdio.h>
 
-/* Snapshot for device d with the field group bit present and out non-NULL. */
-static nvmlReturn_t get(nvmlDevice_t d, struct vgpu_vminfo *s, uint64_t bit,
-			const void *out)
-{
-	nvmlReturn_t r = vn_device(d, s);
-	if (!r)
-		r = vn_need(s, bit);
-	if (!r && !out)
-		r = NVML_ERROR_INVALID_ARGUMENT;
-	return r;
-}
-
-#define VAL(name, type, bit, expr)                                           \
-	VGPU_EXPORT nvmlReturn_t name(nvmlDevice_t d, type *out)             \
-	{                                                                    \
-		struct vgpu_vminfo s;                                        \
-		nvmlReturn_t r = get(d, &s, bit, out);                       \
-		if (!r)                                                      \
-			*out = (type)(expr);                                 \
-		return r;                                                    \
-	}
-
-VAL(nvmlDeviceGetPowerUsage, unsigned, VGPU_VMI_POWER, s.power_usage)
-VAL(nvmlDeviceGetPowerManagementLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
-VAL(nvmlDeviceGetEnforcedPowerLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
-VAL(nvmlDeviceGetPowerManagementDefaultLimit, unsigned, VGPU_VMI_POWER,
+VN_VAL(nvmlDeviceGetPowerUsage, unsigned, VGPU_VMI_POWER, s.power_usage)
+VN_VAL(nvmlDeviceGetPowerManagementLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
+VN_VAL(nvmlDeviceGetEnforcedPowerLimit, unsigned, VGPU_VMI_POWER, s.power_limit)
+VN_VAL(nvmlDeviceGetPowerManagementDefaultLimit, unsigned, VGPU_VMI_POWER,
     s.power_default_limit)
-VAL(nvmlDeviceGetFanSpeed, unsigned, VGPU_VMI_FAN, s.fan_speed)
-VAL(nvmlDeviceGetNumFans, unsigned, VGPU_VMI_FAN, s.nfans)
-VAL(nvmlDeviceGetCurrPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen)
-VAL(nvmlDeviceGetMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
-VAL(nvmlDeviceGetGpuMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
-VAL(nvmlDeviceGetCurrPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width)
-VAL(nvmlDeviceGetMaxPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width_max)
+VN_VAL(nvmlDeviceGetFanSpeed, unsigned, VGPU_VMI_FAN, s.fan_speed)
+VN_VAL(nvmlDeviceGetNumFans, unsigned, VGPU_VMI_FAN, s.nfans)
+VN_VAL(nvmlDeviceGetCurrPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen)
+VN_VAL(nvmlDeviceGetMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
+VN_VAL(nvmlDeviceGetGpuMaxPcieLinkGeneration, unsigned, VGPU_VMI_PCIE, s.pcie_gen_max)
+VN_VAL(nvmlDeviceGetCurrPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width)
+VN_VAL(nvmlDeviceGetMaxPcieLinkWidth, unsigned, VGPU_VMI_PCIE, s.pcie_width_max)
 
-VAL(nvmlDeviceGetPerformanceState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
-VAL(nvmlDeviceGetPowerState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
-VAL(nvmlDeviceGetPersistenceMode, nvmlEnableState_t, VGPU_VMI_MODES, s.persistence)
-VAL(nvmlDeviceGetComputeMode, nvmlComputeMode_t, VGPU_VMI_MODES, s.compute_mode)
-VAL(nvmlDeviceGetPowerManagementMode, nvmlEnableState_t, VGPU_VMI_POWER, NVML_FEATURE_ENABLED)
+VN_VAL(nvmlDeviceGetPerformanceState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
+VN_VAL(nvmlDeviceGetPowerState, nvmlPstates_t, VGPU_VMI_PSTATE, s.pstate)
+VN_VAL(nvmlDeviceGetPersistenceMode, nvmlEnableState_t, VGPU_VMI_MODES, s.persistence)
+VN_VAL(nvmlDeviceGetComputeMode, nvmlComputeMode_t, VGPU_VMI_MODES, s.compute_mode)
+VN_VAL(nvmlDeviceGetPowerManagementMode, nvmlEnableState_t, VGPU_VMI_POWER, NVML_FEATURE_ENABLED)
 /* no display engine is exposed to a VM */
-VAL(nvmlDeviceGetDisplayMode, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
-VAL(nvmlDeviceGetDisplayActive, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
+VN_VAL(nvmlDeviceGetDisplayMode, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
+VN_VAL(nvmlDeviceGetDisplayActive, nvmlEnableState_t, VGPU_VMI_IDENTITY, NVML_FEATURE_DISABLED)
 
 VGPU_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(
 	nvmlDevice_t d, unsigned long long *mj)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_ENERGY, mj);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_ENERGY, mj);
 	if (!r)
 		*mj = s.energy;
 	return r;
@@ -69,7 +47,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(
 	nvmlDevice_t d, unsigned *min, unsigned *max)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_POWER, min);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_POWER, min);
 	if (!r && !max)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r)
@@ -81,7 +59,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t d,
 						   unsigned fan, unsigned *out)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_FAN, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_FAN, out);
 	if (!r && fan >= s.nfans)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r)
@@ -94,7 +72,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d,
 						   unsigned *out)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_TEMP, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_TEMP, out);
 	if (!r && t != NVML_TEMPERATURE_GPU)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r)
@@ -106,7 +84,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetTemperatureThreshold(
 	nvmlDevice_t d, nvmlTemperatureThresholds_t t, unsigned *out)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_TEMP, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_TEMP, out);
 	if (r)
 		return r;
 	if ((unsigned)t >= NVML_TEMPERATURE_THRESHOLD_COUNT)
@@ -125,7 +103,7 @@ static nvmlReturn_t clock(nvmlDevice_t d, nvmlClockType_t t, unsigned *out,
 			  bool max)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_CLOCKS, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_CLOCKS, out);
 	if (!r && (unsigned)t >= VGPU_VMI_NCLK)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r)
@@ -177,7 +155,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d,
 					       nvmlEnableState_t *pending)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_ECC, cur);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_ECC, cur);
 	if (!r && !pending)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r) {
@@ -194,7 +172,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(
 	unsigned long long *out)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_ECC, out);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_ECC, out);
 	if (r)
 		return r;
 	if ((unsigned)type >= NVML_MEMORY_ERROR_TYPE_COUNT ||
@@ -215,7 +193,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d,
 							nvmlUtilization_t *u)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_UTIL, u);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_UTIL, u);
 	if (!r) {
 		u->gpu = s.util_gpu > 100 ? 100 : s.util_gpu;
 		u->memory = s.util_mem > 100 ? 100 : s.util_mem;
@@ -228,7 +206,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned *cur,
 					       unsigned *pending)
 {
 	struct vgpu_vminfo s;
-	nvmlReturn_t r = get(d, &s, VGPU_VMI_IDENTITY, cur);
+	nvmlReturn_t r = vn_get(d, &s, VGPU_VMI_IDENTITY, cur);
 	if (!r && !pending)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	if (!r)
