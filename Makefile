@@ -351,6 +351,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/streams
 GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
 # tools_tls.c: TOOLS_TLS entry 2, the current context (area cublas)
 GPU_CHECKS += $(BUILD)/tests/gpu/tools_tls
+# cublas_layout.c: export table 1734dc26's SM layout (area cublas)
+GPU_CHECKS += $(BUILD)/tests/gpu/cublas_layout
 # contexts.c: non-primary contexts, created and destroyed (area ctx)
 GPU_CHECKS += $(BUILD)/tests/gpu/contexts
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
@@ -442,6 +444,13 @@ $(BUILD)/tests/gpu/cublas: tests/gpu/cublas.c
 		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
 		-lcublasLt -lcublas -lcudart -o $@
 INTEGRATION += $(BUILD)/tests/gpu/cublas
+# bench/cublas: cuBLASLt's 4096^3 bf16 and fp32 GEMMs, native and vgpu
+$(BUILD)/bench/cublas: bench/cublas.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+		-lcublasLt -lcublas -lcudart -o $@
+INTEGRATION += $(BUILD)/bench/cublas
 $(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@

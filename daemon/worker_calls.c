@@ -336,7 +336,7 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	if (vw_mem_execute(W, x, m) || vw_stream_execute(W, x, m) ||
 	    vw_graph_execute(W, x, m) || vw_vmm_execute(W, x, m) ||
 	    vw_lib_execute(W, x, m) || vw_torch_execute(W, x, m) ||
-	    vw_ctx_execute(W, x, m))
+	    vw_ctx_execute(W, x, m) || vw_cublas_execute(W, x, m))
 		return;
 	if ((e = gen_entry(m->op)))
 		gen_call(W, e, m);

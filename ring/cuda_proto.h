@@ -144,6 +144,13 @@ enum vgpu_cu_op {
 	VGPU_CU_LIB_GET_GLOBAL = 0x65,   /* the same for a global
 					  * -> args a[0] address, a[1] bytes */
 
+	/* -- cublas -- (daemon/worker_cublas.c) */
+	VGPU_CU_SM_LAYOUT = 0x66,     /* no payload -> struct
+				       * vgpu_cu_smlayout: export table
+				       * 1734dc26's entry 4, run by the
+				       * worker's driver in the sender's
+				       * current context */
+
 	/* -- torch -- */
 	VGPU_CU_TENSORMAP_TILED = 0x68, /* struct vgpu_cu_tmap -> the
 					 * CUtensorMap (128 bytes) */
@@ -356,6 +363,16 @@ struct vgpu_cu_tmap {
 	uint32_t box[VGPU_CU_TMAP_RANK_MAX];
 	uint32_t elem_stride[VGPU_CU_TMAP_RANK_MAX];
 	uint32_t dtype, rank, interleave, swizzle, l2, oob;
+};
+
+/* Export table 1734dc26 entry 4's array (cublas area): the driver's
+ * bytes from begin to end, len of them (at most VGPU_CU_SM_LAYOUT_MAX;
+ * 0x50 on the H100). */
+#define VGPU_CU_SM_LAYOUT_MAX 256
+struct vgpu_cu_smlayout {
+	uint32_t len;
+	uint32_t pad;
+	uint8_t bytes[VGPU_CU_SM_LAYOUT_MAX];
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

@@ -321,6 +321,8 @@ check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \
 
 # TOOLS_TLS entry 2 (what cuBLASLt asks for the current context)
 check tools_tls guest "$build/tests/gpu/tools_tls"
+# export table 1734dc26 entry 4 (cuBLASLt's SM layout) through the worker
+check cublas_layout guest "$build/tests/gpu/cublas_layout"
 # non-primary contexts: create, work, threads, destroy, stale handles
 check contexts guest "$build/tests/gpu/contexts" "$kernels" --vgpu
 

@@ -95,10 +95,12 @@ Test(cublas, tools_tls_entry2_is_current_context)
 
 /* Table 1734dc26: cuBLASLt 13.1 calls entry 4 through the pointer it was
  * given without checking it (refused, the bf16 GEMM path dereferenced
- * NULL), and takes its fallback when entry 4 fails; entry 13 only gives
- * back what entry 4 handed out. Both must exist, fail cleanly and leave
- * the caller's out-parameters as they were (cuBLASLt reads its buffer
- * pointer only after a success). */
+ * NULL). Entry 4 asks the worker for the driver's SM layout
+ * (tests/unit/test_cublas_worker.c, tests/gpu/cublas_layout.c); here,
+ * without cuInit, it fails as every context call does
+ * (CUDA_ERROR_NOT_INITIALIZED) and leaves the out-parameters as they were
+ * (cuBLASLt reads them only after a success). Entry 13 frees only what
+ * entry 4 handed out: anything else is CUDA_ERROR_INVALID_VALUE. */
 Test(cublas, cublaslt_table_exists_and_entry4_fails_cleanly)
 {
 	typedef CUresult (*table_fn)(const void **, const CUuuid *);
@@ -109,12 +111,14 @@ Test(cublas, cublaslt_table_exists_and_entry4_fails_cleanly)
 	cr_assert_eq(get_table((const void **)&t, &id), CUDA_SUCCESS);
 	cr_assert_not_null(t);
 	cr_assert_eq(t[0], 0x88);
-	typedef CUresult (*buf_fn)(void **, size_t *);
-	void *buf = NULL;
-	size_t len = 0;
-	cr_assert_eq(((buf_fn)t[4])(&buf, &len), CUDA_ERROR_NOT_SUPPORTED);
-	cr_assert_null(buf);
-	cr_assert_eq(len, 0);
-	typedef CUresult (*give_fn)(void *, size_t);
-	cr_assert_eq(((give_fn)t[13])(NULL, 0), CUDA_ERROR_NOT_SUPPORTED);
+	typedef CUresult (*get_fn)(void **, void **);
+	void *b = NULL, *e = NULL;
+	cr_assert_eq(((get_fn)t[4])(&b, &e), CUDA_ERROR_NOT_INITIALIZED);
+	cr_assert_null(b);
+	cr_assert_null(e);
+	typedef CUresult (*put_fn)(void *, void *);
+	static char not_ours[16];
+	cr_assert_eq(((put_fn)t[13])(NULL, NULL), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(((put_fn)t[13])(not_ours, not_ours + 16),
+		     CUDA_ERROR_INVALID_VALUE);
 }
