@@ -451,6 +451,17 @@ $(BUILD)/bench/cublas: bench/cublas.c
 		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
 		-lcublasLt -lcublas -lcudart -o $@
 INTEGRATION += $(BUILD)/bench/cublas
+# cuDNN 9's convolutions over vgpu (GPU only: tests/gpu/run.sh finds
+# libcudnn.so.9 in the toolkit or PyTorch's nvidia-cudnn wheel); built
+# where the toolkit has cuDNN's header
+ifneq ($(wildcard $(CUDA_INCDIR)/cudnn.h),)
+$(BUILD)/tests/gpu/cudnn: tests/gpu/cudnn.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+		-lcudnn -lcudart -o $@
+INTEGRATION += $(BUILD)/tests/gpu/cudnn
+endif
 $(BUILD)/tests/gpu/lib_cudart_shared: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@

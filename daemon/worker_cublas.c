@@ -5,12 +5,15 @@
  * false for any other opcode. The request carries nothing (a payload is
  * refused with CUDA_ERROR_INVALID_VALUE). The worker's own driver runs
  * entry 4 on the executor thread, whose current context is the sender's,
- * so its answer (CUDA_ERROR_INVALID_CONTEXT with none) is the native one;
- * the array it hands out is copied, at most VGPU_CU_SM_LAYOUT_MAX bytes
- * (a longer or inverted one is CUDA_ERROR_NOT_SUPPORTED: cuBLASLt then
- * takes its fallback), and given straight back through entry 13. The
- * bytes describe the physical GPU the guest's kernels run on, so they
- * are forwarded, never made up.
+ * so its answer (CUDA_ERROR_INVALID_CONTEXT with none) is the native one.
+ * Entry 4 is (uint8_t **a, uint8_t **b): two arrays the driver allocates,
+ * one byte per TPC each (measured on the H100, driver 580: 66 bytes for
+ * 132 SMs; a holds the TPCs' GPCs in round-robin order, b each one's
+ * round), given back together by entry 13 (a, b). The worker copies
+ * multiprocessor-count / 2 bytes of each (at most VGPU_CU_SM_LAYOUT_MAX,
+ * else CUDA_ERROR_NOT_SUPPORTED: cuBLASLt then takes its fallback) and
+ * gives them straight back. The bytes describe the physical GPU the
+ * guest's kernels run on, so they are forwarded, never made up.
  */
 #include "worker.h"
 #include <string.h>
@@ -21,8 +24,8 @@ static const CUuuid layout_table = {{
 
 enum { SLOT_GET = 4, SLOT_PUT = 13 };
 
-typedef CUresult (*layout_get_fn)(void **begin, void **end);
-typedef CUresult (*layout_put_fn)(void *begin, void *end);
+typedef CUresult (*layout_get_fn)(void **a, void **b);
+typedef CUresult (*layout_put_fn)(void *a, void *b);
 
 /* The driver's table, when it has one with both slots (slot 0: bytes). */
 static const void *const *driver_table(struct vworker *W)
@@ -37,6 +40,20 @@ static const void *const *driver_table(struct vworker *W)
 	return slots;
 }
 
+/* Bytes in each array: one per TPC, two SMs each on Hopper. */
+static CUresult layout_len(struct vworker *W, uint32_t *len)
+{
+	int sms = 0;
+	CUresult r = W->drv.cuDeviceGetAttribute(
+		&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, W->dev);
+	if (r)
+		return r;
+	if (sms < 2 || sms / 2 > VGPU_CU_SM_LAYOUT_MAX)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	*len = (uint32_t)sms / 2;
+	return CUDA_SUCCESS;
+}
+
 static CUresult sm_layout(struct vworker *W, const struct vgpu_msg *m,
 			  struct vgpu_cu_smlayout *out)
 {
@@ -45,21 +62,23 @@ static CUresult sm_layout(struct vworker *W, const struct vgpu_msg *m,
 	const void *const *slots = driver_table(W);
 	if (!slots)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	layout_get_fn get = (layout_get_fn)(uintptr_t)slots[SLOT_GET];
-	layout_put_fn put = (layout_put_fn)(uintptr_t)slots[SLOT_PUT];
-	void *b = NULL, *e = NULL;
-	CUresult r = get(&b, &e);
+	uint32_t n;
+	CUresult r = layout_len(W, &n);
 	if (r)
 		return r;
-	uintptr_t n = (uintptr_t)e - (uintptr_t)b;
-	if (b && (uintptr_t)e >= (uintptr_t)b &&
-	    n <= VGPU_CU_SM_LAYOUT_MAX) {
-		memcpy(out->bytes, b, n);
-		out->len = (uint32_t)n;
+	layout_get_fn get = (layout_get_fn)(uintptr_t)slots[SLOT_GET];
+	layout_put_fn put = (layout_put_fn)(uintptr_t)slots[SLOT_PUT];
+	void *a = NULL, *b = NULL;
+	if ((r = get(&a, &b)))
+		return r;
+	if (a && b) {
+		memcpy(out->gpc, a, n);
+		memcpy(out->index, b, n);
+		out->len = n;
 	} else {
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	}
-	put(b, e);
+	put(a, b);
 	return r;
 }
 

@@ -365,14 +365,15 @@ struct vgpu_cu_tmap {
 	uint32_t dtype, rank, interleave, swizzle, l2, oob;
 };
 
-/* Export table 1734dc26 entry 4's array (cublas area): the driver's
- * bytes from begin to end, len of them (at most VGPU_CU_SM_LAYOUT_MAX;
- * 0x50 on the H100). */
+/* Export table 1734dc26 entry 4's two arrays (cublas area), len bytes
+ * each (at most VGPU_CU_SM_LAYOUT_MAX; 66 on the 132-SM H100: one byte
+ * per TPC, its GPC and its index in the GPC). */
 #define VGPU_CU_SM_LAYOUT_MAX 256
 struct vgpu_cu_smlayout {
 	uint32_t len;
 	uint32_t pad;
-	uint8_t bytes[VGPU_CU_SM_LAYOUT_MAX];
+	uint8_t gpc[VGPU_CU_SM_LAYOUT_MAX];
+	uint8_t index[VGPU_CU_SM_LAYOUT_MAX];
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

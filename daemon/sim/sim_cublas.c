@@ -2,11 +2,12 @@
  * only, the one the worker asks its driver for (daemon/worker_cublas.c).
  *
  * Like the real driver's it has 17 slots, slot 0 the table's size (0x88).
- * Entry 4 (void **begin, void **end) needs a current context (sim_enter's
+ * Entry 4 (uint8_t **a, uint8_t **b) needs a current context (sim_enter's
  * codes, CUDA_ERROR_INVALID_CONTEXT with none, outputs untouched) and
- * hands out a malloc'd array of 0x50 bytes, as long as the H100's; the
- * sim has no SM layout, so the bytes are its own deterministic pattern
- * (i % 8, the H100's range of values). Entry 13 (begin, end) frees it.
+ * hands out two malloc'd arrays of one byte per TPC (66: the sim has 132
+ * SMs), as the H100's driver does: a TPC's GPC (round-robin over 8) and
+ * its index in that GPC, the shape the H100's arrays have (the real one
+ * skips GPCs whose TPCs ran out). Entry 13 (a, b) frees both.
  * Every other entry is CUDA_ERROR_NOT_SUPPORTED; any other GUID is
  * CUDA_ERROR_INVALID_VALUE with a NULL table, as the real driver refuses
  * an unknown one.
@@ -15,33 +16,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SLOTS = 17, LAYOUT_BYTES = 0x50 };
+enum { SLOTS = 17, TPCS = 66, GPCS = 8 };
 
 static const uint8_t layout_guid[16] = {
 	0x17, 0x34, 0xdc, 0x26, 0x80, 0x0d, 0x47, 0x45,
 	0x87, 0x26, 0xc0, 0xf1, 0xe7, 0xdd, 0x8b, 0xca};
 
-static CUresult layout_get(void **begin, void **end)
+static CUresult layout_get(void **pa, void **pb)
 {
 	CUresult rc = sim_enter();
 	if (rc)
 		return rc;
-	if (!begin || !end)
+	if (!pa || !pb)
 		return CUDA_ERROR_INVALID_VALUE;
-	uint8_t *a = malloc(LAYOUT_BYTES);
-	if (!a)
+	uint8_t *a = malloc(TPCS), *b = malloc(TPCS);
+	if (!a || !b) {
+		free(a);
+		free(b);
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	for (int i = 0; i < LAYOUT_BYTES; i++)
-		a[i] = (uint8_t)(i % 8);
-	*begin = a;
-	*end = a + LAYOUT_BYTES;
+	}
+	for (int i = 0; i < TPCS; i++) {
+		a[i] = (uint8_t)(i % GPCS);
+		b[i] = (uint8_t)(i / GPCS);
+	}
+	*pa = a;
+	*pb = b;
 	return CUDA_SUCCESS;
 }
 
-static CUresult layout_put(void *begin, void *end)
+static CUresult layout_put(void *a, void *b)
 {
-	(void)end;
-	free(begin);
+	free(a);
+	free(b);
 	return CUDA_SUCCESS;
 }
 

@@ -4,19 +4,21 @@
  * driver 580, reference/cuda13-driver-surface.md). Refusing it is not
  * safe: cuBLASLt 13.1 keeps the pointer cuGetExportTable gives (NULL when
  * refused) and on its bf16 GEMM path calls entry 4 through it unchecked.
- * Entry 4 is (void **begin, void **end): with a current context the
- * driver hands out an array of bytes describing the GPU's SM layout
- * (0x50 bytes, values 0-7, on the 132-SM H100); with none it answers
- * CUDA_ERROR_INVALID_CONTEXT and writes nothing. Entry 13 (begin, end)
- * gives the array back. When entry 4 fails cuBLASLt takes a fallback
- * that picks slower bf16 kernels (0.60x native at 4096^3, docs/torch.md).
+ * Entry 4 is (uint8_t **a, uint8_t **b): with a current context the
+ * driver allocates two arrays of one byte per TPC describing the GPU's SM
+ * layout (measured on the H100, driver 580: 66 bytes each; a: each TPC's
+ * GPC, b: its index in that GPC); with none it answers
+ * CUDA_ERROR_INVALID_CONTEXT and writes nothing. Entry 13 (a, b) gives
+ * both back.
  *
- * The array describes the physical GPU, so the guest does not make it up:
- * entry 4 asks the worker, whose driver runs its own entry 4 in the
+ * The arrays describe the physical GPU, so the guest does not make them
+ * up: entry 4 asks the worker, whose driver runs its own entry 4 in the
  * sender's context (VGPU_CU_SM_LAYOUT, daemon/worker_cublas.c), and hands
- * out a malloc'd copy; entry 13 frees a copy it handed out and refuses
- * any other pointer (CUDA_ERROR_INVALID_VALUE). The other entries are
- * logged NOT_SUPPORTED stubs (never seen called).
+ * out copies in zeroed buffers of VGPU_CU_SM_LAYOUT_MAX bytes (a reader
+ * assuming a longer array reads zeros, never past the buffer); entry 13
+ * frees a pair it handed out and refuses anything else
+ * (CUDA_ERROR_INVALID_VALUE). The other entries are logged NOT_SUPPORTED
+ * stubs (never seen called).
  */
 #include "export_table.h"
 #include "rpc.h"
@@ -38,24 +40,27 @@ VGPU_EXPORT_STUB(cublaslt, NAME, 10)
 VGPU_EXPORT_STUB(cublaslt, NAME, 11)
 VGPU_EXPORT_STUB(cublaslt, NAME, 12)
 
-/* Arrays handed out and not yet given back (cuBLASLt holds one per
+/* Pairs handed out and not yet given back (cuBLASLt holds one per
  * handle), so entry 13 frees only what entry 4 allocated. */
 #define LIVE 64
-static void *live[LIVE];
+static void *live[LIVE][2];
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static bool live_swap(void *from, void *to)
+/* Replace the pair (a, b) by (na, nb); false if (a, b) is not there. */
+static bool live_swap(void *a, void *b, void *na, void *nb)
 {
 	bool done = false;
 	pthread_mutex_lock(&live_mu);
 	for (int i = 0; i < LIVE && !done; i++)
-		if (live[i] == from)
-			live[i] = to, done = true;
+		if (live[i][0] == a && live[i][1] == b) {
+			live[i][0] = na, live[i][1] = nb;
+			done = true;
+		}
 	pthread_mutex_unlock(&live_mu);
 	return done;
 }
 
-static CUresult layout_get(void **begin, void **end)
+static CUresult layout_get(void **pa, void **pb)
 {
 	CUcontext cur = NULL;
 	CUresult r = cuCtxGetCurrent(&cur);
@@ -63,7 +68,7 @@ static CUresult layout_get(void **begin, void **end)
 		return r;
 	if (!cur)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if (!begin || !end)
+	if (!pa || !pb)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct vgpu_cu_smlayout l;
 	r = vgpu_cu_call(VGPU_CU_SM_LAYOUT, NULL, 0, &l, sizeof(l), true,
@@ -72,27 +77,29 @@ static CUresult layout_get(void **begin, void **end)
 		return r;
 	if (l.len > VGPU_CU_SM_LAYOUT_MAX)
 		return CUDA_ERROR_INVALID_VALUE; /* not the worker's answer */
-	uint8_t *a = malloc(l.len ? l.len : 1);
-	if (!a)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	memcpy(a, l.bytes, l.len);
-	if (!live_swap(NULL, a)) {
+	uint8_t *a = calloc(1, VGPU_CU_SM_LAYOUT_MAX);
+	uint8_t *b = calloc(1, VGPU_CU_SM_LAYOUT_MAX);
+	if (!a || !b || !live_swap(NULL, NULL, a, b)) {
 		free(a);
+		free(b);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	*begin = a;
-	*end = a + l.len;
+	memcpy(a, l.gpc, l.len);
+	memcpy(b, l.index, l.len);
+	*pa = a;
+	*pb = b;
 	return CUDA_SUCCESS;
 }
 
-static CUresult layout_put(void *begin, void *end)
+static CUresult layout_put(void *a, void *b)
 {
-	(void)end;
-	if (!begin || !live_swap(begin, NULL))
+	if (!a || !b || !live_swap(a, b, NULL, NULL))
 		return CUDA_ERROR_INVALID_VALUE;
-	free(begin);
+	free(a);
+	free(b);
 	return CUDA_SUCCESS;
 }
+
 VGPU_EXPORT_STUB(cublaslt, NAME, 14)
 VGPU_EXPORT_STUB(cublaslt, NAME, 15)
 VGPU_EXPORT_STUB(cublaslt, NAME, 16)

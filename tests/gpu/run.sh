@@ -6,8 +6,8 @@
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
 #    tests/gpu/memops --big and tests/gpu/graphs and tests/gpu/vmm likewise and tests/gpu/streams
-#    likewise. tests/gpu/cublas (NVIDIA's cuBLAS/cuBLASLt) and
-#    tests/gpu/tools_tls natively and through vgpu.
+#    likewise. tests/gpu/cublas_run.sh (NVIDIA's cuBLAS/cuBLASLt, cuDNN,
+#    bench/cublas) and tests/gpu/tools_tls natively and through vgpu.
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
@@ -139,14 +139,10 @@ guest "$B/tests/gpu/streams" "$k" --vgpu-hostile >"$out/streams-hostile.txt" 2>&
 rc=$?
 verdict "streams NULL probes through vgpu" "[[ $rc -eq 0 ]]"
 
-# NVIDIA's cuBLAS/cuBLASLt over vgpu (tests/gpu/cublas.c), digests compared
-"$B/tests/gpu/cublas" >"$out/cublas-native.txt" 2>&1
-verdict "cublas native" "[[ $? -eq 0 ]]"
-VGPU_LOG=debug guest "$B/tests/gpu/cublas" >"$out/cublas-vgpu.txt" 2>&1
-verdict "cublas through vgpu" "[[ $? -eq 0 ]]"
-verdict "cublas digests bit-identical" "diff \
-	<(grep ^digest '$out/cublas-native.txt') \
-	<(grep ^digest '$out/cublas-vgpu.txt') >/dev/null"
+# NVIDIA's cuBLAS/cuBLASLt and cuDNN over vgpu, digests compared, and
+# bench/cublas (tests/gpu/cublas_run.sh, its own daemon)
+OUT=$out bash tests/gpu/cublas_run.sh "$B" >"$out/cublas-run.txt" 2>&1
+verdict "cublas, cudnn, SM layout (cublas_run)" "[[ $? -eq 0 ]]"
 # TOOLS_TLS entry 2 (the current context cuBLASLt asks for), both ways
 for mode in native vgpu; do
 	run=()

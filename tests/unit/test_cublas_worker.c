@@ -1,8 +1,8 @@
 /* The worker's SM-layout opcode (daemon/worker_cublas.c,
  * VGPU_CU_SM_LAYOUT) run in-process over the sim: with the caller's
- * context current it answers the driver's table 1734dc26 entry 4 array
- * (the sim's 0x50-byte pattern) with its length, the same bytes each
- * time; a request with a payload is refused with CUDA_ERROR_INVALID_VALUE
+ * context current it answers the driver's table 1734dc26 entry 4 arrays
+ * (the sim's: 66 TPCs, GPC round-robin over 8 and the index in it), one
+ * byte per TPC (multiprocessor count / 2), the same bytes each time; a request with a payload is refused with CUDA_ERROR_INVALID_VALUE
  * before the driver is asked; with no context current the driver's own
  * CUDA_ERROR_INVALID_CONTEXT comes back. The harness is worker_fixture.c.
  */
@@ -25,12 +25,15 @@ Test(cublas_worker, layout_is_the_drivers_array)
 {
 	struct vgpu_cu_smlayout a, b;
 	cr_assert_eq(layout(NULL, 0, &a), CUDA_SUCCESS);
-	cr_assert_eq(a.len, 0x50);
-	for (uint32_t i = 0; i < a.len; i++)
-		cr_assert_eq(a.bytes[i], i % 8, "byte %u", i);
+	cr_assert_eq(a.len, 66);
+	for (uint32_t i = 0; i < a.len; i++) {
+		cr_assert_eq(a.gpc[i], i % 8, "gpc %u", i);
+		cr_assert_eq(a.index[i], i / 8, "index %u", i);
+	}
 	cr_assert_eq(layout(NULL, 0, &b), CUDA_SUCCESS);
 	cr_assert_eq(b.len, a.len);
-	cr_assert_eq(memcmp(a.bytes, b.bytes, a.len), 0);
+	cr_assert_eq(memcmp(a.gpc, b.gpc, a.len), 0);
+	cr_assert_eq(memcmp(a.index, b.index, a.len), 0);
 }
 
 Test(cublas_worker, payload_refused)
