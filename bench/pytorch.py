@@ -6,17 +6,20 @@ through vgpu, MODE naming which, in the same run). One JSON line per figure:
                          taken by the shell just before exec; else Python's
                          first instruction) to the first kernel's result
   matmul_fp32, _bf16     4096^3 matmuls back to back, ms each and TFLOP/s
-                         (CUDA events around the loop)
   train_step_small       one AdamW step of tests/gpu/torch/models.py's small
                          transformer (launch-bound: ~100 kernels, tiny)
   train_step             the same model at d=512, 4 layers, seq 256, batch 32
   decode_token           a batch-1 decode-like step: 12 layers of layer
                          norm, QKV, a KV-cache write, attention over the
-                         cache (SDPA), output projection, MLP, then argmax
-                         and the token read back by the host (.item()), as
-                         a generation loop does; many small kernels
+                         cache (SDPA, masked: the same shapes every token),
+                         output projection, MLP, then argmax and the token
+                         read back by the host (.item()), as a generation
+                         loop does; ~15 small kernels a layer, 2 copies
+  decode_token_dynamic   the same attending over the filled part only: a
+                         new shape every token (cuDNN builds a plan each)
 Each timed figure is the median of REPS (default 5) repeats of a loop, wall
 clock with a synchronisation at its end (decode syncs every token itself).
+(Not named bench/torch.py: Python would import it as the torch package.)
 """
 import json
 import os
@@ -86,7 +89,12 @@ def train(metric, steps, batch, **kw):
     emit(metric, ms=round(median_ms(loop, steps), 3), **kw)
 
 
-def decode(layers=12, d=1024, heads=16, ctx=512, tokens=64, vocab=8192):
+def decode(layers=12, d=1024, heads=16, ctx=512, tokens=64, vocab=8192, dynamic=False):
+    """dynamic=False: attention over the whole cache with a mask of the
+    filled positions, so every token has the same shapes (as a decode loop
+    meant for CUDA graphs is written); True: over the filled part only, a
+    new shape every token, which has PyTorch's default SDPA backend on
+    Hopper (cuDNN) build a new plan each time."""
     dt, dh = torch.bfloat16, d // heads
     g = torch.Generator(device="cuda").manual_seed(0)
 
@@ -96,15 +104,19 @@ def decode(layers=12, d=1024, heads=16, ctx=512, tokens=64, vocab=8192):
     L = [dict(qkv=w(d, 3 * d), o=w(d, d), up=w(d, 4 * d), down=w(4 * d, d),
               k=torch.zeros(1, heads, ctx, dh, device="cuda", dtype=dt),
               v=torch.zeros(1, heads, ctx, dh, device="cuda", dtype=dt)) for _ in range(layers)]
+    pos = torch.arange(ctx, device="cuda")
 
     def step(tok, t):
         h = emb[tok].view(1, d)
+        mask = None if dynamic else (pos <= t).view(1, 1, 1, ctx)
+        n = t + 1 if dynamic else ctx
         for ly in L:
             a = F.layer_norm(h, (d,))
             q, k, v = (a @ ly["qkv"]).view(1, 3, heads, 1, dh).unbind(1)
             ly["k"][:, :, t] = k[:, :, 0]
             ly["v"][:, :, t] = v[:, :, 0]
-            a = F.scaled_dot_product_attention(q, ly["k"][:, :, : t + 1], ly["v"][:, :, : t + 1])
+            a = F.scaled_dot_product_attention(q, ly["k"][:, :, :n], ly["v"][:, :, :n],
+                                               attn_mask=mask)
             h = h + a.reshape(1, d) @ ly["o"]
             h = h + F.gelu(F.layer_norm(h, (d,)) @ ly["up"]) @ ly["down"]
         return int((F.layer_norm(h, (d,)) @ head).argmax())
@@ -118,8 +130,9 @@ def decode(layers=12, d=1024, heads=16, ctx=512, tokens=64, vocab=8192):
             state["tok"] = step(torch.tensor(state["tok"], device="cuda"), state["t"])
             state["t"] += 1
     with torch.no_grad():
-        ms = median_ms(loop, tokens)
-    emit("decode_token", ms=round(ms, 4), layers=layers, d=d)
+        ms = median_ms(loop, tokens, reps=3 if dynamic else REPS)
+    emit("decode_token_dynamic" if dynamic else "decode_token", ms=round(ms, 4),
+         layers=layers, d=d)
 
 
 first_kernel()
@@ -128,3 +141,4 @@ matmul()
 train("train_step_small", 50, 16)
 train("train_step", 10, 32, d=512, heads=8, layers=4, seq=256)
 decode()
+decode(tokens=8, dynamic=True)

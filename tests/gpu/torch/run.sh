@@ -34,6 +34,14 @@ guest "$B/tests/gpu/lib_export" "$B/tests/gpu/kernels.fatbin" \
 	>"$out/torch-lib_export-vgpu.txt" 2>&1
 verdict "lib_export through vgpu" "[[ $? -eq 0 ]]"
 
+# the call order between threads PyTorch relies on (its autograd thread)
+"$B/tests/gpu/torch_order" "$B/tests/gpu/kernels.fatbin" \
+	>"$out/torch-order-native.txt" 2>&1
+verdict "torch_order native" "[[ $? -eq 0 ]]"
+guest "$B/tests/gpu/torch_order" "$B/tests/gpu/kernels.fatbin" \
+	>"$out/torch-order-vgpu.txt" 2>&1
+verdict "torch_order through vgpu" "[[ $? -eq 0 ]]"
+
 export PYTHONUNBUFFERED=1
 # twice natively: where a result is not reproducible natively its spread
 # is the tolerance for the vgpu run (compare.py)
