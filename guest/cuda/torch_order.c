@@ -27,6 +27,7 @@
 #include "torch_order.h"
 #include "rpc.h"
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -119,4 +120,11 @@ void vgpu_cu_order_after(bool async)
 	} else if (async) {
 		(void)call(VGPU_CU_BULK_FENCE, NULL, 0);
 	}
+}
+
+void vgpu_cu_order_after_fork(void)
+{
+	memset(slots, 0, sizeof(slots));
+	atomic_store(&nslots, 0);
+	mine = -1;
 }

@@ -11,5 +11,8 @@
 
 CUresult vgpu_cu_order_before(void);
 void vgpu_cu_order_after(bool async);
+/* In a forked child (one thread, a connection of its own to come): the
+ * parent's threads and counts are not its worker's. */
+void vgpu_cu_order_after_fork(void);
 
 #endif
