@@ -349,6 +349,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
 GPU_CHECKS += $(BUILD)/tests/gpu/streams
 # torch_tmap.c: TMA descriptors as Triton makes them (area torch)
 GPU_CHECKS += $(BUILD)/tests/gpu/torch_tmap
+# torch_order.c: call order across threads, empty captures (area torch)
+GPU_CHECKS += $(BUILD)/tests/gpu/torch_order
 # tools_tls.c: TOOLS_TLS entry 2, the current context (area cublas)
 GPU_CHECKS += $(BUILD)/tests/gpu/tools_tls
 # cublas_layout.c: export table 1734dc26's SM layout (area cublas)

@@ -5,7 +5,13 @@
  * it; the executor runs jobs in order with that guest thread's current
  * context current (VGPU_CU_CTX_CURRENT, daemon/worker_stream.c).
  * So a guest thread blocked in cuStreamSynchronize holds only its own
- * executor, and its siblings' requests keep flowing. */
+ * executor, and its siblings' requests keep flowing.
+ * Across threads the guest restores the program's order itself with
+ * VGPU_CU_ORDER_AFTER (guest/cuda/torch_order.c): the serving thread notes
+ * how many jobs each named executor had been given when the request came
+ * (ring order is the guest's order), and the sender's executor waits
+ * until those have run or the last of them is a synchronous one now
+ * running (its guest thread waits for it: nothing after it is ordered). */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "worker.h"
 #include "../ring/wait.h"
@@ -17,8 +23,12 @@
 #define MAX_EXECS 256
 #define STOP_GRACE_S 2 /* vw_exec_stop_all's wait for blocked executors */
 
+struct vw_wait; /* VGPU_CU_ORDER_AFTER's executors and targets */
+
 struct vw_job {
 	struct vw_job *next;
+	struct vw_wait *wait; /* NULL but for VGPU_CU_ORDER_AFTER */
+	uint64_t seq;         /* this executor's job number, from 1 */
 	struct vgpu_msg m;
 	uint8_t data[];
 };
@@ -33,7 +43,10 @@ struct vw_exec {
 	struct vw_job *head, *tail;
 	_Atomic uint32_t pending; /* jobs queued: read without the lock */
 	bool sleeping;            /* in cond_wait: submit must signal */
-	bool stop;
+	_Atomic bool stop;
+	/* for VGPU_CU_ORDER_AFTER: jobs given (serving thread), jobs run,
+	 * and the number of the synchronous job running (0: none) */
+	_Atomic uint64_t queued, done, sync_running;
 	struct vw_exec_state st;
 };
 
@@ -79,6 +92,39 @@ static struct vw_job *next_job(struct vw_exec *x)
 	return j;
 }
 
+struct vw_wait {
+	unsigned n;
+	struct {
+		struct vw_exec *x;
+		uint64_t target;
+	} on[VGPU_CU_ORDER_MAX];
+};
+
+static bool reached(struct vw_exec *o, uint64_t target)
+{
+	return atomic_load(&o->done) >= target ||
+	       atomic_load(&o->sync_running) == target;
+}
+
+/* Spin briefly (the other executor is usually microseconds behind), then
+ * poll gently; give up when this worker stops. */
+static void wait_order(struct vw_exec *x, const struct vw_wait *w)
+{
+	uint64_t t0 = vgpu_now_ns();
+	for (unsigned i = 0; i < w->n; i++) {
+		while (!reached(w->on[i].x, w->on[i].target)) {
+			if (atomic_load(&x->stop))
+				return;
+			if (vgpu_now_ns() - t0 < EXEC_SPIN_NS) {
+				vgpu_cpu_relax();
+			} else {
+				struct timespec ts = {0, 20000};
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+}
+
 static void *exec_main(void *arg)
 {
 	struct vw_exec *x = arg;
@@ -91,11 +137,22 @@ static void *exec_main(void *arg)
 	while ((j = next_job(x))) {
 		if (L) /* the supervisor's activity measure (utilization) */
 			atomic_fetch_add(&L->active, 1);
+		/* a synchronous job's guest thread waits for it: executors
+		 * ordering after this one need not (and, were it an order
+		 * request of its own, must not: two threads may order after
+		 * each other at once) */
+		if (!(j->m.flags & VGPU_MSG_NOREPLY))
+			atomic_store(&x->sync_running, j->seq);
+		if (j->wait)
+			wait_order(x, j->wait);
 		vw_execute(W, x, &j->m);
+		atomic_store(&x->done, j->seq);
+		atomic_store(&x->sync_running, 0);
 		if (L) {
 			atomic_fetch_sub(&L->active, 1);
 			atomic_fetch_add(&L->calls, 1);
 		}
+		free(j->wait);
 		free(j);
 	}
 	free(x->st.image);
@@ -147,6 +204,34 @@ void vw_exec_standalone_free(struct vw_exec *x)
 	free(x);
 }
 
+/* The executors a VGPU_CU_ORDER_AFTER names and how many jobs each had
+ * been given: serving thread only (it alone changes W->execs). A payload
+ * the handler will refuse, or naming no executor with jobs, needs none. */
+static struct vw_wait *order_targets(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_order o = {0};
+	if (m->len < sizeof(o.n))
+		return NULL;
+	memcpy(&o.n, m->data, sizeof(o.n));
+	if (o.n < 1 || o.n > VGPU_CU_ORDER_MAX ||
+	    m->len != sizeof(o.n) + o.n * sizeof(o.tid[0]))
+		return NULL;
+	memcpy(o.tid, m->data + sizeof(o.n), o.n * sizeof(o.tid[0]));
+	struct vw_wait *w = calloc(1, sizeof(*w));
+	for (unsigned i = 0; w && i < o.n; i++)
+		for (struct vw_exec *x = W->execs; x; x = x->next)
+			if (x->tid == o.tid[i] && x->tid != m->tid) {
+				w->on[w->n].x = x;
+				w->on[w->n++].target = atomic_load(&x->queued);
+				break;
+			}
+	if (w && !w->n) {
+		free(w);
+		w = NULL;
+	}
+	return w;
+}
+
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vw_exec *x = exec_for(W, m->tid);
@@ -158,6 +243,8 @@ int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 		return -1;
 	}
 	j->next = NULL;
+	j->wait = m->op == VGPU_CU_ORDER_AFTER ? order_targets(W, m) : NULL;
+	j->seq = atomic_fetch_add(&x->queued, 1) + 1;
 	j->m = *m;
 	memcpy(j->data, m->data, m->len);
 	j->m.data = j->data;
@@ -194,15 +281,24 @@ int vw_exec_stop_all(struct vworker *W)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += STOP_GRACE_S;
 	int abandoned = 0;
+	struct vw_exec *joined = NULL;
 	while (W->execs) {
 		struct vw_exec *x = W->execs;
 		W->execs = x->next;
 		if (pthread_timedjoin_np(x->th, NULL, &deadline) == 0) {
-			free(x);
+			x->next = joined;
+			joined = x;
 		} else {
 			pthread_detach(x->th);
 			abandoned++;
 		}
+	}
+	/* freed only now: one still ordering after another reads its
+	 * counters until it notices the stop */
+	while (joined) {
+		struct vw_exec *x = joined;
+		joined = x->next;
+		free(x);
 	}
 	return abandoned;
 }

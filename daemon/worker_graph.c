@@ -470,7 +470,10 @@ static CUresult fetch(struct vworker *W, void *subject, uint64_t what,
 		return r;
 	if (!(*v = calloc(*n * w + 1, sizeof(**v))))
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	return list_call(W, subject, what, *v, n);
+	/* an empty list (PyTorch's empty capture that keeps a memory pool
+	 * alive): asking again with an array of 0 is not needed, and the
+	 * driver refused it with CUDA_ERROR_INVALID_VALUE */
+	return *n ? list_call(W, subject, what, *v, n) : CUDA_SUCCESS;
 }
 
 /* The graph or node a list is of, and the graph that owns its nodes. */

@@ -1,8 +1,9 @@
 /* daemon/worker_torch.c - the worker's part of the torch area: TMA
  * descriptors (cuTensorMapEncodeTiled) for Triton, cuBLAS and cuDNN.
  *
- * Contract: vw_torch_execute() answers VGPU_CU_TENSORMAP_TILED and returns
- * false for any other opcode. The request is copied out of the region
+ * Contract: vw_torch_execute() answers VGPU_CU_TENSORMAP_TILED and
+ * VGPU_CU_ORDER_AFTER (whose wait the executor did: worker_exec.c) and
+ * returns false for any other opcode. The request is copied out of the region
  * first; its rank must be 1..5 (the arrays' size), and the tensor it
  * describes, from the address to the last element the dimensions and
  * strides reach, must lie inside one of the caller's allocations: a
@@ -60,10 +61,27 @@ static CUresult encode_tiled(struct vworker *W, const struct vgpu_msg *m,
 		(CUtensorMapFloatOOBfill)t.oob);
 }
 
+/* VGPU_CU_ORDER_AFTER: the executor already waited (daemon/worker_exec.c,
+ * which read the same payload); what is left is the answer. */
+static CUresult order_after(const struct vgpu_msg *m)
+{
+	uint32_t n;
+	if (m->len < sizeof(n))
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&n, m->data, sizeof(n));
+	if (n < 1 || n > VGPU_CU_ORDER_MAX || m->len != sizeof(n) + n * 4)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
 bool vw_torch_execute(struct vworker *W, struct vw_exec *x,
 		      const struct vgpu_msg *m)
 {
 	(void)x;
+	if (m->op == VGPU_CU_ORDER_AFTER) {
+		vw_reply(W, m, order_after(m), NULL, 0, 0);
+		return true;
+	}
 	if (m->op != VGPU_CU_TENSORMAP_TILED)
 		return false;
 	CUtensorMap map;

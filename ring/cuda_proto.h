@@ -154,6 +154,9 @@ enum vgpu_cu_op {
 	/* -- torch -- */
 	VGPU_CU_TENSORMAP_TILED = 0x68, /* struct vgpu_cu_tmap -> the
 					 * CUtensorMap (128 bytes) */
+	VGPU_CU_ORDER_AFTER = 0x69,     /* struct vgpu_cu_order: answered
+					 * once the named guest threads' earlier
+					 * requests have run (guest/cuda/torch_order.c) */
 
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };
@@ -374,6 +377,16 @@ struct vgpu_cu_smlayout {
 	uint32_t pad;
 	uint8_t gpc[VGPU_CU_SM_LAYOUT_MAX];
 	uint8_t index[VGPU_CU_SM_LAYOUT_MAX];
+};
+
+/* VGPU_CU_ORDER_AFTER (torch area): the sender's executor waits until
+ * each named thread's executor has run every request queued before this
+ * one, or is running a synchronous one (its guest thread is waiting for
+ * it); then the answer. The payload is 4 + 4 * n bytes, n in 1..MAX. */
+#define VGPU_CU_ORDER_MAX 16
+struct vgpu_cu_order {
+	uint32_t n;
+	uint32_t tid[VGPU_CU_ORDER_MAX];
 };
 
 /* Floats travel as their bit pattern in a 64-bit argument slot. */

@@ -7,6 +7,7 @@
  * machine without that piece would see. */
 #define _GNU_SOURCE
 #include "rpc.h"
+#include "torch_order.h"
 #include "version.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ static void child_after_fork(void)
 	memset(&vgpu_cu, 0, sizeof(vgpu_cu));
 	pthread_mutex_init(&init_mu, NULL);
 	vgpu_cu_ctx_after_fork();
+	vgpu_cu_order_after_fork();
 }
 
 VGPU_EXPORT CUresult cuInit(unsigned int flags)

@@ -14,6 +14,7 @@
  */
 #include "mem_space.h"
 #include "rpc.h"
+#include "torch_order.h"
 #include "../../ring/stream.h"
 #include <string.h>
 
@@ -130,11 +131,14 @@ static CUresult through_arena(uint16_t op, const struct vgpu_cu_rect *x,
 		return r;
 	struct vgpu_lane ln;
 	int32_t res = 0;
+	if ((r = vgpu_cu_order_before())) /* guest/cuda/torch_order.c */
+		return r;
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
 	struct vgpu_stream st = {.c = &vgpu_cu.conn.ch, .lane = &ln, .op = op,
 				 .arg = x, .arglen = sizeof(*x), .total = total};
 	int rc = out ? vgpu_stream_out(&st, fill, p, &res)
 		     : vgpu_stream_in(&st, drain, p, &res);
+	vgpu_cu_order_after(false);
 	vgpu_lane_put(&vgpu_cu.conn.lanes, &ln);
 	if (rc)
 		return vgpu_cu_from_ring(rc);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mem_bulk.h" /* the chunk size */
+#include "torch_order.h"
 
 struct vgpu_cu_state vgpu_cu;
 _Atomic uint64_t vgpu_cu_round_trips;
@@ -55,10 +56,16 @@ CUresult vgpu_cu_call(uint16_t op, const void *in, uint32_t inlen, void *out,
 	struct vgpu_req q = {.op = op, .data = in, .len = inlen,
 			     .flags = sync ? 0 : VGPU_MSG_NOREPLY};
 	struct vgpu_resp p = {.data = out, .cap = outcap};
+	/* after what other threads queued before (guest/cuda/torch_order.c) */
+	if ((r = vgpu_cu_order_before())) {
+		trace(name, r, t0);
+		return r;
+	}
 	if (sync)
 		atomic_fetch_add_explicit(&vgpu_cu_round_trips, 1,
 					  memory_order_relaxed);
 	int rc = vgpu_gchan_call(&vgpu_cu.conn.ch, &q, &p);
+	vgpu_cu_order_after(!sync);
 	r = rc ? vgpu_cu_from_ring(rc) : (CUresult)p.result;
 	trace(name, r, t0);
 	return r;
@@ -81,6 +88,8 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 		return CUDA_ERROR_NOT_PERMITTED;
 	struct vgpu_lane ln;
 	int32_t res = 0;
+	if ((r = vgpu_cu_order_before()))
+		return r;
 	atomic_fetch_add_explicit(&vgpu_cu_round_trips, 1,
 				  memory_order_relaxed);
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
@@ -89,6 +98,7 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 				 .chunk = vgpu_bulk_chunk()};
 	int rc = out ? vgpu_stream_out(&st, vgpu_fill_memcpy, buf, &res)
 		     : vgpu_stream_in(&st, vgpu_drain_memcpy, buf, &res);
+	vgpu_cu_order_after(false); /* answered */
 	vgpu_lane_put(&vgpu_cu.conn.lanes, &ln);
 	if (rc)
 		return vgpu_cu_from_ring(rc);

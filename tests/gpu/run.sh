@@ -16,8 +16,8 @@
 #    guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
 #    (-L, the default view, -q: exit 0 and the virtual GPU shown).
-# 6. PyTorch natively and through vgpu (tests/gpu/torch/run.sh), where the
-#    machine's python3 has torch.
+# 6. PyTorch natively and through vgpu (tests/gpu/torch/run.sh) and
+#    bench/torch.sh, where the machine's python3 has torch.
 # Writes logs and JSON into ${OUT:-/tmp/vgpu-gpu}; prints a table last.
 set -uo pipefail
 B=${1:-build}
@@ -160,10 +160,15 @@ verdict "contexts digests bit-identical" "diff \
 	<(grep ^digest '$out/contexts-vgpu.txt') >/dev/null"
 
 # PyTorch, unmodified, natively and through vgpu (tests/gpu/torch/run.sh:
-# its own daemon; matmul, cuDNN, graphs, Triton; digests compared)
+# its own daemon; matmul, cuDNN, SDPA, training, threads, graphs, Triton,
+# torch.compile; results compared), and bench/torch.sh
 if python3 -c 'import torch' 2>/dev/null; then
 	OUT=$out bash "$(dirname "$0")/torch/run.sh" "$B" >"$out/torch.txt" 2>&1
 	verdict "pytorch native and through vgpu" "[[ $? -eq 0 ]]"
+	# matmul, training step, decode loop, start-up: native and vgpu
+	bash "$(dirname "$0")/../../bench/torch.sh" "$B" \
+		>"$out/bench-torch.jsonl" 2>"$out/bench-torch.txt"
+	verdict "bench/torch.sh" "[[ $? -eq 0 ]]"
 else
 	note "pytorch native and through vgpu" "skipped (no PyTorch)"
 fi

@@ -126,3 +126,30 @@ Test(torch_worker, driver_checks_pass_through)
 	t.swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;
 	cr_assert_eq(encode(&t, &m), CUDA_SUCCESS);
 }
+
+/* VGPU_CU_ORDER_AFTER's payload: 1..16 thread ids, exactly 4 + 4n bytes;
+ * anything else is refused. (Its wait is the executor's, exercised by
+ * tests/gpu/torch_order.c in the integration suite: a standalone executor
+ * has no queue to wait on.) */
+Test(torch_worker, order_request_checked)
+{
+	struct vgpu_cu_order o = {.n = 2, .tid = {12345, 678}};
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 4 + 2 * 4, NULL, 0),
+		     CUDA_SUCCESS);
+	o.n = VGPU_CU_ORDER_MAX;
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, sizeof(o), NULL, 0),
+		     CUDA_SUCCESS);
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, sizeof(o) - 4, NULL,
+			     0), CUDA_ERROR_INVALID_VALUE);
+	o.n = 0;
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 4, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+	o.n = VGPU_CU_ORDER_MAX + 1;
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 4 + 4 * o.n, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+	o.n = UINT32_MAX; /* 4 + 4n wraps: still refused */
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 0, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 2, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+}
