@@ -5,7 +5,17 @@
  * it; the executor runs jobs in order with that guest thread's current
  * context current (VGPU_CU_CTX_CURRENT, daemon/worker_stream.c).
  * So a guest thread blocked in cuStreamSynchronize holds only its own
- * executor, and its siblings' requests keep flowing. */
+ * executor, and its siblings' requests keep flowing.
+ *
+ * Short copies (vw_mem_inline_ok) skip the hand-off: when everything the
+ * guest thread sent before has run (its executor has nothing queued or
+ * running) and no stream capture is under way (capture modes are per
+ * thread), the serving thread runs the copy itself, with the executor's
+ * current context made its own. The order is the same: the guest thread's
+ * earlier requests have all reached the driver, and its next ones are not
+ * read until this one has. What it saves is the queue, a thread-to-thread
+ * hand-off and its cache-line traffic: most of a small pinned copy's cost
+ * (docs/bulk.md). */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "worker.h"
 #include "../ring/wait.h"
@@ -32,6 +42,9 @@ struct vw_exec {
 	pthread_cond_t cv;
 	struct vw_job *head, *tail;
 	_Atomic uint32_t pending; /* jobs queued: read without the lock */
+	_Atomic uint32_t unrun;   /* jobs submitted and not yet run */
+	uint64_t ctx_id;          /* its current context's id, after the last
+				   * job (read once unrun is 0) */
 	bool sleeping;            /* in cond_wait: submit must signal */
 	bool stop;
 	struct vw_exec_state st;
@@ -97,6 +110,8 @@ static void *exec_main(void *arg)
 			atomic_fetch_add(&L->calls, 1);
 		}
 		free(j);
+		x->ctx_id = vw_ctx_tagged();
+		atomic_fetch_sub_explicit(&x->unrun, 1, memory_order_release);
 	}
 	free(x->st.image);
 	return NULL;
@@ -147,9 +162,45 @@ void vw_exec_standalone_free(struct vw_exec *x)
 	free(x);
 }
 
+/* The context the serving thread made current for inline runs. */
+static __thread CUcontext serve_ctx;
+
+/* Run m on this (the serving) thread, if that keeps its order: see the
+ * header. False: hand it to the executor. */
+static bool run_inline(struct vworker *W, struct vw_exec *x,
+		       const struct vgpu_msg *m)
+{
+	CUcontext c = NULL;
+	if (!vw_mem_inline_ok(m) ||
+	    atomic_load_explicit(&x->unrun, memory_order_acquire) ||
+	    atomic_load(&W->captures))
+		return false;
+	/* no context, or one destroyed meanwhile: the executor answers as
+	 * the driver does there */
+	if (!x->ctx_id || vw_handle_get(W, VGPU_HK_CONTEXT, x->ctx_id,
+					(void **)&c))
+		return false;
+	if (c != serve_ctx) {
+		if (W->drv.cuCtxSetCurrent(c))
+			return false;
+		serve_ctx = c;
+	}
+	struct vgpud_ledger *L = W->ledger ? &W->ledger[W->chan] : NULL;
+	if (L)
+		atomic_fetch_add(&L->active, 1);
+	vw_execute(W, x, m);
+	if (L) {
+		atomic_fetch_sub(&L->active, 1);
+		atomic_fetch_add(&L->calls, 1);
+	}
+	return true;
+}
+
 int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vw_exec *x = exec_for(W, m->tid);
+	if (x && run_inline(W, x, m))
+		return 0;
 	struct vw_job *j = malloc(sizeof(*j) + m->len);
 	if (!x || !j) {
 		free(j);
@@ -167,6 +218,7 @@ int vw_exec_submit(struct vworker *W, const struct vgpu_msg *m)
 	else
 		x->head = j;
 	x->tail = j;
+	atomic_fetch_add_explicit(&x->unrun, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&x->pending, 1, memory_order_release);
 	if (x->sleeping) /* a spinning executor needs no syscall */
 		pthread_cond_signal(&x->cv);

@@ -3,7 +3,8 @@
  * host and device offsets, host to device, device to device, device to
  * host, from pageable, pinned (cuMemHostAlloc) and registered
  * (cuMemHostRegister) memory, synchronous and async; async ordering
- * across streams with events; two threads copying large buffers at once;
+ * across streams with events; synchronous pinned copies after queued
+ * memsets; two threads copying large buffers at once;
  * and, through vgpu only (VGPU_REGION set), the pinned pool exhausted:
  * CUDA_ERROR_OUT_OF_MEMORY, pageable copies still work, a freed block is
  * handed out again.
@@ -199,6 +200,52 @@ out:
 	check_end(&c);
 }
 
+/* A synchronous pinned copy comes after the work its thread queued
+ * before it: on the legacy stream, and on a blocking stream (which the
+ * legacy stream waits for). vgpu may run such a copy on its serving
+ * thread, but only once the thread's earlier requests have run. */
+static void pinned_after_async(void)
+{
+	struct check c = {.name = "pinned_sync_after_async"};
+	size_t n = 64 << 10;
+	uint8_t *h = NULL;
+	CUstream bs = NULL;
+	CUdeviceptr d = 0;
+	uint64_t sum = 0;
+	if (!EXPECT_OK(&c, cuMemHostAlloc((void **)&h, n, 0)) ||
+	    !EXPECT_OK(&c, cuStreamCreate(&bs, CU_STREAM_DEFAULT)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&d, n)))
+		goto out;
+	for (int k = 1; k < 100; k++) {
+		uint8_t v = (uint8_t)(k * 7);
+		EXPECT_OK(&c, cuMemsetD8Async(d, v, n, k & 1 ? NULL : bs));
+		EXPECT_OK(&c, cuMemcpyDtoH(h, d, n));
+		if (h[0] != v || h[n - 1] != v || h[n / 2 + k] != v) {
+			check_fail(&c, "round %d: the copy overtook a memset", k);
+			break;
+		}
+		/* and back: a host-to-device copy, then a memset after it */
+		memset(h, v ^ 0x5a, n);
+		EXPECT_OK(&c, cuMemcpyHtoD(d, h, n));
+		EXPECT_OK(&c, cuMemsetD8Async(d + (uint64_t)k, v, 1, bs));
+		EXPECT_OK(&c, cuMemcpyDtoH(h, d, n));
+		if (h[k] != v || h[k + 1] != (v ^ 0x5a)) {
+			check_fail(&c, "round %d: copies out of order", k);
+			break;
+		}
+		sum = sum * 31 + fnv(h, n);
+	}
+	printf("digest pinned_after_async %016llx\n", (unsigned long long)sum);
+out:
+	if (h)
+		cuMemFreeHost(h);
+	if (bs)
+		cuStreamDestroy(bs);
+	if (d)
+		cuMemFree(d);
+	check_end(&c);
+}
+
 struct tjob {
 	CUcontext ctx;
 	size_t n;
@@ -298,6 +345,7 @@ int main(int argc, char **argv)
 	sizes(max, s);
 	pinned(s);
 	ordering();
+	pinned_after_async();
 	threads(ctx);
 	if (getenv("VGPU_REGION"))
 		exhaustion();
