@@ -9,12 +9,13 @@
  *
  * Short copies (vw_mem_inline_ok) skip the hand-off: when everything the
  * guest thread sent before has run (its executor has nothing queued or
- * running) and no stream capture is under way (capture modes are per
- * thread), the serving thread runs the copy itself, with the executor's
- * current context made its own. The order is the same: the guest thread's
- * earlier requests have all reached the driver, and its next ones are not
- * read until this one has. What it saves is the queue, a thread-to-thread
- * hand-off and its cache-line traffic: most of a small pinned copy's cost
+ * running), no stream capture is under way (capture modes are per
+ * thread) and the executor's current context is the primary one (the
+ * serving thread's own), the serving thread runs the copy itself. The
+ * order is the same: the guest thread's earlier requests have all reached
+ * the driver, and its next ones are not read until this one has. What it
+ * saves is the queue, a thread-to-thread hand-off and its cache-line
+ * traffic: part of a small pinned copy's cost
  * (docs/bulk.md). */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "worker.h"
@@ -162,28 +163,25 @@ void vw_exec_standalone_free(struct vw_exec *x)
 	free(x);
 }
 
-/* The context the serving thread made current for inline runs. */
-static __thread CUcontext serve_ctx;
+/* Whether the serving thread has made the primary context current. */
+static __thread bool serve_has_primary;
 
 /* Run m on this (the serving) thread, if that keeps its order: see the
- * header. False: hand it to the executor. */
+ * header. False: hand it to the executor. Only under the primary
+ * context, which is never destroyed: a created one may be, and a new one
+ * may then come back at the same address, which a cached "current" on
+ * this thread would take for the old one. */
 static bool run_inline(struct vworker *W, struct vw_exec *x,
 		       const struct vgpu_msg *m)
 {
-	CUcontext c = NULL;
 	if (!vw_mem_inline_ok(m) ||
 	    atomic_load_explicit(&x->unrun, memory_order_acquire) ||
-	    atomic_load(&W->captures))
+	    atomic_load(&W->captures) || !x->ctx_id || x->ctx_id != W->ctx_id)
 		return false;
-	/* no context, or one destroyed meanwhile: the executor answers as
-	 * the driver does there */
-	if (!x->ctx_id || vw_handle_get(W, VGPU_HK_CONTEXT, x->ctx_id,
-					(void **)&c))
-		return false;
-	if (c != serve_ctx) {
-		if (W->drv.cuCtxSetCurrent(c))
+	if (!serve_has_primary) {
+		if (W->drv.cuCtxSetCurrent(W->ctx))
 			return false;
-		serve_ctx = c;
+		serve_has_primary = true;
 	}
 	struct vgpud_ledger *L = W->ledger ? &W->ledger[W->chan] : NULL;
 	if (L)
