@@ -1,7 +1,10 @@
 /* bench/bandwidth.c - host<->device bandwidth, one JSON line per figure.
  *
  * Usage: bandwidth MODE [--max BYTES[K|M|G]] [--cpus N] [--model-mib N]
- *                       [--reg-dir DIR]...
+ *                       [--reg-dir DIR]... [--reg no] [--min BYTES]
+ *                       [--dir h2d|d2h] [--mem pinned|pageable]
+ * (--reg no skips the registration figures; --min, --dir and --mem time
+ * only part of the copy table: tuning runs, docs/bulk.md)
  *
  * Linked with -lcuda like any CUDA program: run natively and with vgpu's
  * libcuda.so.1 first in the loader path, in the same session on the same
@@ -28,6 +31,7 @@
 #include <cuda.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,9 @@
 
 static const char *mode;
 static int cpus = 4;
+/* --min, --dir, --mem: a part of the table, for tuning runs */
+static size_t min_bytes = 4096;
+static const char *only_dir = "", *only_mem = "";
 
 static double now(void)
 {
@@ -99,11 +106,15 @@ static void copies(size_t max)
 	if (!pageable)
 		exit(1);
 	memset(pageable, 1, max);
-	CUresult pr = cuMemHostAlloc(&pinned, max, 0);
+	CUresult pr = strcmp(only_mem, "pageable")
+			      ? cuMemHostAlloc(&pinned, max, 0)
+			      : CUDA_ERROR_NOT_PERMITTED; /* not asked for */
 	for (size_t n = 4096; n <= max; n *= 4)
 		for (int h2d = 1; h2d >= 0; h2d--)
 			for (int pin = 1; pin >= 0; pin--) {
-				if (pin && pr)
+				if ((pin && pr) || n < min_bytes ||
+				    (*only_dir && strcmp(only_dir, h2d ? "h2d" : "d2h")) ||
+				    (*only_mem && strcmp(only_mem, pin ? "pinned" : "pageable")))
 					continue;
 				double g = best_copy(d, pin ? pinned : pageable,
 						     n, h2d);
@@ -114,11 +125,11 @@ static void copies(size_t max)
 				       pin ? "pinned" : "pageable", n, g);
 				fflush(stdout);
 			}
-	if (pr) {
+	if (pr && pr != CUDA_ERROR_NOT_PERMITTED) {
 		head();
 		printf("\"metric\":\"copy\",\"mem\":\"pinned\",\"bytes\":%zu,"
 		       "\"error\":%d}\n", max, (int)pr);
-	} else {
+	} else if (!pr) {
 		cuMemFreeHost(pinned);
 	}
 	free(pageable);
@@ -218,9 +229,12 @@ int main(int argc, char **argv)
 	size_t max = 256 * MIB, model_mib = 0;
 	const char *dirs[8] = {"/dev/shm"};
 	int ndirs = 1;
+	bool reg = true;
 	if (argc < 2) {
 		fprintf(stderr, "usage: bandwidth MODE [--max BYTES] [--cpus N] "
-			"[--model-mib N] [--reg-dir DIR]...\n");
+			"[--model-mib N] [--reg-dir DIR]... [--reg no]\n"
+			"                 [--min BYTES] [--dir h2d|d2h] "
+			"[--mem pinned|pageable]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -233,6 +247,14 @@ int main(int argc, char **argv)
 			model_mib = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--reg-dir") && ndirs < 8)
 			dirs[ndirs++] = argv[i + 1];
+		else if (!strcmp(argv[i], "--reg"))
+			reg = strcmp(argv[i + 1], "no") != 0;
+		else if (!strcmp(argv[i], "--min"))
+			min_bytes = parse_size(argv[i + 1]);
+		else if (!strcmp(argv[i], "--dir"))
+			only_dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--mem"))
+			only_mem = argv[i + 1];
 	}
 	limit_cpus(cpus);
 	CUdevice dev;
@@ -242,7 +264,7 @@ int main(int argc, char **argv)
 	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
 	CK(cuCtxSetCurrent(ctx));
 	copies(max);
-	for (int i = 0; i < ndirs; i++)
+	for (int i = 0; reg && i < ndirs; i++)
 		for (size_t n = 256 * MIB; n <= 1024 * MIB && n <= 4 * max; n *= 4)
 			registration(dirs[i], n);
 	if (model_mib)

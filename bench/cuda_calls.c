@@ -7,8 +7,9 @@
  * card, and compare the lines (MODE is only echoed: "native" or "vgpu").
  * It measures what issue 3 asks for: a null call's round trip
  * (cuStreamQuery on an idle stream), cuLaunchKernel's cost, 10,000
- * back-to-back ~5 us kernels, 4-byte copies each way, cuMemAlloc+cuMemFree
- * of 1 MiB. A benchmark, not a test: it fails only if a call fails.
+ * back-to-back ~5 us kernels, 4-byte copies each way, pinned copies of
+ * 4 and 64 KiB each way (issue 7), cuMemAlloc+cuMemFree of 1 MiB.
+ * A benchmark, not a test: it fails only if a call fails.
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "../tests/gpu/file.h"
@@ -111,6 +112,25 @@ int main(int argc, char **argv)
 	for (int i = 0; i < N / 4; i++)
 		CK(cuMemcpyDtoH(&word, d, 4));
 	emit("memcpy_4B_dtoh", now_us() - t, N / 4);
+
+	/* pinned copies (issue 7): the per-call cost beyond the DMA is the
+	 * request's round trip, what a small pinned copy mostly is */
+	void *pin;
+	CK(cuMemHostAlloc(&pin, 64 << 10, 0));
+	for (int kib = 4; kib <= 64; kib *= 16) {
+		char name[40];
+		for (int h2d = 1; h2d >= 0; h2d--) {
+			size_t n = (size_t)kib << 10;
+			t = now_us();
+			for (int i = 0; i < N / 4; i++)
+				CK(h2d ? cuMemcpyHtoD(d, pin, n)
+				       : cuMemcpyDtoH(pin, d, n));
+			snprintf(name, sizeof(name), "memcpy_pinned_%dKiB_%s",
+				 kib, h2d ? "htod" : "dtoh");
+			emit(name, now_us() - t, N / 4);
+		}
+	}
+	CK(cuMemFreeHost(pin));
 
 	enum { A = 500 };
 	t = now_us();

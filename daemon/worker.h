@@ -23,6 +23,7 @@
 #include "backend.h"
 #include "ledger.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct vw_handle {
@@ -77,6 +78,9 @@ struct vworker {
 			       * device sees it; 0: not registered yet */
 	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
 	struct vw_ghosts *ghosts; /* captured host ranges (worker_graph_host.c) */
+	_Atomic uint32_t captures; /* stream captures begun and not ended:
+				    * while any, no copy runs inline on the
+				    * serving thread (worker_exec.c) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
@@ -173,6 +177,9 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);
  * returns true, or false for an opcode not its own. */
 bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* copies in every direction, 2D/3D, memset, host memory, pointer attributes */
+/* A request short and thread-neutral enough for the serving thread to
+ * run itself when its guest thread's executor is idle (worker_exec.c). */
+bool vw_mem_inline_ok(const struct vgpu_msg *m);
 bool vw_stream_execute(struct vworker *W, struct vw_exec *x,
 			const struct vgpu_msg *m); /* streams, priorities, host callbacks, stream memory ops, launch variants, occupancy, contexts */
 bool vw_graph_execute(struct vworker *W, struct vw_exec *x,

@@ -78,6 +78,14 @@ CUresult vw_graph_staged_copy_ok(struct vworker *W, CUstream s, bool htod)
 
 /* ---- capture ------------------------------------------------------ */
 
+/* Never below zero: an end the worker did not see begin changes nothing. */
+static void uncount_capture(struct vworker *W)
+{
+	uint32_t n = atomic_load(&W->captures);
+	while (n && !atomic_compare_exchange_weak(&W->captures, &n, n - 1))
+		;
+}
+
 static void capture_begin(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_args a = {{0}}, out = {{0}};
@@ -86,6 +94,8 @@ static void capture_begin(struct vworker *W, const struct vgpu_msg *m)
 				    : CUDA_ERROR_INVALID_VALUE;
 	if (!r)
 		r = W->drv.cuStreamBeginCapture_v2(s, (CUstreamCaptureMode)a.a[1]);
+	if (!r) /* capture modes are per thread: see vw_exec_submit */
+		atomic_fetch_add(&W->captures, 1);
 	reply_args(W, m, r, &out);
 }
 
@@ -119,8 +129,10 @@ static void capture_end(struct vworker *W, const struct vgpu_msg *m)
 		     r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
 		     r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED ||
 		     r == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
-	if (ended)
+	if (ended) {
 		vw_graph_host_capture_end(W, cap, g, r == CUDA_SUCCESS && g);
+		uncount_capture(W);
+	}
 	uint64_t id = r || !g ? 0 : vw_handle_id_of(W, VGPU_HK_GRAPH, g);
 	if (id)
 		vw_handle_set_owner(W, VGPU_HK_GRAPH, id, 0);

@@ -294,6 +294,34 @@ static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
 	return r;
 }
 
+/* The serving thread may run this request itself (worker_exec.c says
+ * when): a copy between the pinned pool or the message and device memory,
+ * short enough not to hold the other guest threads' requests for long, on
+ * no stream bound to the calling thread (the per-thread default stream is
+ * the executor's own). */
+#define INLINE_MAX (4ull << 20) /* ~80 us of DMA on a PCIe 5 GPU */
+
+bool vw_mem_inline_ok(const struct vgpu_msg *m)
+{
+	const uint64_t per_thread = (uint64_t)(uintptr_t)CU_STREAM_PER_THREAD;
+	struct vgpu_cu_poolcopy q;
+	uint64_t x[2]; /* dev, stream: guest/cuda/rpc.h's vgpu_cu_xfer */
+	switch (m->op) {
+	case VGPU_CU_POOL_COPY:
+		if (m->len != sizeof(q))
+			return false;
+		memcpy(&q, m->data, sizeof(q));
+		return q.len <= INLINE_MAX && q.stream != per_thread;
+	case VGPU_CU_MEMCPY_HTOD_INLINE:
+	case VGPU_CU_MEMCPY_DTOH_INLINE: /* at most vgpu_inline_max bytes */
+		if (m->len < sizeof(x))
+			return false;
+		memcpy(x, m->data, sizeof(x));
+		return x[1] != per_thread;
+	}
+	return false;
+}
+
 static void answer(struct vworker *W, const struct vgpu_msg *m, CUresult r,
 		   uint64_t arena_len)
 {

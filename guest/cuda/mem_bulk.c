@@ -18,8 +18,8 @@
  *
  * VGPU_COPY_THREADS (default 4, at most the lanes and the CPUs this
  * process may run on), VGPU_COPY_SPLIT (bytes, default 8 MiB) and
- * VGPU_CHUNK (bytes per arena chunk, default 4 MiB, at most half a lane)
- * tune it; docs/bulk.md gives the measurements behind the defaults.
+ * VGPU_CHUNK (bytes per arena chunk, at most half a lane; default 4 MiB,
+ * less for a stream of under 32 MiB: vgpu_bulk_chunk) tune it; docs/bulk.md gives the measurements behind the defaults.
  * Helpers are not inherited by fork(): a child starts without any.
  */
 #define _GNU_SOURCE
@@ -60,10 +60,21 @@ static uint64_t env_u64(const char *name, uint64_t def, uint64_t lo,
 	return (end && *end) || v < lo || v > hi ? def : v;
 }
 
-uint64_t vgpu_bulk_chunk(void)
+/* The default: 4 MiB, but at least 8 chunks per stream down to 1 MiB, so
+ * the first chunk's DMA (its drain, device to host) that nothing overlaps
+ * is a small part of a mid-size copy (docs/bulk.md has the figures). */
+#define CHUNK_MAX (4ull << 20)
+#define CHUNK_MIN (1ull << 20)
+#define CHUNKS_WANTED 8
+
+uint64_t vgpu_bulk_chunk(uint64_t len)
 {
-	return env_u64("VGPU_CHUNK", 4ull << 20, 64ull << 10, 1ull << 30) &
-	       ~(PAGE - 1);
+	const char *set = getenv("VGPU_CHUNK");
+	if (set && *set)
+		return env_u64("VGPU_CHUNK", CHUNK_MAX, 64ull << 10,
+			       1ull << 30) & ~(PAGE - 1);
+	uint64_t c = len / CHUNKS_WANTED & ~(PAGE - 1);
+	return c < CHUNK_MIN ? CHUNK_MIN : c > CHUNK_MAX ? CHUNK_MAX : c;
 }
 
 static unsigned threads_wanted(void)

@@ -95,7 +95,7 @@ static CUresult stream(uint16_t op, const struct vgpu_cu_xfer *x, void *buf,
 	vgpu_lane_get(&vgpu_cu.conn.lanes, &ln);
 	struct vgpu_stream st = {.c = &vgpu_cu.conn.ch, .lane = &ln, .op = op,
 				 .arg = x, .arglen = sizeof(*x), .total = len,
-				 .chunk = vgpu_bulk_chunk()};
+				 .chunk = vgpu_bulk_chunk(len)};
 	int rc = out ? vgpu_stream_out(&st, vgpu_fill_memcpy, buf, &res)
 		     : vgpu_stream_in(&st, vgpu_drain_memcpy, buf, &res);
 	vgpu_cu_order_after(false); /* answered */

@@ -3,7 +3,8 @@
  * host and device offsets, host to device, device to device, device to
  * host, from pageable, pinned (cuMemHostAlloc) and registered
  * (cuMemHostRegister) memory, synchronous and async; async ordering
- * across streams with events; two threads copying large buffers at once;
+ * across streams with events; synchronous pinned copies after queued
+ * memsets; two threads copying large buffers at once;
  * and, through vgpu only (VGPU_REGION set), the pinned pool exhausted:
  * CUDA_ERROR_OUT_OF_MEMORY, pageable copies still work, a freed block is
  * handed out again.
@@ -14,6 +15,7 @@
  */
 #include "check.h"
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -27,59 +29,89 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 	return h;
 }
 
-static void fill(uint8_t *p, size_t n, uint64_t seed)
+/* A fixed pseudo-random stream, produced in pieces: x is the generator's
+ * state, n a multiple of 8 except in the last piece. */
+static void gen(uint64_t *x, uint8_t *p, size_t n)
 {
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		memcpy(p + i, &x, 8);
+		*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+		memcpy(p + i, x, 8);
 	}
 	for (; i < n; i++)
-		p[i] = (uint8_t)(x >> (8 * (i & 7)));
+		p[i] = (uint8_t)(*x >> (8 * (i & 7)));
 }
 
-/* host -> device -> device -> host at odd offsets; exact and digested. */
+static uint64_t seed_state(uint64_t seed)
+{
+	return seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t x = seed_state(seed);
+	gen(&x, p, n);
+}
+
+/* Whether p holds fill(seed)'s n bytes: regenerated piece by piece, so a
+ * 4 GiB copy is checked without a second 4 GiB buffer. */
+static bool is_fill(const uint8_t *p, size_t n, uint64_t seed)
+{
+	static uint8_t piece[1 << 16];
+	uint64_t x = seed_state(seed);
+	for (size_t o = 0; o < n; o += sizeof(piece)) {
+		size_t k = n - o < sizeof(piece) ? n - o : sizeof(piece);
+		gen(&x, piece, k);
+		if (memcmp(p + o, piece, k))
+			return false;
+	}
+	return true;
+}
+
+/* host -> device -> device -> host at odd offsets; exact and digested.
+ * One host buffer: the source, overwritten once the host-to-device copy
+ * has returned (pageable memory may be reused then, async or not), then
+ * the destination, checked against the pattern regenerated. Peak memory:
+ * n on the host, 2n on the device. */
 static void round_trip(struct check *c, size_t n, size_t ho, size_t dof,
 		       int async, CUstream s)
 {
-	uint8_t *src = malloc(n + 8192), *dst = malloc(n + 64);
+	uint8_t *buf = malloc(n + 8192);
 	CUdeviceptr d1 = 0, d2 = 0;
-	if (!src || !dst) {
+	if (!buf) {
 		check_fail(c, "malloc %zu", n);
 		goto out;
 	}
-	fill(src + ho, n, n);
-	memset(dst, 0xEE, n + 64);
+	fill(buf + ho, n, n);
 	if (!EXPECT_OK(c, cuMemAlloc(&d1, n + 64)) ||
 	    !EXPECT_OK(c, cuMemAlloc(&d2, n + 64)))
 		goto out;
 	if (async) {
-		EXPECT_OK(c, cuMemcpyHtoDAsync(d1 + dof, src + ho, n, s));
+		EXPECT_OK(c, cuMemcpyHtoDAsync(d1 + dof, buf + ho, n, s));
+		memset(buf, 0xEE, n + 8192);
 		EXPECT_OK(c, cuMemcpyDtoDAsync(d2 + 7, d1 + dof, n, s));
-		EXPECT_OK(c, cuMemcpyDtoHAsync(dst + 3, d2 + 7, n, s));
+		EXPECT_OK(c, cuMemcpyDtoHAsync(buf + 3, d2 + 7, n, s));
 		EXPECT_OK(c, cuStreamSynchronize(s));
 	} else {
-		EXPECT_OK(c, cuMemcpyHtoD(d1 + dof, src + ho, n));
+		EXPECT_OK(c, cuMemcpyHtoD(d1 + dof, buf + ho, n));
+		memset(buf, 0xEE, n + 8192);
 		EXPECT_OK(c, cuMemcpyDtoD(d2 + 7, d1 + dof, n));
-		EXPECT_OK(c, cuMemcpyDtoH(dst + 3, d2 + 7, n));
+		EXPECT_OK(c, cuMemcpyDtoH(buf + 3, d2 + 7, n));
 	}
-	if (memcmp(dst + 3, src + ho, n) || dst[2] != 0xEE ||
-	    dst[3 + n] != 0xEE)
+	if (!is_fill(buf + 3, n, n) || buf[2] != 0xEE || buf[3 + n] != 0xEE)
 		check_fail(c, "%zu bytes (host +%zu, device +%zu, %s) differ",
 			   n, ho, dof, async ? "async" : "sync");
 	char name[64];
 	snprintf(name, sizeof(name), "%s_%zu_%zu", async ? "async" : "sync", n,
 		 ho);
 	printf("digest %s %016llx\n", name,
-	       (unsigned long long)fnv(dst + 3, n));
+	       (unsigned long long)fnv(buf + 3, n));
 out:
 	if (d1)
 		cuMemFree(d1);
 	if (d2)
 		cuMemFree(d2);
-	free(src);
-	free(dst);
+	free(buf);
 }
 
 static void sizes(size_t max, CUstream s)
@@ -199,6 +231,52 @@ out:
 	check_end(&c);
 }
 
+/* A synchronous pinned copy comes after the work its thread queued
+ * before it: on the legacy stream, and on a blocking stream (which the
+ * legacy stream waits for). vgpu may run such a copy on its serving
+ * thread, but only once the thread's earlier requests have run. */
+static void pinned_after_async(void)
+{
+	struct check c = {.name = "pinned_sync_after_async"};
+	size_t n = 64 << 10;
+	uint8_t *h = NULL;
+	CUstream bs = NULL;
+	CUdeviceptr d = 0;
+	uint64_t sum = 0;
+	if (!EXPECT_OK(&c, cuMemHostAlloc((void **)&h, n, 0)) ||
+	    !EXPECT_OK(&c, cuStreamCreate(&bs, CU_STREAM_DEFAULT)) ||
+	    !EXPECT_OK(&c, cuMemAlloc(&d, n)))
+		goto out;
+	for (int k = 1; k < 100; k++) {
+		uint8_t v = (uint8_t)(k * 7);
+		EXPECT_OK(&c, cuMemsetD8Async(d, v, n, k & 1 ? NULL : bs));
+		EXPECT_OK(&c, cuMemcpyDtoH(h, d, n));
+		if (h[0] != v || h[n - 1] != v || h[n / 2 + k] != v) {
+			check_fail(&c, "round %d: the copy overtook a memset", k);
+			break;
+		}
+		/* and back: a host-to-device copy, then a memset after it */
+		memset(h, v ^ 0x5a, n);
+		EXPECT_OK(&c, cuMemcpyHtoD(d, h, n));
+		EXPECT_OK(&c, cuMemsetD8Async(d + (uint64_t)k, v, 1, bs));
+		EXPECT_OK(&c, cuMemcpyDtoH(h, d, n));
+		if (h[k] != v || h[k + 1] != (v ^ 0x5a)) {
+			check_fail(&c, "round %d: copies out of order", k);
+			break;
+		}
+		sum = sum * 31 + fnv(h, n);
+	}
+	printf("digest pinned_after_async %016llx\n", (unsigned long long)sum);
+out:
+	if (h)
+		cuMemFreeHost(h);
+	if (bs)
+		cuStreamDestroy(bs);
+	if (d)
+		cuMemFree(d);
+	check_end(&c);
+}
+
 struct tjob {
 	CUcontext ctx;
 	size_t n;
@@ -298,6 +376,7 @@ int main(int argc, char **argv)
 	sizes(max, s);
 	pinned(s);
 	ordering();
+	pinned_after_async();
 	threads(ctx);
 	if (getenv("VGPU_REGION"))
 		exhaustion();
