@@ -77,6 +77,7 @@ struct vworker {
 			       * device sees it; 0: not registered yet */
 	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
 	struct vw_ghosts *ghosts; /* captured host ranges (worker_graph_host.c) */
+	struct vw_sched *sched; /* launches in flight (worker_sched.c) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,

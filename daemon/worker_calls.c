@@ -3,6 +3,8 @@
  * identity, bulk copies through the arena, modules, launches) here. */
 #include "image_check.h"
 #include "worker.h"
+#include "worker_sched.h"
+#include "cuda_api_ops.h" /* generated: the graph launch opcode */
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,9 +307,13 @@ static CUresult launch(struct vworker *W, const struct vgpu_msg *m)
 	void *ptrs[VGPU_CU_MAX_PARAMS];
 	for (uint32_t i = 0; i < fi.nparams; i++)
 		ptrs[i] = params + fi.offset[i];
-	return W->drv.cuLaunchKernel(f, L.grid[0], L.grid[1],
-				     L.grid[2], L.block[0], L.block[1],
-				     L.block[2], L.shared_bytes, s, ptrs, NULL);
+	struct vw_ticket t;
+	vw_sched_before(W, f, s, &t); /* may wait for the VM's tokens */
+	r = W->drv.cuLaunchKernel(f, L.grid[0], L.grid[1], L.grid[2],
+				  L.block[0], L.block[1], L.block[2],
+				  L.shared_bytes, s, ptrs, NULL);
+	vw_sched_after(W, &t, s, r);
+	return r;
 }
 
 static void ctx_retain(struct vworker *W, const struct vgpu_msg *m)
@@ -332,6 +338,7 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	case VGPU_CU_MODULE_GET_FUNCTION: get_function(W, m); return;
 	case VGPU_CU_MODULE_GET_GLOBAL: get_global(W, m); return;
 	case VGPU_CU_LAUNCH: vw_reply(W, m, launch(W, m), NULL, 0, 0); return;
+	case VGPU_CU_OP_cuGraphLaunch: vw_sched_graph_launch(W, m); return;
 	}
 	if (vw_mem_execute(W, x, m) || vw_stream_execute(W, x, m) ||
 	    vw_graph_execute(W, x, m) || vw_vmm_execute(W, x, m) ||

@@ -19,6 +19,7 @@
  * to learn when each replay finished to copy the bytes back.
  */
 #include "worker.h"
+#include "worker_sched.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,8 +286,13 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 		r = W->drv.cuStreamIsCapturing(s, &st);
 	if (r)
 		return r;
-	if (!g)
-		return W->drv.cuGraphLaunch(e, s);
+	struct vw_ticket t;
+	if (!g) {
+		vw_sched_before(W, e, s, &t);
+		r = W->drv.cuGraphLaunch(e, s);
+		vw_sched_after(W, &t, s, r);
+		return r;
+	}
 	/* into a capture, the bytes would have to be sent at the outer
 	 * graph's launches: not supported */
 	if (st != CU_STREAM_CAPTURE_STATUS_NONE)
@@ -302,8 +308,11 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 		if (!r)
 			r = W->drv.cuStreamWaitEvent(s, x->last, 0);
 	}
-	if (!r)
+	if (!r) {
+		vw_sched_before(W, e, s, &t);
 		r = W->drv.cuGraphLaunch(e, s);
+		vw_sched_after(W, &t, s, r);
+	}
 	for (size_t i = 0; i < g->nl && !r; i++)
 		if (g->l[i].exec == a[1])
 			r = W->drv.cuEventRecord(

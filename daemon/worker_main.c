@@ -11,6 +11,7 @@
 #include "worker.h"
 #include "worker_bulk.h"
 #include "worker_numa.h"
+#include "worker_sched.h"
 #include "../ring/wait.h"
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -252,6 +253,7 @@ static int serve(struct vworker *W, uint32_t chan)
 		W->srv.park_after_ns = 200 * 1000000ull;
 	}
 	vgpu_serve_run(&W->srv);
+	vw_sched_close(W); /* launches waiting for tokens go now */
 	/* executors still blocked in the driver: leave now, without the
 	 * driver's exit-time teardown that could wait on them */
 	if (vw_exec_stop_all(W))
