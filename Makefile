@@ -90,6 +90,9 @@ $(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# worker_calls.c dispatches one generated opcode (cuGraphLaunch) itself
+$(BUILD)/daemon/worker_calls.o: $(GEN)/cuda_api_ops.h
+
 $(LIBSCHED): $(SCHED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^

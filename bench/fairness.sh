@@ -10,7 +10,8 @@
 #   light   VM l: one 1 ms kernel at a time, 2 ms apart (latency);
 #           alone, then beside VM h (4 processes, deep queues)
 # JSON lines on stdout (and $OUT/fairness.jsonl), a table on stderr.
-# Environment: FAIR_SECS (default 6) per run, FAIR_MS (1) kernel length.
+# Environment: FAIR_SECS (default 6) per run, FAIR_MS (1) kernel length,
+# FAIR_CASES (default all: "4v1 w3to1 4equal light") which cases.
 set -uo pipefail
 B=${1:-build}
 out=${OUT:-/tmp/vgpu-fairness}
@@ -82,10 +83,14 @@ one_case() {
 		tee -a "$jsonl"
 }
 
+cases=" ${FAIR_CASES:-4v1 w3to1 4equal light} "
 for sched in on off; do
-	one_case 4v1 "$sched" a:100:4 b:100:1
-	one_case w3to1 "$sched" a:300:1 b:100:1
-	one_case 4equal "$sched" a:100:1 b:100:2 c:100:3 d:100:4
-	one_case light-solo "$sched" l:100:1:light
-	one_case light "$sched" l:100:1:light h:100:4
+	[[ $cases == *" 4v1 "* ]] && one_case 4v1 "$sched" a:100:4 b:100:1
+	[[ $cases == *" w3to1 "* ]] && one_case w3to1 "$sched" a:300:1 b:100:1
+	[[ $cases == *" 4equal "* ]] &&
+		one_case 4equal "$sched" a:100:1 b:100:2 c:100:3 d:100:4
+	if [[ $cases == *" light "* ]]; then
+		one_case light-solo "$sched" l:100:1:light
+		one_case light "$sched" l:100:1:light h:100:4
+	fi
 done

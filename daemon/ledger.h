@@ -101,6 +101,7 @@ struct vgpud_sched_chan {
 	_Atomic uint64_t busy_seq;    /* +1 at each change; odd: busy */
 	_Atomic uint64_t changed_ns;  /* CLOCK_MONOTONIC of that change */
 	_Atomic uint64_t held_ns;     /* time launches waited, in all */
+	_Atomic uint64_t gpu_ns;      /* kernels' own time (device events) */
 };
 
 /* The memfd: channels' entries, the VM-wide entry, the identity, the

@@ -7,6 +7,21 @@
 #include <string.h>
 
 #define GPU 0 /* the one GPU a worker serves today (ledger.h) */
+#define MS 1000000ull
+/* Busy wall time kept to charge kernels that finish later: a kernel's
+ * measurement arrives when it completes, after the time it ran. */
+#define BUDGET_MAX_NS (1000 * MS)
+
+/* The policy's defaults but a 2 ms queue: a heavy VM's queued kernels are
+ * what a light VM's next kernel waits behind (contexts time-slice; the
+ * GPU cannot be preempted from here), and grants refill within a scan
+ * (0.5 ms) plus a completion poll (50 us), so 2 ms keeps a lone VM's
+ * queue from running dry. */
+static const struct vs_params params = {
+	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 2 * MS,
+	.cap_burst_ns = 10 * MS};
+
+static void busy_change(struct vgpud *d, bool busy, uint64_t t);
 
 struct change {
 	uint64_t t;
@@ -45,10 +60,14 @@ int vgpud_sched_open(struct vgpud *d, uint64_t now)
 	d->sched = malloc(sizeof(*d->sched));
 	if (!d->sched)
 		return -1;
-	vs_init(d->sched, NULL, now);
+	vs_init(d->sched, &params, now);
+	d->sched_busy = 0;
+	d->sched_since = now;
+	d->sched_budget = 0;
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		struct vgpud_vmstate *v = &d->vms[i];
-		v->sched_seen = calloc(v->cfg->channels, sizeof(uint64_t));
+		v->sched_seen = calloc(2 * (size_t)v->cfg->channels,
+				       sizeof(uint64_t));
 		if (!v->sched_seen)
 			return -1;
 		/* a first launch need not wait for the first scan */
@@ -75,8 +94,10 @@ void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
 		return;
 	struct vgpud_sched_chan *C = chan_slot(v, ch);
 	if (v->sched_seen[ch] & 1)
-		vs_ctx_idle(d->sched, (uint32_t)(v - d->vms), now);
+		busy_change(d, false, now);
 	v->sched_seen[ch] = 0;
+	v->sched_seen[v->cfg->channels + ch] = 0;
+	atomic_store(&C->gpu_ns, 0);
 	v->sched_retired_held_ns += atomic_exchange(&C->held_ns, 0);
 	atomic_store(&C->inflight_ns, 0);
 	atomic_store(&C->inflight, 0);
@@ -85,15 +106,33 @@ void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
 	atomic_store(&C->busy_seq, 0);
 }
 
+/* The wall time some context was busy: the most GPU time there was. */
+static void busy_change(struct vgpud *d, bool busy, uint64_t t)
+{
+	if (t < d->sched_since)
+		t = d->sched_since;
+	if (busy) {
+		if (d->sched_busy++ == 0)
+			d->sched_since = t;
+		return;
+	}
+	if (!d->sched_busy)
+		return;
+	if (--d->sched_busy == 0) {
+		d->sched_budget += t - d->sched_since;
+		d->sched_since = t;
+	}
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct change *x = a, *y = b;
 	return x->t < y->t ? -1 : x->t > y->t;
 }
 
-/* Busy/idle changes since the last scan, oldest first: the meter wants
- * them in time order across all channels. A channel that went idle and
- * busy again between two scans counts as busy throughout. */
+/* Busy/idle changes since the last scan, oldest first, across all
+ * channels. A channel that went idle and busy again between two scans
+ * counts as busy throughout. */
 static void feed_changes(struct vgpud *d, uint64_t now)
 {
 	static struct change *ev;
@@ -127,8 +166,48 @@ static void feed_changes(struct vgpud *d, uint64_t now)
 	}
 	qsort(ev, n, sizeof(*ev), by_time);
 	for (size_t k = 0; k < n; k++)
-		(ev[k].busy ? vs_ctx_busy : vs_ctx_idle)(d->sched, ev[k].vm,
-							 ev[k].t);
+		busy_change(d, ev[k].busy, ev[k].t);
+	if (d->sched_busy && now > d->sched_since) {
+		d->sched_budget += now - d->sched_since;
+		d->sched_since = now;
+	}
+	if (d->sched_budget > BUDGET_MAX_NS)
+		d->sched_budget = BUDGET_MAX_NS;
+}
+
+/* Charge each VM the GPU time its kernels measured since the last scan
+ * (device timestamps, worker_sched.c). Contexts time-slice, so those
+ * measurements are each context's own time, except a kernel switched
+ * out mid-way (longer than a time slice), whose span includes other
+ * contexts' turns. So the charges are held to the busy wall time: if
+ * they would exceed it, all are scaled down alike. Interleaved contexts
+ * are never counted twice. */
+static void charge(struct vgpud *d, uint64_t now)
+{
+	uint64_t e[VGPUD_MAX_VMS], sum = 0;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		struct vgpud_vmstate *v = &d->vms[i];
+		uint32_t nch = v->cfg->channels;
+		e[i] = 0;
+		for (uint32_t ch = 0; ch < nch; ch++) {
+			uint64_t g = atomic_load(&chan_slot(v, ch)->gpu_ns);
+			e[i] += g - v->sched_seen[nch + ch];
+			v->sched_seen[nch + ch] = g;
+		}
+		sum += e[i];
+	}
+	if (!sum)
+		return;
+	double scale = sum <= d->sched_budget
+			       ? 1.0
+			       : (double)d->sched_budget / (double)sum;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		uint64_t c = (uint64_t)((double)e[i] * scale);
+		if (!c)
+			continue;
+		vs_charge(d->sched, i, c, now);
+		d->sched_budget -= c < d->sched_budget ? c : d->sched_budget;
+	}
 }
 
 static void grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
@@ -149,7 +228,7 @@ static void grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
 		return;
 	uint64_t lim = atomic_load(&S->admitted_ns) + g;
 	uint64_t old = atomic_exchange(&S->limit_ns, lim);
-	atomic_store(&S->gpu_busy, d->sched->m.busy_total);
+	atomic_store(&S->gpu_busy, d->sched_busy);
 	if (lim > old && atomic_load(&S->waiters)) {
 		atomic_fetch_add(&S->grant_seq, 1);
 		vgpu_futex_wake(&S->grant_seq);
@@ -161,6 +240,7 @@ void vgpud_sched_scan(struct vgpud *d, uint64_t now)
 	if (!d->sched || !d->cfg.sched_on)
 		return;
 	feed_changes(d, now);
+	charge(d, now);
 	/* twice: every VM's demand is known before any grant is decided
 	 * (the first pass's answers would lag a VM waking up by a scan) */
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)

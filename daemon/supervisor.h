@@ -63,7 +63,8 @@ struct vgpud_vmstate {
 	uint64_t beat_ns;
 	struct vgpud_vminfo_state info; /* daemon/vminfo_pub.c */
 	struct vgpud_vmstats stats;
-	uint64_t *sched_seen; /* per channel: busy_seq last fed (sched_scan.c) */
+	uint64_t *sched_seen; /* per channel: busy_seq, then gpu_ns, last seen
+			       * (sched_scan.c) */
 	uint64_t sched_retired_held_ns; /* launches' waits, workers gone */
 };
 
@@ -75,6 +76,9 @@ struct vgpud {
 	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
 	int metrics_fd; /* -1: metrics_listen off */
 	struct vs_sched *sched; /* the fair-share policy (sched_scan.h) */
+	uint32_t sched_busy;    /* channels busy now, all VMs */
+	uint64_t sched_since;   /* ... since when (some busy) */
+	uint64_t sched_budget;  /* busy wall time not yet charged */
 	volatile sig_atomic_t stop;
 	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };

@@ -16,7 +16,7 @@
 #define NEST 256        /* estimates kept (by key hash) */
 
 struct inflight {
-	CUevent ev;
+	CUevent ev0, ev; /* before (timing; or NULL) and after the launch */
 	const void *key;
 	uint64_t est, t0;
 };
@@ -174,9 +174,19 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	pthread_mutex_lock(&q->mu);
 	uint64_t est = estimate(q, key);
 	pthread_mutex_unlock(&q->mu);
-	if (admit(q, est)) {
-		t->est_ns = est;
-		t->t0 = vgpu_now_ns();
+	if (!admit(q, est))
+		return;
+	t->est_ns = est;
+	t->t0 = vgpu_now_ns();
+	/* the kernel's own GPU time, from device timestamps: the start
+	 * event runs when this context is on the GPU (contexts time-slice),
+	 * so the pair measures the kernel, not the others' turns, unless
+	 * it was switched out mid-way (longer than a time slice) */
+	if (W->drv.cuEventCreate(&t->ev0, 0))
+		t->ev0 = NULL;
+	else if (W->drv.cuEventRecord(t->ev0, s)) {
+		W->drv.cuEventDestroy_v2(t->ev0);
+		t->ev0 = NULL;
 	}
 }
 
@@ -191,12 +201,14 @@ static void track(struct vw_sched *q, CUevent ev, const struct vw_ticket *t)
 		if (!n) {
 			pthread_mutex_unlock(&q->mu);
 			q->W->drv.cuEventDestroy_v2(ev);
+			if (t->ev0)
+				q->W->drv.cuEventDestroy_v2(t->ev0);
 			return; /* untracked: it runs, unmetered */
 		}
 		q->q = n;
 		q->cap = cap;
 	}
-	q->q[q->n++] = (struct inflight){ev, t->key, t->est_ns, t->t0};
+	q->q[q->n++] = (struct inflight){t->ev0, ev, t->key, t->est_ns, t->t0};
 	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
 	atomic_fetch_add(&q->C->inflight, 1);
 	set_busy(q->C, true, t->t0);
@@ -216,32 +228,46 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 	CUevent ev = NULL;
 	if (r != CUDA_SUCCESS) { /* nothing queued: the tokens go back */
 		atomic_fetch_sub(&q->S->admitted_ns, t->est_ns);
+		if (t->ev0)
+			W->drv.cuEventDestroy_v2(t->ev0);
 		return;
 	}
 	/* an event of the executor's current context, behind the launch; if
 	 * the stream is another context's the record fails and the launch
 	 * runs unmetered (its estimate stays spent) */
-	if (W->drv.cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING))
-		return;
-	if (W->drv.cuEventRecord(ev, s)) {
-		W->drv.cuEventDestroy_v2(ev);
+	if (W->drv.cuEventCreate(&ev, t->ev0 ? 0 : CU_EVENT_DISABLE_TIMING) ||
+	    W->drv.cuEventRecord(ev, s)) {
+		if (ev)
+			W->drv.cuEventDestroy_v2(ev);
+		if (t->ev0)
+			W->drv.cuEventDestroy_v2(t->ev0);
 		return;
 	}
 	track(q, ev, t);
 }
 
-/* Launch i is done at now: its time since it (or the launch before it)
- * could run, divided by the contexts sharing the GPU meanwhile, is what
- * the key costs alone. */
+/* Launch i is done at now. Its GPU time is what its events measured,
+ * reported to the supervisor and learnt as the key's estimate; without
+ * them, its time since it (or the launch before it) could run, divided
+ * by the contexts sharing the GPU meanwhile, is the estimate. */
 static void complete(struct vw_sched *q, size_t i, uint64_t now)
 {
 	struct inflight e = q->q[i];
 	uint64_t from = e.t0 > q->last_done ? e.t0 : q->last_done;
 	uint32_t share = atomic_load(&q->S->gpu_busy);
-	if (now > from)
+	float ms = 0;
+	if (e.ev0 && !q->W->drv.cuEventElapsedTime_v2(&ms, e.ev0, e.ev) &&
+	    ms >= 0) {
+		uint64_t ns = (uint64_t)((double)ms * 1e6);
+		atomic_fetch_add(&q->C->gpu_ns, ns);
+		learn(q, e.key, ns);
+	} else if (now > from) {
 		learn(q, e.key, (now - from) / (share ? share : 1));
+	}
 	if (now > q->last_done)
 		q->last_done = now;
+	if (e.ev0)
+		q->W->drv.cuEventDestroy_v2(e.ev0);
 	q->W->drv.cuEventDestroy_v2(e.ev);
 	q->q[i] = q->q[--q->n];
 	uint64_t ns = atomic_load(&q->C->inflight_ns);

@@ -23,6 +23,7 @@ struct vw_ticket {
 	const void *key; /* the function or graph exec */
 	uint64_t est_ns; /* admitted with this estimate; 0: untracked */
 	uint64_t t0;     /* when admitted */
+	CUevent ev0;     /* recorded before the launch (timing); or NULL */
 };
 
 void vw_sched_before(struct vworker *W, const void *key, CUstream s,

@@ -198,6 +198,12 @@ void vs_complete(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 	v->queued_ns -= est_ns < v->queued_ns ? est_ns : v->queued_ns;
 }
 
+void vs_charge(struct vs_sched *s, uint32_t vm, uint64_t ns, uint64_t now)
+{
+	sync(s, now);
+	vs_meter_charge(&s->m, vm, ns);
+}
+
 void vs_ctx_busy(struct vs_sched *s, uint32_t vm, uint64_t now)
 {
 	sync(s, now);

@@ -92,6 +92,9 @@ bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 /* An admitted launch finished (est_ns as admitted). */
 void vs_complete(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 		 uint64_t now);
+/* GPU time vm used, measured by the caller (see vs_meter_charge): the
+ * alternative to reporting busy/idle contexts. */
+void vs_charge(struct vs_sched *s, uint32_t vm, uint64_t ns, uint64_t now);
 /* One of vm's contexts starts / stops executing (see meter.h). */
 void vs_ctx_busy(struct vs_sched *s, uint32_t vm, uint64_t now);
 void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now);

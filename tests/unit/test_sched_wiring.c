@@ -91,8 +91,10 @@ Test(sched_scan, a_heavy_vm_is_held_back_and_a_light_one_is_not)
 	atomic_store(&C(0, 0)->inflight, 1);
 	atomic_store(&C(0, 0)->inflight_ns, 1 * MS);
 	busy(0, 0, true, 2 * MS);
-	for (uint64_t t = 2; t <= 102; t++)
+	for (uint64_t t = 2; t <= 102; t++) {
+		atomic_store(&C(0, 0)->gpu_ns, (t - 2) * MS); /* its kernels */
 		vgpud_sched_scan(&D, t * MS);
+	}
 	cr_expect_gt(tokens(0), 0, "alone, it may queue more");
 	cr_expect_geq(vgpud_sched_gpu_ns(&D, 0, 102 * MS), 99 * MS);
 	/* vm1 wakes with a launch waiting; vm0 keeps asking too */
@@ -114,30 +116,48 @@ Test(sched_scan, a_heavy_vm_is_held_back_and_a_light_one_is_not)
 	atomic_store(&C(1, 0)->inflight_ns, 1 * MS);
 	busy(1, 0, true, 111 * MS);
 	uint64_t t = 111;
-	while (!tokens(0) && t < 400)
+	while (!tokens(0) && t < 400) {
+		atomic_store(&C(1, 0)->gpu_ns, (t - 110) * MS);
 		vgpud_sched_scan(&D, ++t * MS);
+	}
 	cr_expect_gt(tokens(0), 0, "level again: vm0 admits");
 	cr_expect_lt(t, 400);
 }
 
-Test(sched_scan, contexts_of_two_vms_are_metered_once)
+Test(sched_scan, kernels_are_charged_what_they_measured_never_more_than_wall)
 {
+	/* 30 ms with some context busy; the kernels report 10 + 5 ms (vm0's
+	 * two contexts) and 15 ms (vm1): charged as measured */
 	busy(0, 0, true, 2 * MS);
 	busy(0, 1, true, 2 * MS);
 	busy(1, 0, true, 2 * MS);
 	vgpud_sched_scan(&D, 2 * MS);
+	atomic_store(&C(0, 0)->gpu_ns, 10 * MS);
+	atomic_store(&C(0, 1)->gpu_ns, 5 * MS);
+	atomic_store(&C(1, 0)->gpu_ns, 15 * MS);
 	vgpud_sched_scan(&D, 32 * MS);
-	uint64_t a = vgpud_sched_gpu_ns(&D, 0, 32 * MS),
-		 b = vgpud_sched_gpu_ns(&D, 1, 32 * MS);
-	cr_expect_eq(a + b, 30 * MS, "the busy wall time, not 3x");
-	cr_expect_eq(a, 20 * MS);
-	/* a worker gone while busy: its context stops counting */
-	vgpud_sched_retire(&D, &D.vms[0], 0, 32 * MS);
-	vgpud_sched_retire(&D, &D.vms[0], 1, 32 * MS);
+	cr_expect_eq(vgpud_sched_gpu_ns(&D, 0, 32 * MS), 15 * MS);
+	cr_expect_eq(vgpud_sched_gpu_ns(&D, 1, 32 * MS), 15 * MS);
+	/* interleaved contexts whose spans overlap (switched out mid-way)
+	 * report 60 ms in the next 20 ms of wall time: scaled to 20 */
+	atomic_store(&C(0, 0)->gpu_ns, 10 * MS + 20 * MS);
+	atomic_store(&C(0, 1)->gpu_ns, 5 * MS + 20 * MS);
+	atomic_store(&C(1, 0)->gpu_ns, 15 * MS + 20 * MS);
+	vgpud_sched_scan(&D, 52 * MS);
+	uint64_t a = vgpud_sched_gpu_ns(&D, 0, 52 * MS),
+		 b = vgpud_sched_gpu_ns(&D, 1, 52 * MS);
+	cr_expect_leq(a + b, 50 * MS, "never more than the busy wall time");
+	cr_expect_geq(a + b, 50 * MS - 2, "(to a rounding)");
+	cr_expect_geq(a - 15 * MS, 2 * (b - 15 * MS) - 2, "2:1 as measured");
+	/* workers gone while busy: no busy time is left to charge */
+	vgpud_sched_retire(&D, &D.vms[0], 0, 52 * MS);
+	vgpud_sched_retire(&D, &D.vms[0], 1, 52 * MS);
+	vgpud_sched_retire(&D, &D.vms[1], 0, 52 * MS);
 	cr_expect_eq(atomic_load(&C(0, 0)->busy_seq), 0u);
-	vgpud_sched_scan(&D, 42 * MS);
-	cr_expect_eq(vgpud_sched_gpu_ns(&D, 0, 42 * MS), 20 * MS);
-	cr_expect_eq(vgpud_sched_gpu_ns(&D, 1, 42 * MS), 20 * MS);
+	cr_expect_eq(atomic_load(&C(0, 0)->gpu_ns), 0u);
+	cr_expect_eq(D.sched_busy, 0u);
+	vgpud_sched_scan(&D, 62 * MS);
+	cr_expect_eq(vgpud_sched_gpu_ns(&D, 0, 62 * MS), a);
 }
 
 Test(sched_scan, a_reload_applies_weights_and_the_switch)
@@ -154,6 +174,8 @@ Test(sched_scan, a_reload_applies_weights_and_the_switch)
 	atomic_store(&C(0, 0)->waiting, 1);
 	atomic_store(&C(1, 0)->waiting, 1);
 	vgpud_sched_scan(&D, 5 * MS);
+	atomic_store(&C(0, 0)->gpu_ns, 20 * MS);
+	atomic_store(&C(1, 0)->gpu_ns, 20 * MS);
 	vgpud_sched_scan(&D, 45 * MS);
 	cr_expect_gt(tokens(0), 0);
 	D.cfg.sched_on = false;
@@ -261,7 +283,7 @@ static uint64_t read_counter(void)
 	do {                                                                 \
 		for (int i_ = 0; !(cond) && i_ < 10000; i_++)                \
 			usleep(1000);                                        \
-		cr_assert(cond, "never: " #cond);                           \
+		cr_assert(cond, "never: %s", #cond);                         \
 	} while (0)
 
 TestSuite(sched_worker, .init = wk_up, .fini = wk_down);
