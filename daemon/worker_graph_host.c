@@ -297,6 +297,8 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 	 * graph's launches: not supported */
 	if (st != CU_STREAM_CAPTURE_STATUS_NONE)
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	/* tokens first: a launch waiting for them holds no lock */
+	vw_sched_before(W, e, s, &t);
 	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < g->nl && !r; i++) {
 		if (g->l[i].exec != a[1])
@@ -308,11 +310,9 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 		if (!r)
 			r = W->drv.cuStreamWaitEvent(s, x->last, 0);
 	}
-	if (!r) {
-		vw_sched_before(W, e, s, &t);
+	if (!r)
 		r = W->drv.cuGraphLaunch(e, s);
-		vw_sched_after(W, &t, s, r);
-	}
+	vw_sched_after(W, &t, s, r); /* a failure gives the tokens back */
 	for (size_t i = 0; i < g->nl && !r; i++)
 		if (g->l[i].exec == a[1])
 			r = W->drv.cuEventRecord(

@@ -356,3 +356,34 @@ Test(sched_worker, with_the_scheduler_off_nothing_waits_or_counts)
 	cr_expect_eq(atomic_load(&WC()->busy_seq), 0u);
 	cr_expect_eq(read_counter(), 2u);
 }
+
+/* ---- the switch in vgpud.conf --------------------------------------------- */
+
+static int load_conf(const char *text, struct vgpud_config *c,
+		     struct vgpud_cfgerr *e)
+{
+	char dir[] = "/tmp/vgpu-sched-conf-XXXXXX", path[64];
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vgpud.conf", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	fclose(f);
+	int rc = vgpud_config_load(dir, c, e);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
+
+Test(sched_conf, the_scheduler_is_on_unless_switched_off)
+{
+	static struct vgpud_config c;
+	struct vgpud_cfgerr e;
+	cr_assert_eq(load_conf("log_level = info\n", &c, &e), 0, "%s", e.msg);
+	cr_expect(c.sched_on, "on by default");
+	cr_assert_eq(load_conf("scheduler = off\n", &c, &e), 0, "%s", e.msg);
+	cr_expect(!c.sched_on);
+	cr_expect_eq(load_conf("scheduler = maybe\n", &c, &e), -1);
+	cr_expect_eq(e.line, 1);
+	cr_expect(strstr(e.msg, "expected on") != NULL, "%s", e.msg);
+}
