@@ -24,6 +24,7 @@ struct vgpud_ledger {
 	 * has work, so a parked worker costs no CPU. */
 	_Atomic uint32_t parked;
 	_Atomic uint32_t wake;
+	_Atomic uint64_t copy_bytes; /* host<->device bytes copied */
 };
 
 /* CUDA IPC within the VM (daemon/worker_vmm_ipc.c). After the identity,

@@ -122,9 +122,10 @@ static void memcpy_chunk(struct vworker *W, const struct vgpu_msg *m,
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
 	if (arg_xfer(m, &x))
 		r = vw_range(W, x.dev + m->tag, m->arena_len);
-	if (r == CUDA_SUCCESS && m->arena_len)
-		r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
-			 m->arena_len);
+	if (r == CUDA_SUCCESS && m->arena_len &&
+	    (r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
+		      m->arena_len)) == CUDA_SUCCESS)
+		vw_copied(W, m->arena_len);
 	r = take_async_err(W, r);
 	vw_reply(W, m, r, NULL, 0, !htod && r == CUDA_SUCCESS ? m->arena_len : 0);
 }
@@ -154,6 +155,8 @@ static void memcpy_inline(struct vworker *W, const struct vgpu_msg *m,
 	if (r == CUDA_SUCCESS && n)
 		r = htod ? copy(W, &x, true, x.dev, m->data + hdr, n)
 			 : copy(W, &x, false, x.dev, buf, n);
+	if (r == CUDA_SUCCESS)
+		vw_copied(W, n);
 	r = take_async_err(W, r);
 	vw_reply(W, m, r, buf, !htod && r == CUDA_SUCCESS ? (uint32_t)n : 0, 0);
 }

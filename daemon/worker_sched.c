@@ -323,6 +323,13 @@ void vw_sched_close(struct vworker *W)
 		pthread_join(q->th, NULL);
 }
 
+void vw_copied(struct vworker *W, uint64_t bytes)
+{
+	if (W->ledger && bytes) /* this worker's slot alone */
+		atomic_fetch_add_explicit(&W->ledger[W->chan].copy_bytes,
+					  bytes, memory_order_relaxed);
+}
+
 void vw_sched_graph_launch(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_args in = {{0}}, out = {{0}};

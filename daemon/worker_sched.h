@@ -41,6 +41,10 @@ uint64_t vw_sched_estimate(struct vworker *W, const void *key);
  * retires the channel. */
 void vw_sched_close(struct vworker *W);
 
+/* bytes went between the guest's memory and the device: counted in the
+ * channel's ledger slot for `vgpuctl stats` (copy GB/s). */
+void vw_copied(struct vworker *W, uint64_t bytes);
+
 #define VW_SCHED_DEFAULT_EST_NS 500000ull /* a key never seen: 0.5 ms */
 
 #endif

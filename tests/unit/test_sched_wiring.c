@@ -160,6 +160,31 @@ Test(sched_scan, kernels_are_charged_what_they_measured_never_more_than_wall)
 	cr_expect_eq(vgpud_sched_gpu_ns(&D, 0, 62 * MS), a);
 }
 
+Test(sched_scan, stats_give_gpu_share_throttled_time_and_copy_rate)
+{
+	struct vgpud_ledger *l = led[0];
+	busy(0, 0, true, 1000 * MS);
+	vgpud_sched_scan(&D, 1000 * MS);
+	vgpud_stats_sample(&D, 1000 * MS);
+	atomic_store(&C(0, 0)->gpu_ns, 250 * MS); /* a quarter of a second */
+	atomic_store(&l[1].copy_bytes, 3000000000ull);
+	vgpud_sched_scan(&D, 2000 * MS);
+	vgpud_stats_sample(&D, 2000 * MS);
+	cr_expect_eq(vgpud_gpu_share(&D.vms[0], 1), 0.25);
+	cr_expect_eq(vgpud_copy_rate(&D.vms[0], 1), 3e9);
+	vgpud_stats_retire(&D.vms[0], 1);
+	cr_expect_eq(vgpud_vm_copied(&D.vms[0]), 3000000000ull, "kept");
+	static char buf[8192];
+	vgpud_stats(&D, buf, sizeof(buf));
+	cr_expect(strstr(buf, "GPU%_1S") && strstr(buf, "COPY_GB/S_1S"), "%s",
+		  buf);
+	vgpud_stats_prom(&D, buf, sizeof(buf));
+	cr_expect(strstr(buf, "vgpu_vm_gpu_seconds_total{vm=\"vm0\"} 0.250000"),
+		  "%s", buf);
+	cr_expect(strstr(buf, "vgpu_vm_copy_bytes_total{vm=\"vm0\"} 3000000000"),
+		  "%s", buf);
+}
+
 Test(sched_scan, a_reload_applies_weights_and_the_switch)
 {
 	D.cfg.vms[0].compute_weight = 300;
@@ -355,6 +380,8 @@ Test(sched_worker, with_the_scheduler_off_nothing_waits_or_counts)
 	cr_expect_eq(atomic_load(&WS()->admitted_ns), 0u);
 	cr_expect_eq(atomic_load(&WC()->busy_seq), 0u);
 	cr_expect_eq(read_counter(), 2u);
+	cr_expect_eq(atomic_load(&wl[0].copy_bytes), 8u,
+		     "the 8 bytes read back are counted for copy GB/s");
 }
 
 /* ---- the switch in vgpud.conf --------------------------------------------- */
