@@ -210,7 +210,8 @@ static void charge(struct vgpud *d, uint64_t now)
 	}
 }
 
-static void grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
+/* Whether the VM has launches queued or waiting. */
+static bool grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
 {
 	struct vgpud_vmstate *v = &d->vms[i];
 	struct vgpud_sched_vm *S = vm_slot(v);
@@ -225,7 +226,7 @@ static void grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
 	}
 	uint64_t g = vs_tokens(d->sched, i, waiting, queued, queued_ns, now);
 	if (!write)
-		return;
+		return waiting || queued;
 	uint64_t lim = atomic_load(&S->admitted_ns) + g;
 	uint64_t old = atomic_exchange(&S->limit_ns, lim);
 	atomic_store(&S->gpu_busy, d->sched_busy);
@@ -233,12 +234,14 @@ static void grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
 		atomic_fetch_add(&S->grant_seq, 1);
 		vgpu_futex_wake(&S->grant_seq);
 	}
+	return waiting || queued;
 }
 
-void vgpud_sched_scan(struct vgpud *d, uint64_t now)
+bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
 {
+	bool active = false;
 	if (!d->sched || !d->cfg.sched_on)
-		return;
+		return false;
 	feed_changes(d, now);
 	charge(d, now);
 	/* twice: every VM's demand is known before any grant is decided
@@ -246,7 +249,8 @@ void vgpud_sched_scan(struct vgpud *d, uint64_t now)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		grant(d, i, now, false);
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
-		grant(d, i, now, true);
+		active |= grant(d, i, now, true);
+	return active;
 }
 
 uint64_t vgpud_sched_gpu_ns(struct vgpud *d, uint32_t i, uint64_t now)

@@ -21,7 +21,9 @@ struct vgpud_vmstate;
 
 int vgpud_sched_open(struct vgpud *d, uint64_t now);
 void vgpud_sched_close(struct vgpud *d);
-void vgpud_sched_scan(struct vgpud *d, uint64_t now);
+/* True while some VM has launches queued or waiting: the supervisor then
+ * scans more often (grants follow completions within a short tick). */
+bool vgpud_sched_scan(struct vgpud *d, uint64_t now);
 /* Channel ch's worker is gone (or a new one takes it): its context is
  * idle, its queue forgotten, its slot cleared. */
 void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,

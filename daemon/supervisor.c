@@ -410,12 +410,13 @@ void vgpud_run(struct vgpud *d)
 			vgpud_vminfo_refresh(d, v, vgpu_now_ns());
 			heal_quota(v);
 		}
-		vgpud_sched_scan(d, vgpu_now_ns());
+		bool busy = vgpud_sched_scan(d, vgpu_now_ns());
 		vgpud_stats_sample(d, vgpu_now_ns());
 		vgpud_ctl_serve(d);
 		vgpud_metrics_serve(d);
-		/* grants follow completions within a tick */
-		usleep(d->cfg.sched_on ? SCHED_TICK_US : TICK_US);
+		/* with launches in flight, grants follow completions within a
+		 * short tick; an idle VM keeps its last grant meanwhile */
+		usleep(busy ? SCHED_TICK_US : TICK_US);
 	}
 }
 

@@ -14,11 +14,19 @@
 #define POLL_NS 50000   /* completions are seen this late at most */
 #define WAIT_NS 1000000 /* a token wait re-checks this often anyway */
 #define NEST 256        /* estimates kept (by key hash) */
+#define NPOOL 64        /* finished events kept for reuse */
 
 struct inflight {
-	CUevent ev0, ev; /* before (timing; or NULL) and after the launch */
+	CUevent ev0, ev; /* before (or NULL) and after the launch */
+	uint64_t ctx;    /* their context (vw_ctx_tagged) */
 	const void *key;
 	uint64_t est, t0;
+};
+
+/* An event belongs to the context it was made in: kept with its tag. */
+struct pooled {
+	CUevent ev;
+	uint64_t ctx;
 };
 
 struct vw_sched {
@@ -32,6 +40,8 @@ struct vw_sched {
 	bool stop; /* closing: admit at once, poll no more */
 	struct inflight *q;
 	size_t n, cap;
+	struct pooled pool[NPOOL]; /* a ring, oldest at head */
+	uint32_t pool_head, pool_n;
 	uint64_t last_done;
 	struct {
 		const void *key;
@@ -156,6 +166,8 @@ static bool admit(struct vw_sched *q, uint64_t est)
 	return ok;
 }
 
+static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx);
+
 void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 		     struct vw_ticket *t)
 {
@@ -182,12 +194,60 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	 * event runs when this context is on the GPU (contexts time-slice),
 	 * so the pair measures the kernel, not the others' turns, unless
 	 * it was switched out mid-way (longer than a time slice) */
-	if (W->drv.cuEventCreate(&t->ev0, 0))
-		t->ev0 = NULL;
-	else if (W->drv.cuEventRecord(t->ev0, s)) {
-		W->drv.cuEventDestroy_v2(t->ev0);
-		t->ev0 = NULL;
+	t->ctx = vw_ctx_tagged();
+	t->ev0 = mark(q, s, t->ctx);
+}
+
+/* A finished event back to the pool (q->mu held); the oldest goes when
+ * it is full (it may be a gone context's: destroying that one fails
+ * harmlessly). */
+static void release(struct vw_sched *q, CUevent ev, uint64_t ctx)
+{
+	if (!ev)
+		return;
+	if (q->pool_n == NPOOL) {
+		q->W->drv.cuEventDestroy_v2(q->pool[q->pool_head].ev);
+		q->pool_head = (q->pool_head + 1) % NPOOL;
+		q->pool_n--;
 	}
+	q->pool[(q->pool_head + q->pool_n++) % NPOOL] = (struct pooled){ev, ctx};
+}
+
+static void release_locked(struct vw_sched *q, CUevent ev, uint64_t ctx)
+{
+	pthread_mutex_lock(&q->mu);
+	release(q, ev, ctx);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* A timing event of the executor's current context recorded on s (one
+ * from the pool when there is: creating one per launch costs more than
+ * the launch); NULL if none can be (s is another context's). */
+static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx)
+{
+	struct vworker *W = q->W;
+	CUevent ev = NULL;
+	pthread_mutex_lock(&q->mu);
+	for (uint32_t k = q->pool_n; k-- > 0;) {
+		uint32_t i = (q->pool_head + k) % NPOOL;
+		if (q->pool[i].ctx != ctx)
+			continue;
+		ev = q->pool[i].ev;
+		q->pool[i] = q->pool[(q->pool_head + q->pool_n - 1) % NPOOL];
+		q->pool_n--;
+		break;
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (ev && !W->drv.cuEventRecord(ev, s))
+		return ev;
+	if (ev) /* its context is gone, or s is another's */
+		W->drv.cuEventDestroy_v2(ev);
+	if (W->drv.cuEventCreate(&ev, 0))
+		return NULL;
+	if (!W->drv.cuEventRecord(ev, s))
+		return ev;
+	W->drv.cuEventDestroy_v2(ev);
+	return NULL;
 }
 
 static void *poller(void *arg);
@@ -199,16 +259,16 @@ static void track(struct vw_sched *q, CUevent ev, const struct vw_ticket *t)
 		size_t cap = q->cap ? 2 * q->cap : 16;
 		struct inflight *n = realloc(q->q, cap * sizeof(*n));
 		if (!n) {
+			release(q, ev, t->ctx);
+			release(q, t->ev0, t->ctx);
 			pthread_mutex_unlock(&q->mu);
-			q->W->drv.cuEventDestroy_v2(ev);
-			if (t->ev0)
-				q->W->drv.cuEventDestroy_v2(t->ev0);
 			return; /* untracked: it runs, unmetered */
 		}
 		q->q = n;
 		q->cap = cap;
 	}
-	q->q[q->n++] = (struct inflight){t->ev0, ev, t->key, t->est_ns, t->t0};
+	q->q[q->n++] = (struct inflight){t->ev0, ev, t->ctx, t->key, t->est_ns,
+					 t->t0};
 	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
 	atomic_fetch_add(&q->C->inflight, 1);
 	set_busy(q->C, true, t->t0);
@@ -225,22 +285,16 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 	if (!t->est_ns)
 		return;
 	struct vw_sched *q = W->sched;
-	CUevent ev = NULL;
 	if (r != CUDA_SUCCESS) { /* nothing queued: the tokens go back */
 		atomic_fetch_sub(&q->S->admitted_ns, t->est_ns);
-		if (t->ev0)
-			W->drv.cuEventDestroy_v2(t->ev0);
+		release_locked(q, t->ev0, t->ctx);
 		return;
 	}
-	/* an event of the executor's current context, behind the launch; if
-	 * the stream is another context's the record fails and the launch
-	 * runs unmetered (its estimate stays spent) */
-	if (W->drv.cuEventCreate(&ev, t->ev0 ? 0 : CU_EVENT_DISABLE_TIMING) ||
-	    W->drv.cuEventRecord(ev, s)) {
-		if (ev)
-			W->drv.cuEventDestroy_v2(ev);
-		if (t->ev0)
-			W->drv.cuEventDestroy_v2(t->ev0);
+	/* behind the launch; if the stream is another context's the record
+	 * fails and the launch runs unmetered (its estimate stays spent) */
+	CUevent ev = mark(q, s, t->ctx);
+	if (!ev) {
+		release_locked(q, t->ev0, t->ctx);
 		return;
 	}
 	track(q, ev, t);
@@ -266,9 +320,8 @@ static void complete(struct vw_sched *q, size_t i, uint64_t now)
 	}
 	if (now > q->last_done)
 		q->last_done = now;
-	if (e.ev0)
-		q->W->drv.cuEventDestroy_v2(e.ev0);
-	q->W->drv.cuEventDestroy_v2(e.ev);
+	release(q, e.ev0, e.ctx);
+	release(q, e.ev, e.ctx);
 	q->q[i] = q->q[--q->n];
 	uint64_t ns = atomic_load(&q->C->inflight_ns);
 	atomic_fetch_sub(&q->C->inflight_ns, e.est < ns ? e.est : ns);

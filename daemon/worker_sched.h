@@ -24,6 +24,7 @@ struct vw_ticket {
 	uint64_t est_ns; /* admitted with this estimate; 0: untracked */
 	uint64_t t0;     /* when admitted */
 	CUevent ev0;     /* recorded before the launch (timing); or NULL */
+	uint64_t ctx;    /* the executor's context tag (vw_ctx_tagged) */
 };
 
 void vw_sched_before(struct vworker *W, const void *key, CUstream s,
