@@ -78,6 +78,8 @@ struct vworker {
 	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
 	struct vw_ghosts *ghosts; /* captured host ranges (worker_graph_host.c) */
 	struct vw_sched *sched; /* launches in flight (worker_sched.c) */
+	struct vgpud_sched_vm *schedvm; /* the VM's tokens (ledger.h); NULL:
+					 * no scheduler (tests, fuzzing) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,

@@ -109,6 +109,7 @@ static int map_ledger(struct vworker *W, int fd)
 	W->ledger = m;
 	W->vmledger = vgpud_ledger_vm(W->ledger, W->r.g.nchannels);
 	W->ipc = vgpud_ledger_ipc(W->ledger, W->r.g.nchannels);
+	W->schedvm = vgpud_ledger_sched(W->ledger, W->r.g.nchannels, 0);
 	return 0;
 }
 

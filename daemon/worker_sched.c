@@ -49,18 +49,13 @@ struct vw_sched {
 	} est[NEST];
 };
 
-static struct vgpud_sched_vm *vm_part(struct vworker *W)
-{
-	return vgpud_ledger_sched(W->ledger, W->r.g.nchannels, 0);
-}
-
 static struct vw_sched *sched_of(struct vworker *W)
 {
 	pthread_mutex_lock(&W->mu);
 	struct vw_sched *q = W->sched;
 	if (!q && (q = calloc(1, sizeof(*q)))) {
 		q->W = W;
-		q->S = vm_part(W);
+		q->S = W->schedvm;
 		q->C = vgpud_ledger_sched_chan(W->ledger, W->r.g.nchannels, 0,
 					       W->chan);
 		pthread_mutex_init(&q->mu, NULL);
@@ -101,7 +96,7 @@ static void learn(struct vw_sched *q, const void *key, uint64_t ns)
 
 uint64_t vw_sched_estimate(struct vworker *W, const void *key)
 {
-	if (!W->ledger)
+	if (!W->ledger || !W->schedvm)
 		return VW_SCHED_DEFAULT_EST_NS;
 	struct vw_sched *q = sched_of(W);
 	if (!q)
@@ -174,7 +169,9 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
 	memset(t, 0, sizeof(*t));
 	t->key = key;
-	if (!W->ledger || !atomic_load(&vm_part(W)->on))
+	/* a worker mapped the whole ledger (worker_main.c) has schedvm; a
+	 * test's or the fuzzer's may have only the channels' part */
+	if (!W->ledger || !W->schedvm || !atomic_load(&W->schedvm->on))
 		return;
 	/* a captured launch runs nothing now: the graph's launch counts */
 	if (W->drv.cuStreamIsCapturing(s, &st) ||

@@ -227,6 +227,7 @@ static void wk_up(void)
 	cr_assert(wl);
 	vwf_opts.ledger = wl;
 	vwf_up();
+	W.schedvm = vgpud_ledger_sched(wl, 1, 0); /* as worker_main.c maps it */
 }
 
 static void wk_down(void)
@@ -413,4 +414,17 @@ Test(sched_conf, the_scheduler_is_on_unless_switched_off)
 	cr_expect_eq(load_conf("scheduler = maybe\n", &c, &e), -1);
 	cr_expect_eq(e.line, 1);
 	cr_expect(strstr(e.msg, "expected on") != NULL, "%s", e.msg);
+}
+
+/* The fuzzer's and older tests' workers have only the channels' part of
+ * a ledger: no tokens to read, so launches go unscheduled. */
+Test(sched_worker, a_worker_without_the_schedulers_ledger_part_admits_all)
+{
+	kernel();
+	atomic_store(&WS()->on, 1);
+	atomic_store(&WS()->limit_ns, 0); /* would hold every launch */
+	W.schedvm = NULL;
+	cr_expect_eq(launch(), CUDA_SUCCESS);
+	cr_expect_eq(atomic_load(&WS()->admitted_ns), 0u);
+	cr_expect_eq(read_counter(), 1u);
 }
