@@ -90,6 +90,9 @@ $(LIBVGPUD): $(DAEMON_OBJ) $(BUILD)/gen/cuda_api_daemon.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# worker_calls.c dispatches one generated opcode (cuGraphLaunch) itself
+$(BUILD)/daemon/worker_calls.o: $(GEN)/cuda_api_ops.h
+
 $(LIBSCHED): $(SCHED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -400,6 +403,16 @@ $(BUILD)/bench/cuda_calls: bench/cuda_calls.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
 		-L$(GUEST_LIB) -lcuda -o $@
+# bench/fairness: VM shares from the kernels' own %globaltimer stamps
+# (docs/scheduler.md); bench/fairness.sh runs the cases
+$(BUILD)/bench/fairness: bench/fairness.c $(GUEST_LIB)/libcuda.so.1 \
+		$(BUILD)/bench/fairness.cubin
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \
+		-L$(GUEST_LIB) -lcuda -lm -o $@
+$(BUILD)/bench/fairness.cubin: bench/fairness.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -cubin -arch=sm_90 $< -o $@
 
 # NVIDIA's own Python bindings (nvidia-ml-py, import pynvml), unmodified,
 # from PyPI: a pure-Python wheel, unpacked here and put on PYTHONPATH by the

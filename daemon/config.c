@@ -214,10 +214,23 @@ static int set_metrics(void *o, const char *v, const char **why)
 	return 0;
 }
 
+static int set_scheduler(void *o, const char *v, const char **why)
+{
+	struct vgpud_config *c = o;
+	if (!strcmp(v, "on") || !strcmp(v, "off")) {
+		c->sched_on = !strcmp(v, "on");
+		return 0;
+	}
+	*why = "expected on (fair share, weights, caps) or off (admit every "
+	       "launch)";
+	return -1;
+}
+
 static const struct key host_keys[] = {
 	{"backend", set_backend}, {"driver", set_driver}, {"gpu", set_gpu},
 	{"log_level", set_log}, {"control_socket", set_socket},
-	{"lease", set_lease}, {"metrics_listen", set_metrics}, {NULL, NULL}};
+	{"lease", set_lease}, {"metrics_listen", set_metrics},
+	{"scheduler", set_scheduler}, {NULL, NULL}};
 
 static int set_region(void *o, const char *v, const char **why)
 {
@@ -566,6 +579,7 @@ void vgpud_config_defaults(struct vgpud_config *c)
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
 		 "/run/vgpud/control.sock");
 	c->lease_ms = 30000;
+	c->sched_on = true;
 }
 
 int vgpud_config_load(const char *dir, struct vgpud_config *c,

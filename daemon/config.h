@@ -56,6 +56,7 @@ struct vgpud_config {
 	bool metrics_on;
 	uint32_t metrics_addr;              /* IPv4, host byte order */
 	uint16_t metrics_port;              /* 0: any free port (logged) */
+	bool sched_on;                      /* scheduler = on (default) | off */
 	uint32_t nvms;
 	struct vgpud_vm vms[VGPUD_MAX_VMS];
 };

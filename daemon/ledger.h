@@ -24,6 +24,7 @@ struct vgpud_ledger {
 	 * has work, so a parked worker costs no CPU. */
 	_Atomic uint32_t parked;
 	_Atomic uint32_t wake;
+	_Atomic uint64_t copy_bytes; /* host<->device bytes copied */
 };
 
 /* CUDA IPC within the VM (daemon/worker_vmm_ipc.c). After the identity,
@@ -70,12 +71,49 @@ struct vgpud_ledger_ident {
 	struct vgpu_cu_devinfo info;
 };
 
-/* The memfd: channels' entries, the VM-wide entry, the identity, then
- * the IPC table. */
+/* The fair-share scheduler's tokens (daemon/sched_scan.c writes grants,
+ * daemon/worker_sched.c admits launches; docs/scheduler.md). Here, in the
+ * ledger, because the guest must not be able to mint them. Keyed by GPU
+ * (VGPUD_SCHED_GPUS slots; one struct vs_sched per GPU in the supervisor)
+ * so that a VM spread over several GPUs has one grant per GPU; a worker
+ * of one GPU uses slot 0 today. */
+#define VGPUD_SCHED_GPUS 8
+
+/* Per VM and GPU. limit_ns and on are the supervisor's to write; workers
+ * admit a launch estimated at e ns by a compare-and-swap of admitted_ns
+ * from a value below limit_ns to that value + e (the one launch that
+ * crosses the limit is the overdraft the policy allows a VM with nothing
+ * queued). The supervisor sets limit_ns = admitted_ns + vs_tokens(). */
+struct vgpud_sched_vm {
+	_Atomic uint32_t on;          /* 0: scheduler off, admit everything */
+	_Atomic uint32_t grant_seq;   /* futex word: bumped as limit_ns rises */
+	_Atomic uint64_t limit_ns;    /* admit while admitted_ns is below */
+	_Atomic uint64_t admitted_ns; /* estimates admitted, ever */
+	_Atomic uint32_t gpu_busy;    /* busy contexts on the GPU, all VMs */
+	_Atomic uint32_t waiters;     /* executors waiting for tokens */
+};
+
+/* Per channel and GPU: one writer (the channel's worker); the supervisor
+ * reads it each scan and clears it when the worker is gone. */
+struct vgpud_sched_chan {
+	_Atomic uint64_t inflight_ns; /* admitted, unfinished: estimates */
+	_Atomic uint32_t inflight;    /* ... and their number */
+	_Atomic uint32_t waiting;     /* launches held for tokens now */
+	_Atomic uint64_t busy_seq;    /* +1 at each change; odd: busy */
+	_Atomic uint64_t changed_ns;  /* CLOCK_MONOTONIC of that change */
+	_Atomic uint64_t held_ns;     /* time launches waited, in all */
+	_Atomic uint64_t gpu_ns;      /* kernels' own time (device events) */
+};
+
+/* The memfd: channels' entries, the VM-wide entry, the identity, the
+ * IPC table, then the scheduler's per-GPU VM entries and channels. */
 #define VGPUD_LEDGER_SIZE(nchannels)                                        \
 	((size_t)(nchannels) * sizeof(struct vgpud_ledger) +                 \
 	 sizeof(struct vgpud_vm_ledger) + sizeof(struct vgpud_ledger_ident) + \
-	 VGPUD_IPC_SLOTS * sizeof(struct vgpud_ipc_slot))
+	 VGPUD_IPC_SLOTS * sizeof(struct vgpud_ipc_slot) +                   \
+	 VGPUD_SCHED_GPUS * sizeof(struct vgpud_sched_vm) +                  \
+	 (size_t)VGPUD_SCHED_GPUS * (nchannels) *                            \
+		 sizeof(struct vgpud_sched_chan))
 
 static inline struct vgpud_vm_ledger *vgpud_ledger_vm(struct vgpud_ledger *l,
 						      uint32_t nchannels)
@@ -93,6 +131,22 @@ static inline struct vgpud_ipc_slot *vgpud_ledger_ipc(void *ledger,
 						      uint32_t nchannels)
 {
 	return (struct vgpud_ipc_slot *)(void *)(vgpud_ledger_ident(ledger, nchannels) + 1);
+}
+
+static inline struct vgpud_sched_vm *
+vgpud_ledger_sched(void *ledger, uint32_t nchannels, uint32_t gpu)
+{
+	return (struct vgpud_sched_vm *)(void *)(vgpud_ledger_ipc(ledger, nchannels) +
+						 VGPUD_IPC_SLOTS) + gpu;
+}
+
+static inline struct vgpud_sched_chan *
+vgpud_ledger_sched_chan(void *ledger, uint32_t nchannels, uint32_t gpu,
+			uint32_t ch)
+{
+	return (struct vgpud_sched_chan *)(void *)(vgpud_ledger_sched(
+		       ledger, nchannels, VGPUD_SCHED_GPUS)) +
+	       (size_t)gpu * nchannels + ch;
 }
 
 /* The supervisor, when worker pid is gone: its exports go with it (and a

@@ -3,6 +3,7 @@
 #include "reload.h"
 #include "log.h"
 #include "supervisor.h"
+#include "../ring/wait.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -193,8 +194,16 @@ int vgpud_reload(struct vgpud *d, char *msg, size_t n)
 				      "lease %llums -> %llums\n",
 				      (unsigned long long)d->cfg.lease_ms,
 				      (unsigned long long)neu->lease_ms);
+	if (d->cfg.sched_on != neu->sched_on)
+		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
+				      "scheduler %s -> %s\n",
+				      d->cfg.sched_on ? "on" : "off",
+				      neu->sched_on ? "on" : "off");
 	d->cfg.log_level = neu->log_level;
 	d->cfg.lease_ms = neu->lease_ms;
+	d->cfg.sched_on = neu->sched_on;
+	if (d->sched)
+		vgpud_sched_apply(d, vgpu_now_ns());
 	vlog_set_level(d->cfg.log_level);
 	snprintf(msg + o, o < n ? n - o : 0, "reloaded %s: %u VM%s%s\n",
 		 d->cfg.dir, d->cfg.nvms, d->cfg.nvms == 1 ? "" : "s",

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define TICK_US 2000 /* claim pick-up latency bound; ~500 wake-ups/s */
+#define SCHED_TICK_US 500 /* with the scheduler: token refill latency */
 
 static int ledger_open(struct vgpud_vmstate *v)
 {
@@ -166,7 +167,7 @@ static struct vgpud_worker *idle_worker(struct vgpud_vmstate *v)
 	return NULL;
 }
 
-static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
+static void assign(struct vgpud *d, struct vgpud_vmstate *v, struct vgpud_worker *w,
 		   uint32_t ch, uint32_t gen, uint32_t pid)
 {
 	char line[32];
@@ -178,6 +179,7 @@ static void assign(struct vgpud_vmstate *v, struct vgpud_worker *w,
 	w->guest_pid = pid;
 	v->assigned[ch] = gen;
 	uncharge_channel(v, ch); /* nothing: its last worker's was returned */
+	vgpud_sched_retire(d, v, ch, vgpu_now_ns()); /* likewise */
 	vgpud_stats_retire(v, ch); /* likewise */
 	VLOG_INFO("vm %s: guest pid %u on channel %u, worker pid %d",
 		  v->cfg->name, pid, ch, (int)w->pid);
@@ -220,7 +222,7 @@ static void refuse(struct vgpud_vmstate *v, uint32_t ch, uint32_t gen,
 		  v->cfg->name, pid, v->cfg->max_processes);
 }
 
-static void pick_up_claims(struct vgpud_vmstate *v)
+static void pick_up_claims(struct vgpud *d, struct vgpud_vmstate *v)
 {
 	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
 		struct vgpu_chan_ctl *ctl = vgpu_ctl(&v->r, ch);
@@ -242,7 +244,7 @@ static void pick_up_claims(struct vgpud_vmstate *v)
 		struct vgpud_worker *w = idle_worker(v);
 		if (!w)
 			return; /* the pool refills; the guest waits a moment */
-		assign(v, w, ch, gen, pid);
+		assign(d, v, w, ch, gen, pid);
 	}
 }
 
@@ -268,7 +270,7 @@ static void wake_parked(struct vgpud_vmstate *v)
 	}
 }
 
-static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
+static void worker_gone(struct vgpud *d, struct vgpud_vmstate *v, struct vgpud_worker *w,
 			int status)
 {
 	if (w->chan >= 0) {
@@ -290,6 +292,7 @@ static void worker_gone(struct vgpud_vmstate *v, struct vgpud_worker *w,
 		}
 		uncharge_channel(v, (uint32_t)w->chan);
 		vgpud_stats_retire(v, (uint32_t)w->chan);
+		vgpud_sched_retire(d, v, (uint32_t)w->chan, vgpu_now_ns());
 		vgpud_ipc_forget(vgpud_ledger_ipc(v->ledger, v->cfg->channels),
 				 (int32_t)w->pid);
 	} else if (!w->ready) {
@@ -310,7 +313,7 @@ static void reap(struct vgpud *d)
 			struct vgpud_vmstate *v = &d->vms[i];
 			for (uint32_t k = 0; k < v->nw; k++)
 				if (v->w[k].pid == pid)
-					worker_gone(v, &v->w[k], st);
+					worker_gone(d, v, &v->w[k], st);
 		}
 }
 
@@ -372,6 +375,10 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		if (vm_open(&d->vms[i], &d->cfg.vms[i], err, n))
 			return -1;
+	if (vgpud_sched_open(d, vgpu_now_ns())) {
+		snprintf(err, n, "scheduler: out of memory");
+		return -1;
+	}
 	d->gpu = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
@@ -397,16 +404,19 @@ void vgpud_run(struct vgpud *d)
 			struct vgpud_vmstate *v = &d->vms[i];
 			refill(d, v);
 			poll_ready(v);
-			pick_up_claims(v);
+			pick_up_claims(d, v);
 			wake_parked(v);
 			housekeeping(d, v);
 			vgpud_vminfo_refresh(d, v, vgpu_now_ns());
 			heal_quota(v);
 		}
+		bool busy = vgpud_sched_scan(d, vgpu_now_ns());
 		vgpud_stats_sample(d, vgpu_now_ns());
 		vgpud_ctl_serve(d);
 		vgpud_metrics_serve(d);
-		usleep(TICK_US);
+		/* with launches in flight, grants follow completions within a
+		 * short tick; an idle VM keeps its last grant meanwhile */
+		usleep(busy ? SCHED_TICK_US : TICK_US);
 	}
 }
 
@@ -425,6 +435,7 @@ void vgpud_shutdown(struct vgpud *d)
 	vgpud_hostgpu_close(d->gpu);
 	d->gpu = NULL;
 	vgpud_metrics_close(d);
+	vgpud_sched_close(d);
 	VLOG_INFO("stopped");
 }
 

@@ -20,12 +20,15 @@
 #include "config.h"
 #include "hostgpu.h"
 #include "ledger.h"
+#include "sched_scan.h"
 #include "stats.h"
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #define VGPUD_POOL 1 /* idle workers kept ready per VM */
+
+struct vs_sched;
 
 struct vgpud_worker {
 	pid_t pid;
@@ -60,6 +63,9 @@ struct vgpud_vmstate {
 	uint64_t beat_ns;
 	struct vgpud_vminfo_state info; /* daemon/vminfo_pub.c */
 	struct vgpud_vmstats stats;
+	uint64_t *sched_seen; /* per channel: busy_seq, then gpu_ns, last seen
+			       * (sched_scan.c) */
+	uint64_t sched_retired_held_ns; /* launches' waits, workers gone */
 };
 
 struct vgpud {
@@ -69,6 +75,10 @@ struct vgpud {
 	int ctl_fd;
 	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
 	int metrics_fd; /* -1: metrics_listen off */
+	struct vs_sched *sched; /* the fair-share policy (sched_scan.h) */
+	uint32_t sched_busy;    /* channels busy now, all VMs */
+	uint64_t sched_since;   /* ... since when (some busy) */
+	uint64_t sched_budget;  /* busy wall time not yet charged */
 	volatile sig_atomic_t stop;
 	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };

@@ -81,6 +81,9 @@ struct vworker {
 	_Atomic uint32_t captures; /* stream captures begun and not ended:
 				    * while any, no copy runs inline on the
 				    * serving thread (worker_exec.c) */
+	struct vw_sched *sched; /* launches in flight (worker_sched.c) */
+	struct vgpud_sched_vm *schedvm; /* the VM's tokens (ledger.h); NULL:
+					 * no scheduler (tests, fuzzing) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,

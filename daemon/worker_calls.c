@@ -3,6 +3,8 @@
  * identity, bulk copies through the arena, modules, launches) here. */
 #include "image_check.h"
 #include "worker.h"
+#include "worker_sched.h"
+#include "cuda_api_ops.h" /* generated: the graph launch opcode */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,9 +122,10 @@ static void memcpy_chunk(struct vworker *W, const struct vgpu_msg *m,
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
 	if (arg_xfer(m, &x))
 		r = vw_range(W, x.dev + m->tag, m->arena_len);
-	if (r == CUDA_SUCCESS && m->arena_len)
-		r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
-			 m->arena_len);
+	if (r == CUDA_SUCCESS && m->arena_len &&
+	    (r = copy(W, &x, htod, x.dev + m->tag, arena_at(W, m),
+		      m->arena_len)) == CUDA_SUCCESS)
+		vw_copied(W, m->arena_len);
 	r = take_async_err(W, r);
 	vw_reply(W, m, r, NULL, 0, !htod && r == CUDA_SUCCESS ? m->arena_len : 0);
 }
@@ -152,6 +155,8 @@ static void memcpy_inline(struct vworker *W, const struct vgpu_msg *m,
 	if (r == CUDA_SUCCESS && n)
 		r = htod ? copy(W, &x, true, x.dev, m->data + hdr, n)
 			 : copy(W, &x, false, x.dev, buf, n);
+	if (r == CUDA_SUCCESS)
+		vw_copied(W, n);
 	r = take_async_err(W, r);
 	vw_reply(W, m, r, buf, !htod && r == CUDA_SUCCESS ? (uint32_t)n : 0, 0);
 }
@@ -305,9 +310,13 @@ static CUresult launch(struct vworker *W, const struct vgpu_msg *m)
 	void *ptrs[VGPU_CU_MAX_PARAMS];
 	for (uint32_t i = 0; i < fi.nparams; i++)
 		ptrs[i] = params + fi.offset[i];
-	return W->drv.cuLaunchKernel(f, L.grid[0], L.grid[1],
-				     L.grid[2], L.block[0], L.block[1],
-				     L.block[2], L.shared_bytes, s, ptrs, NULL);
+	struct vw_ticket t;
+	vw_sched_before(W, f, s, &t); /* may wait for the VM's tokens */
+	r = W->drv.cuLaunchKernel(f, L.grid[0], L.grid[1], L.grid[2],
+				  L.block[0], L.block[1], L.block[2],
+				  L.shared_bytes, s, ptrs, NULL);
+	vw_sched_after(W, &t, s, r);
+	return r;
 }
 
 static void ctx_retain(struct vworker *W, const struct vgpu_msg *m)
@@ -332,6 +341,7 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	case VGPU_CU_MODULE_GET_FUNCTION: get_function(W, m); return;
 	case VGPU_CU_MODULE_GET_GLOBAL: get_global(W, m); return;
 	case VGPU_CU_LAUNCH: vw_reply(W, m, launch(W, m), NULL, 0, 0); return;
+	case VGPU_CU_OP_cuGraphLaunch: vw_sched_graph_launch(W, m); return;
 	}
 	if (vw_mem_execute(W, x, m) || vw_stream_execute(W, x, m) ||
 	    vw_graph_execute(W, x, m) || vw_vmm_execute(W, x, m) ||

@@ -19,6 +19,7 @@
  * to learn when each replay finished to copy the bytes back.
  */
 #include "worker.h"
+#include "worker_sched.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,12 +286,19 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 		r = W->drv.cuStreamIsCapturing(s, &st);
 	if (r)
 		return r;
-	if (!g)
-		return W->drv.cuGraphLaunch(e, s);
+	struct vw_ticket t;
+	if (!g) {
+		vw_sched_before(W, e, s, &t);
+		r = W->drv.cuGraphLaunch(e, s);
+		vw_sched_after(W, &t, s, r);
+		return r;
+	}
 	/* into a capture, the bytes would have to be sent at the outer
 	 * graph's launches: not supported */
 	if (st != CU_STREAM_CAPTURE_STATUS_NONE)
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	/* tokens first: a launch waiting for them holds no lock */
+	vw_sched_before(W, e, s, &t);
 	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < g->nl && !r; i++) {
 		if (g->l[i].exec != a[1])
@@ -304,6 +312,7 @@ static CUresult launch(struct vworker *W, const uint64_t *a)
 	}
 	if (!r)
 		r = W->drv.cuGraphLaunch(e, s);
+	vw_sched_after(W, &t, s, r); /* a failure gives the tokens back */
 	for (size_t i = 0; i < g->nl && !r; i++)
 		if (g->l[i].exec == a[1])
 			r = W->drv.cuEventRecord(

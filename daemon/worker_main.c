@@ -11,6 +11,7 @@
 #include "worker.h"
 #include "worker_bulk.h"
 #include "worker_numa.h"
+#include "worker_sched.h"
 #include "../ring/wait.h"
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -108,6 +109,7 @@ static int map_ledger(struct vworker *W, int fd)
 	W->ledger = m;
 	W->vmledger = vgpud_ledger_vm(W->ledger, W->r.g.nchannels);
 	W->ipc = vgpud_ledger_ipc(W->ledger, W->r.g.nchannels);
+	W->schedvm = vgpud_ledger_sched(W->ledger, W->r.g.nchannels, 0);
 	return 0;
 }
 
@@ -252,6 +254,7 @@ static int serve(struct vworker *W, uint32_t chan)
 		W->srv.park_after_ns = 200 * 1000000ull;
 	}
 	vgpu_serve_run(&W->srv);
+	vw_sched_close(W); /* launches waiting for tokens go now */
 	/* executors still blocked in the driver: leave now, without the
 	 * driver's exit-time teardown that could wait on them */
 	if (vw_exec_stop_all(W))

@@ -13,6 +13,7 @@
 #include "worker.h"
 #include "worker_mem.h"
 #include "worker_bulk.h"
+#include "worker_sched.h"
 #include <string.h>
 
 #define VGPU_CU_NO_STREAM_WIRE UINT64_MAX /* guest/cuda/rpc.h's NO_STREAM */
@@ -280,13 +281,19 @@ static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
 	if (r || !q.len)
 		return r;
 	uint8_t *h = vgpu_pool(&W->r, W->chan) + q.off;
-	if (q.stream == VGPU_CU_NO_STREAM_WIRE)
-		return q.htod ? W->drv.cuMemcpyHtoD_v2(q.dev, h, q.len)
-			      : W->drv.cuMemcpyDtoH_v2(h, q.dev, q.len);
+	if (q.stream == VGPU_CU_NO_STREAM_WIRE) {
+		r = q.htod ? W->drv.cuMemcpyHtoD_v2(q.dev, h, q.len)
+			   : W->drv.cuMemcpyDtoH_v2(h, q.dev, q.len);
+		if (!r)
+			vw_copied(W, q.len);
+		return r;
+	}
 	if ((r = stream_of(W, q.stream, &s)))
 		return r;
 	r = q.htod ? W->drv.cuMemcpyHtoDAsync_v2(q.dev, h, q.len, s)
 		   : W->drv.cuMemcpyDtoHAsync_v2(h, q.dev, q.len, s);
+	if (!r)
+		vw_copied(W, q.len);
 	/* a synchronous per-thread-stream copy (_ptds) waits; async ones
 	 * are truly asynchronous: the memory is the guest's own */
 	if (!r && !(m->flags & VGPU_MSG_NOREPLY))
@@ -338,11 +345,14 @@ bool vw_mem_execute(struct vworker *W, struct vw_exec *x,
 	case VGPU_CU_MEMSET_2D: answer(W, m, memset_2d(W, m), 0); return true;
 	case VGPU_CU_RECT_DTOD: answer(W, m, rect_dtod(W, m), 0); return true;
 	case VGPU_CU_RECT_HTOD:
-		answer(W, m, rect_chunk(W, m, true), 0);
+	case VGPU_CU_RECT_DTOH: {
+		bool htod = m->op == VGPU_CU_RECT_HTOD;
+		CUresult r = rect_chunk(W, m, htod);
+		if (!r)
+			vw_copied(W, m->arena_len);
+		answer(W, m, r, htod ? 0 : m->arena_len);
 		return true;
-	case VGPU_CU_RECT_DTOH:
-		answer(W, m, rect_chunk(W, m, false), m->arena_len);
-		return true;
+	}
 	case VGPU_CU_MEM_ALLOC_PITCH: alloc_pitch(W, m); return true;
 	case VGPU_CU_MEM_RANGE: mem_range(W, m); return true;
 	case VGPU_CU_POOL_OPEN: pool_open(W, m); return true;

@@ -17,6 +17,7 @@
  */
 #include "worker_stream.h"
 #include "../ring/cuda_proto_stream.h"
+#include "worker_sched.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +86,11 @@ CUresult vw_launch_ex(struct vworker *W, const uint8_t *p, size_t len)
 	CUlaunchConfig c = {h.l.grid[0], h.l.grid[1], h.l.grid[2],
 			    h.l.block[0], h.l.block[1], h.l.block[2],
 			    h.l.shared_bytes, s, at, h.nattrs};
-	return W->drv.cuLaunchKernelEx(&c, f, ptrs, NULL);
+	struct vw_ticket t;
+	vw_sched_before(W, f, s, &t); /* may wait for the VM's tokens */
+	r = W->drv.cuLaunchKernelEx(&c, f, ptrs, NULL);
+	vw_sched_after(W, &t, s, r);
+	return r;
 }
 
 /* The executor's buffer for a streamed launch. */

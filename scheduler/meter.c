@@ -28,6 +28,12 @@ void vs_meter_advance(struct vs_meter *m, uint64_t now)
 	}
 }
 
+void vs_meter_charge(struct vs_meter *m, uint32_t vm, uint64_t ns)
+{
+	if (vm < VS_MAX_VMS)
+		m->gpu_ns[vm] += ns;
+}
+
 void vs_meter_busy(struct vs_meter *m, uint32_t vm, uint64_t now)
 {
 	vs_meter_advance(m, now);

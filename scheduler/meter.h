@@ -34,6 +34,10 @@ void vs_meter_advance(struct vs_meter *m, uint64_t now);
  * none busy is ignored (a caller's bookkeeping slip must not wrap). */
 void vs_meter_busy(struct vs_meter *m, uint32_t vm, uint64_t now);
 void vs_meter_idle(struct vs_meter *m, uint32_t vm, uint64_t now);
+/* Or, where the caller measures each VM's GPU time itself (vgpud: the
+ * kernels' own device timestamps, never more in all than the wall time
+ * some context was busy): add ns to vm's GPU time. */
+void vs_meter_charge(struct vs_meter *m, uint32_t vm, uint64_t ns);
 /* GPU time charged to vm up to the last advance. */
 static inline uint64_t vs_meter_gpu_ns(const struct vs_meter *m, uint32_t vm)
 {

@@ -198,6 +198,12 @@ void vs_complete(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 	v->queued_ns -= est_ns < v->queued_ns ? est_ns : v->queued_ns;
 }
 
+void vs_charge(struct vs_sched *s, uint32_t vm, uint64_t ns, uint64_t now)
+{
+	sync(s, now);
+	vs_meter_charge(&s->m, vm, ns);
+}
+
 void vs_ctx_busy(struct vs_sched *s, uint32_t vm, uint64_t now)
 {
 	sync(s, now);
@@ -216,6 +222,27 @@ uint64_t vs_grant_ns(struct vs_sched *s, uint32_t vm, uint64_t now)
 		return 0;
 	const struct vs_vm *v = &s->vm[vm];
 	return v->queued_ns < s->p.queue_ns ? s->p.queue_ns - v->queued_ns : 0;
+}
+
+uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
+		   uint32_t queued, uint64_t queued_ns, uint64_t now)
+{
+	sync(s, now);
+	if (vm >= s->nvms || !s->vm[vm].present)
+		return 0;
+	struct vs_vm *v = &s->vm[vm];
+	if ((waiting || queued) && !v->demand && !v->queued)
+		clamp(s, vm); /* back from idle: level with the pace first */
+	if (queued > v->queued)
+		v->admitted += queued - v->queued;
+	v->demand = waiting;
+	v->queued = queued;
+	v->queued_ns = queued_ns;
+	const char *why = vs_held(s, vm, now);
+	v->held = why && waiting;
+	if (why)
+		return 0;
+	return queued_ns < s->p.queue_ns ? s->p.queue_ns - queued_ns : 0;
 }
 
 uint64_t vs_gpu_ns(struct vs_sched *s, uint32_t vm, uint64_t now)

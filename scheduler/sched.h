@@ -92,6 +92,9 @@ bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 /* An admitted launch finished (est_ns as admitted). */
 void vs_complete(struct vs_sched *s, uint32_t vm, uint64_t est_ns,
 		 uint64_t now);
+/* GPU time vm used, measured by the caller (see vs_meter_charge): the
+ * alternative to reporting busy/idle contexts. */
+void vs_charge(struct vs_sched *s, uint32_t vm, uint64_t ns, uint64_t now);
 /* One of vm's contexts starts / stops executing (see meter.h). */
 void vs_ctx_busy(struct vs_sched *s, uint32_t vm, uint64_t now);
 void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now);
@@ -102,6 +105,17 @@ void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now);
 uint64_t vs_grant_ns(struct vs_sched *s, uint32_t vm, uint64_t now);
 /* Why vm may not admit now: NULL if it may. */
 const char *vs_held(struct vs_sched *s, uint32_t vm, uint64_t now);
+
+/* The token form of vs_demand + vs_admit, for callers whose VMs admit
+ * launches themselves from a grant (vgpud's workers, docs/scheduler.md):
+ * the caller tells whether launches are waiting and what the VM has
+ * queued (admitted, unfinished: count and estimated ns), and gets the
+ * grant (as vs_grant_ns). A VM that was neither waiting nor queued and
+ * now is comes back level with the pace (no banked credit), as with
+ * vs_demand; a VM waiting while its share or cap holds it back counts as
+ * throttled until the next call. */
+uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
+		   uint32_t queued, uint64_t queued_ns, uint64_t now);
 
 /* Measured GPU time of vm, up to now. */
 uint64_t vs_gpu_ns(struct vs_sched *s, uint32_t vm, uint64_t now);

@@ -17,7 +17,8 @@
 # VM), streams/events/host callbacks/stream memory operations
 # (tests/gpu/streams), a guest killed while its stream waits for ever (its
 # worker must still exit), vgpuctl status, and TOOLS_TLS entry 2, the
-# current context cuBLASLt asks for (tests/gpu/tools_tls).
+# current context cuBLASLt asks for (tests/gpu/tools_tls), and the
+# fair-share scheduler (on throughout) switched off and on by a reload.
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -338,6 +339,24 @@ check tools_tls guest "$build/tests/gpu/tools_tls"
 check cublas_layout guest "$build/tests/gpu/cublas_layout"
 # non-primary contexts: create, work, threads, destroy, stale handles
 check contexts guest "$build/tests/gpu/contexts" "$kernels" --vgpu
+
+# the fair-share scheduler (docs/scheduler.md): every case above ran with
+# it on (the default); switched off and on again by a reload, four guest
+# processes' launches still run and the stats say so
+scheduler_switch() {
+	local ctl=("$build/vgpuctl" -s "$tmp/control.sock")
+	echo "scheduler = off" >>"$tmp/vgpud.conf"
+	"${ctl[@]}" reload | grep -q "scheduler on -> off" &&
+		concurrent && "${ctl[@]}" stats >"$tmp/stats-off.txt" &&
+		grep -q "^scheduler off" "$tmp/stats-off.txt" || return 1
+	sed -i '/^scheduler = off$/d' "$tmp/vgpud.conf"
+	"${ctl[@]}" reload | grep -q "scheduler off -> on" && concurrent &&
+		"${ctl[@]}" stats >"$tmp/stats-on.txt" || return 1
+	cat "$tmp/stats-off.txt" "$tmp/stats-on.txt"
+	! grep -q "^scheduler off" "$tmp/stats-on.txt" &&
+		head -1 "$tmp/stats-on.txt" | grep -q "GPU%_1S .*THROTTLED_S"
+}
+check scheduler_off_and_on scheduler_switch
 
 kill "$daemon" && wait "$daemon"
 daemon=

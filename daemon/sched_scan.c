@@ -1,0 +1,264 @@
+/* daemon/sched_scan.c - feed the policy from the ledgers, write grants. */
+#include "sched_scan.h"
+#include "../ring/wait.h"
+#include "../scheduler/sched.h"
+#include "supervisor.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define GPU 0 /* the one GPU a worker serves today (ledger.h) */
+#define MS 1000000ull
+/* Busy wall time kept to charge kernels that finish later: a kernel's
+ * measurement arrives when it completes, after the time it ran. */
+#define BUDGET_MAX_NS (1000 * MS)
+
+/* The policy's defaults but a 2 ms queue: a heavy VM's queued kernels are
+ * what a light VM's next kernel waits behind (contexts time-slice; the
+ * GPU cannot be preempted from here), and grants refill within a scan
+ * (0.5 ms) plus a completion poll (50 us), so 2 ms keeps a lone VM's
+ * queue from running dry. */
+static const struct vs_params params = {
+	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 2 * MS,
+	.cap_burst_ns = 10 * MS};
+
+static void busy_change(struct vgpud *d, bool busy, uint64_t t);
+
+struct change {
+	uint64_t t;
+	uint32_t vm;
+	bool busy;
+};
+
+static struct vgpud_sched_vm *vm_slot(const struct vgpud_vmstate *v)
+{
+	return vgpud_ledger_sched(v->ledger, v->cfg->channels, GPU);
+}
+
+static struct vgpud_sched_chan *chan_slot(const struct vgpud_vmstate *v,
+					  uint32_t ch)
+{
+	return vgpud_ledger_sched_chan(v->ledger, v->cfg->channels, GPU, ch);
+}
+
+void vgpud_sched_apply(struct vgpud *d, uint64_t now)
+{
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		const struct vgpud_vm *c = &d->cfg.vms[i];
+		struct vgpud_sched_vm *S = vm_slot(&d->vms[i]);
+		vs_vm_set(d->sched, i, c->compute_weight, c->compute_cap, now);
+		if (atomic_load(&S->on) != d->cfg.sched_on) {
+			atomic_store(&S->on, d->cfg.sched_on);
+			/* waiters re-check the switch */
+			atomic_fetch_add(&S->grant_seq, 1);
+			vgpu_futex_wake(&S->grant_seq);
+		}
+	}
+}
+
+int vgpud_sched_open(struct vgpud *d, uint64_t now)
+{
+	d->sched = malloc(sizeof(*d->sched));
+	if (!d->sched)
+		return -1;
+	vs_init(d->sched, &params, now);
+	d->sched_busy = 0;
+	d->sched_since = now;
+	d->sched_budget = 0;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		struct vgpud_vmstate *v = &d->vms[i];
+		v->sched_seen = calloc(2 * (size_t)v->cfg->channels,
+				       sizeof(uint64_t));
+		if (!v->sched_seen)
+			return -1;
+		/* a first launch need not wait for the first scan */
+		atomic_store(&vm_slot(v)->limit_ns, d->sched->p.queue_ns);
+	}
+	vgpud_sched_apply(d, now);
+	return 0;
+}
+
+void vgpud_sched_close(struct vgpud *d)
+{
+	for (uint32_t i = 0; d->vms && i < d->cfg.nvms; i++) {
+		free(d->vms[i].sched_seen);
+		d->vms[i].sched_seen = NULL;
+	}
+	free(d->sched);
+	d->sched = NULL;
+}
+
+void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
+			uint32_t ch, uint64_t now)
+{
+	if (!d->sched || !v->sched_seen)
+		return;
+	struct vgpud_sched_chan *C = chan_slot(v, ch);
+	if (v->sched_seen[ch] & 1)
+		busy_change(d, false, now);
+	v->sched_seen[ch] = 0;
+	v->sched_seen[v->cfg->channels + ch] = 0;
+	atomic_store(&C->gpu_ns, 0);
+	v->sched_retired_held_ns += atomic_exchange(&C->held_ns, 0);
+	atomic_store(&C->inflight_ns, 0);
+	atomic_store(&C->inflight, 0);
+	atomic_store(&C->waiting, 0);
+	atomic_store(&C->changed_ns, 0);
+	atomic_store(&C->busy_seq, 0);
+}
+
+/* The wall time some context was busy: the most GPU time there was. */
+static void busy_change(struct vgpud *d, bool busy, uint64_t t)
+{
+	if (t < d->sched_since)
+		t = d->sched_since;
+	if (busy) {
+		if (d->sched_busy++ == 0)
+			d->sched_since = t;
+		return;
+	}
+	if (!d->sched_busy)
+		return;
+	if (--d->sched_busy == 0) {
+		d->sched_budget += t - d->sched_since;
+		d->sched_since = t;
+	}
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Busy/idle changes since the last scan, oldest first, across all
+ * channels. A channel that went idle and busy again between two scans
+ * counts as busy throughout. */
+static void feed_changes(struct vgpud *d, uint64_t now)
+{
+	static struct change *ev;
+	static size_t cap;
+	size_t n = 0;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		struct vgpud_vmstate *v = &d->vms[i];
+		for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
+			struct vgpud_sched_chan *C = chan_slot(v, ch);
+			uint64_t s = atomic_load_explicit(&C->busy_seq,
+							  memory_order_acquire);
+			if (s == v->sched_seen[ch])
+				continue;
+			uint64_t t = atomic_load(&C->changed_ns);
+			if (atomic_load(&C->busy_seq) != s)
+				continue; /* mid-change: next scan */
+			bool busy = s & 1;
+			if (busy != (v->sched_seen[ch] & 1)) {
+				if (n == cap) {
+					size_t c = cap ? 2 * cap : 64;
+					struct change *e = realloc(ev, c * sizeof(*e));
+					if (!e)
+						return; /* next scan */
+					ev = e;
+					cap = c;
+				}
+				ev[n++] = (struct change){t < now ? t : now, i, busy};
+			}
+			v->sched_seen[ch] = s;
+		}
+	}
+	qsort(ev, n, sizeof(*ev), by_time);
+	for (size_t k = 0; k < n; k++)
+		busy_change(d, ev[k].busy, ev[k].t);
+	if (d->sched_busy && now > d->sched_since) {
+		d->sched_budget += now - d->sched_since;
+		d->sched_since = now;
+	}
+	if (d->sched_budget > BUDGET_MAX_NS)
+		d->sched_budget = BUDGET_MAX_NS;
+}
+
+/* Charge each VM the GPU time its kernels measured since the last scan
+ * (device timestamps, worker_sched.c). Contexts time-slice, so those
+ * measurements are each context's own time, except a kernel switched
+ * out mid-way (longer than a time slice), whose span includes other
+ * contexts' turns. So the charges are held to the busy wall time: if
+ * they would exceed it, all are scaled down alike. Interleaved contexts
+ * are never counted twice. */
+static void charge(struct vgpud *d, uint64_t now)
+{
+	uint64_t e[VGPUD_MAX_VMS], sum = 0;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		struct vgpud_vmstate *v = &d->vms[i];
+		uint32_t nch = v->cfg->channels;
+		e[i] = 0;
+		for (uint32_t ch = 0; ch < nch; ch++) {
+			uint64_t g = atomic_load(&chan_slot(v, ch)->gpu_ns);
+			e[i] += g - v->sched_seen[nch + ch];
+			v->sched_seen[nch + ch] = g;
+		}
+		sum += e[i];
+	}
+	if (!sum)
+		return;
+	double scale = sum <= d->sched_budget
+			       ? 1.0
+			       : (double)d->sched_budget / (double)sum;
+	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		uint64_t c = (uint64_t)((double)e[i] * scale);
+		if (!c)
+			continue;
+		vs_charge(d->sched, i, c, now);
+		d->sched_budget -= c < d->sched_budget ? c : d->sched_budget;
+	}
+}
+
+/* Whether the VM has launches queued or waiting. */
+static bool grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
+{
+	struct vgpud_vmstate *v = &d->vms[i];
+	struct vgpud_sched_vm *S = vm_slot(v);
+	uint32_t queued = 0;
+	uint64_t queued_ns = 0;
+	bool waiting = false;
+	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
+		struct vgpud_sched_chan *C = chan_slot(v, ch);
+		queued += atomic_load(&C->inflight);
+		queued_ns += atomic_load(&C->inflight_ns);
+		waiting |= atomic_load(&C->waiting) != 0;
+	}
+	uint64_t g = vs_tokens(d->sched, i, waiting, queued, queued_ns, now);
+	if (!write)
+		return waiting || queued;
+	uint64_t lim = atomic_load(&S->admitted_ns) + g;
+	uint64_t old = atomic_exchange(&S->limit_ns, lim);
+	atomic_store(&S->gpu_busy, d->sched_busy);
+	if (lim > old && atomic_load(&S->waiters)) {
+		atomic_fetch_add(&S->grant_seq, 1);
+		vgpu_futex_wake(&S->grant_seq);
+	}
+	return waiting || queued;
+}
+
+bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
+{
+	bool active = false;
+	if (!d->sched || !d->cfg.sched_on)
+		return false;
+	feed_changes(d, now);
+	charge(d, now);
+	/* twice: every VM's demand is known before any grant is decided
+	 * (the first pass's answers would lag a VM waking up by a scan) */
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+		grant(d, i, now, false);
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+		active |= grant(d, i, now, true);
+	return active;
+}
+
+uint64_t vgpud_sched_gpu_ns(struct vgpud *d, uint32_t i, uint64_t now)
+{
+	return d->sched ? vs_gpu_ns(d->sched, i, now) : 0;
+}
+
+uint64_t vgpud_sched_throttled_ns(const struct vgpud *d, uint32_t i)
+{
+	return d->sched && i < VS_MAX_VMS ? d->sched->vm[i].throttled_ns : 0;
+}

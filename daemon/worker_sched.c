@@ -1,0 +1,402 @@
+/* daemon/worker_sched.c - admission of launches from the VM's tokens, and
+ * what the supervisor's scheduler needs to know: busy/idle, the queue.
+ * (Contract: worker_sched.h; design: docs/scheduler.md.) */
+#define _GNU_SOURCE
+#include "worker_sched.h"
+#include "../ring/wait.h"
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_NS 50000   /* completions are seen this late at most */
+#define WAIT_NS 1000000 /* a token wait re-checks this often anyway */
+#define NEST 256        /* estimates kept (by key hash) */
+#define NPOOL 64        /* finished events kept for reuse */
+
+struct inflight {
+	CUevent ev0, ev; /* before (or NULL) and after the launch */
+	uint64_t ctx;    /* their context (vw_ctx_tagged) */
+	const void *key;
+	uint64_t est, t0;
+};
+
+/* An event belongs to the context it was made in: kept with its tag. */
+struct pooled {
+	CUevent ev;
+	uint64_t ctx;
+};
+
+struct vw_sched {
+	struct vworker *W;
+	struct vgpud_sched_vm *S;
+	struct vgpud_sched_chan *C;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	bool running;
+	bool stop; /* closing: admit at once, poll no more */
+	struct inflight *q;
+	size_t n, cap;
+	struct pooled pool[NPOOL]; /* a ring, oldest at head */
+	uint32_t pool_head, pool_n;
+	uint64_t last_done;
+	struct {
+		const void *key;
+		uint64_t est;
+	} est[NEST];
+};
+
+static struct vw_sched *sched_of(struct vworker *W)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_sched *q = W->sched;
+	if (!q && (q = calloc(1, sizeof(*q)))) {
+		q->W = W;
+		q->S = W->schedvm;
+		q->C = vgpud_ledger_sched_chan(W->ledger, W->r.g.nchannels, 0,
+					       W->chan);
+		pthread_mutex_init(&q->mu, NULL);
+		pthread_cond_init(&q->cv, NULL);
+		W->sched = q;
+	}
+	pthread_mutex_unlock(&W->mu);
+	return q;
+}
+
+static uint32_t slot(const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+	return (uint32_t)((k >> 4) ^ (k >> 12)) % NEST;
+}
+
+static uint64_t estimate(struct vw_sched *q, const void *key)
+{
+	uint32_t i = slot(key);
+	return q->est[i].key == key && q->est[i].est ? q->est[i].est
+						     : VW_SCHED_DEFAULT_EST_NS;
+}
+
+/* An EWMA (1/4 of each new sample): quick to follow a kernel whose size
+ * changes, steady enough that one slow run does not starve the queue. */
+static void learn(struct vw_sched *q, const void *key, uint64_t ns)
+{
+	uint32_t i = slot(key);
+	if (!ns)
+		ns = 1;
+	if (q->est[i].key != key || !q->est[i].est) {
+		q->est[i].key = key;
+		q->est[i].est = ns;
+	} else {
+		q->est[i].est = (3 * q->est[i].est + ns) / 4;
+	}
+}
+
+uint64_t vw_sched_estimate(struct vworker *W, const void *key)
+{
+	if (!W->ledger || !W->schedvm)
+		return VW_SCHED_DEFAULT_EST_NS;
+	struct vw_sched *q = sched_of(W);
+	if (!q)
+		return VW_SCHED_DEFAULT_EST_NS;
+	pthread_mutex_lock(&q->mu);
+	uint64_t e = estimate(q, key);
+	pthread_mutex_unlock(&q->mu);
+	return e;
+}
+
+/* busy_seq odd: busy. changed_ns first, the sequence last (release): the
+ * supervisor reads the sequence, the time, the sequence again. */
+static void set_busy(struct vgpud_sched_chan *C, bool busy, uint64_t now)
+{
+	uint64_t s = atomic_load_explicit(&C->busy_seq, memory_order_relaxed);
+	if ((s & 1) == busy)
+		return;
+	atomic_store_explicit(&C->changed_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&C->busy_seq, s + 1, memory_order_release);
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t seen, uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000u),
+			      (long)(ns % 1000000000u)};
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+static bool take(struct vgpud_sched_vm *S, uint64_t est)
+{
+	uint64_t a = atomic_load(&S->admitted_ns);
+	while (a < atomic_load(&S->limit_ns))
+		if (atomic_compare_exchange_weak(&S->admitted_ns, &a, a + est))
+			return true;
+	return false;
+}
+
+/* Spend est of the VM's tokens, waiting for the supervisor's next grant
+ * while there are none. False: admitted untracked (scheduler switched
+ * off, or the worker closing). */
+static bool admit(struct vw_sched *q, uint64_t est)
+{
+	struct vgpud_sched_vm *S = q->S;
+	struct vgpud_sched_chan *C = q->C;
+	if (take(S, est))
+		return true;
+	uint64_t t0 = vgpu_now_ns();
+	bool ok = false;
+	atomic_fetch_add(&C->waiting, 1); /* the scan's vs_demand */
+	atomic_fetch_add(&S->waiters, 1);
+	for (;;) {
+		uint32_t seq = atomic_load(&S->grant_seq);
+		vgpu_full_fence();
+		if ((ok = take(S, est)) || !atomic_load(&S->on) ||
+		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
+			break;
+		futex_wait(&S->grant_seq, seq, WAIT_NS);
+	}
+	atomic_fetch_sub(&S->waiters, 1);
+	atomic_fetch_sub(&C->waiting, 1);
+	atomic_fetch_add(&C->held_ns, vgpu_now_ns() - t0);
+	return ok;
+}
+
+static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx);
+
+void vw_sched_before(struct vworker *W, const void *key, CUstream s,
+		     struct vw_ticket *t)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	memset(t, 0, sizeof(*t));
+	t->key = key;
+	/* a worker mapped the whole ledger (worker_main.c) has schedvm; a
+	 * test's or the fuzzer's may have only the channels' part */
+	if (!W->ledger || !W->schedvm || !atomic_load(&W->schedvm->on))
+		return;
+	/* a captured launch runs nothing now: the graph's launch counts */
+	if (W->drv.cuStreamIsCapturing(s, &st) ||
+	    st != CU_STREAM_CAPTURE_STATUS_NONE)
+		return;
+	struct vw_sched *q = sched_of(W);
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	uint64_t est = estimate(q, key);
+	pthread_mutex_unlock(&q->mu);
+	if (!admit(q, est))
+		return;
+	t->est_ns = est;
+	t->t0 = vgpu_now_ns();
+	/* the kernel's own GPU time, from device timestamps: the start
+	 * event runs when this context is on the GPU (contexts time-slice),
+	 * so the pair measures the kernel, not the others' turns, unless
+	 * it was switched out mid-way (longer than a time slice) */
+	t->ctx = vw_ctx_tagged();
+	t->ev0 = mark(q, s, t->ctx);
+}
+
+/* A finished event back to the pool (q->mu held); the oldest goes when
+ * it is full (it may be a gone context's: destroying that one fails
+ * harmlessly). */
+static void release(struct vw_sched *q, CUevent ev, uint64_t ctx)
+{
+	if (!ev)
+		return;
+	if (q->pool_n == NPOOL) {
+		q->W->drv.cuEventDestroy_v2(q->pool[q->pool_head].ev);
+		q->pool_head = (q->pool_head + 1) % NPOOL;
+		q->pool_n--;
+	}
+	q->pool[(q->pool_head + q->pool_n++) % NPOOL] = (struct pooled){ev, ctx};
+}
+
+static void release_locked(struct vw_sched *q, CUevent ev, uint64_t ctx)
+{
+	pthread_mutex_lock(&q->mu);
+	release(q, ev, ctx);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* A timing event of the executor's current context recorded on s (one
+ * from the pool when there is: creating one per launch costs more than
+ * the launch); NULL if none can be (s is another context's). */
+static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx)
+{
+	struct vworker *W = q->W;
+	CUevent ev = NULL;
+	pthread_mutex_lock(&q->mu);
+	for (uint32_t k = q->pool_n; k-- > 0;) {
+		uint32_t i = (q->pool_head + k) % NPOOL;
+		if (q->pool[i].ctx != ctx)
+			continue;
+		ev = q->pool[i].ev;
+		q->pool[i] = q->pool[(q->pool_head + q->pool_n - 1) % NPOOL];
+		q->pool_n--;
+		break;
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (ev && !W->drv.cuEventRecord(ev, s))
+		return ev;
+	if (ev) /* its context is gone, or s is another's */
+		W->drv.cuEventDestroy_v2(ev);
+	if (W->drv.cuEventCreate(&ev, 0))
+		return NULL;
+	if (!W->drv.cuEventRecord(ev, s))
+		return ev;
+	W->drv.cuEventDestroy_v2(ev);
+	return NULL;
+}
+
+static void *poller(void *arg);
+
+static void track(struct vw_sched *q, CUevent ev, const struct vw_ticket *t)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 16;
+		struct inflight *n = realloc(q->q, cap * sizeof(*n));
+		if (!n) {
+			release(q, ev, t->ctx);
+			release(q, t->ev0, t->ctx);
+			pthread_mutex_unlock(&q->mu);
+			return; /* untracked: it runs, unmetered */
+		}
+		q->q = n;
+		q->cap = cap;
+	}
+	q->q[q->n++] = (struct inflight){t->ev0, ev, t->ctx, t->key, t->est_ns,
+					 t->t0};
+	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
+	atomic_fetch_add(&q->C->inflight, 1);
+	set_busy(q->C, true, t->t0);
+	if (!q->running && !q->stop &&
+	    pthread_create(&q->th, NULL, poller, q) == 0)
+		q->running = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
+		    CUresult r)
+{
+	if (!t->est_ns)
+		return;
+	struct vw_sched *q = W->sched;
+	if (r != CUDA_SUCCESS) { /* nothing queued: the tokens go back */
+		atomic_fetch_sub(&q->S->admitted_ns, t->est_ns);
+		release_locked(q, t->ev0, t->ctx);
+		return;
+	}
+	/* behind the launch; if the stream is another context's the record
+	 * fails and the launch runs unmetered (its estimate stays spent) */
+	CUevent ev = mark(q, s, t->ctx);
+	if (!ev) {
+		release_locked(q, t->ev0, t->ctx);
+		return;
+	}
+	track(q, ev, t);
+}
+
+/* Launch i is done at now. Its GPU time is what its events measured,
+ * reported to the supervisor and learnt as the key's estimate; without
+ * them, its time since it (or the launch before it) could run, divided
+ * by the contexts sharing the GPU meanwhile, is the estimate. */
+static void complete(struct vw_sched *q, size_t i, uint64_t now)
+{
+	struct inflight e = q->q[i];
+	uint64_t from = e.t0 > q->last_done ? e.t0 : q->last_done;
+	uint32_t share = atomic_load(&q->S->gpu_busy);
+	float ms = 0;
+	if (e.ev0 && !q->W->drv.cuEventElapsedTime_v2(&ms, e.ev0, e.ev) &&
+	    ms >= 0) {
+		uint64_t ns = (uint64_t)((double)ms * 1e6);
+		atomic_fetch_add(&q->C->gpu_ns, ns);
+		learn(q, e.key, ns);
+	} else if (now > from) {
+		learn(q, e.key, (now - from) / (share ? share : 1));
+	}
+	if (now > q->last_done)
+		q->last_done = now;
+	release(q, e.ev0, e.ctx);
+	release(q, e.ev, e.ctx);
+	q->q[i] = q->q[--q->n];
+	uint64_t ns = atomic_load(&q->C->inflight_ns);
+	atomic_fetch_sub(&q->C->inflight_ns, e.est < ns ? e.est : ns);
+	atomic_fetch_sub(&q->C->inflight, 1);
+	if (!q->n)
+		set_busy(q->C, false, now);
+}
+
+static void *poller(void *arg)
+{
+	struct vw_sched *q = arg;
+	q->W->drv.cuCtxSetCurrent(q->W->ctx);
+	pthread_mutex_lock(&q->mu);
+	while (!__atomic_load_n(&q->stop, __ATOMIC_RELAXED)) {
+		if (!q->n) {
+			pthread_cond_wait(&q->cv, &q->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&q->mu);
+		struct timespec ts = {0, POLL_NS};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&q->mu);
+		uint64_t now = vgpu_now_ns();
+		for (size_t i = 0; i < q->n;) {
+			CUresult r = q->W->drv.cuEventQuery(q->q[i].ev);
+			if (r == CUDA_ERROR_NOT_READY)
+				i++;
+			else /* done, or its context gone: either way over */
+				complete(q, i, now);
+		}
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Executors may still be running (a launch waiting for tokens returns
+ * at once once stop is set), so q stays: the worker exits next. */
+void vw_sched_close(struct vworker *W)
+{
+	pthread_mutex_lock(&W->mu);
+	struct vw_sched *q = W->sched;
+	pthread_mutex_unlock(&W->mu);
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	__atomic_store_n(&q->stop, true, __ATOMIC_RELAXED);
+	pthread_cond_signal(&q->cv);
+	bool join = q->running;
+	q->running = false;
+	pthread_mutex_unlock(&q->mu);
+	if (join)
+		pthread_join(q->th, NULL);
+}
+
+void vw_copied(struct vworker *W, uint64_t bytes)
+{
+	if (W->ledger && bytes) /* this worker's slot alone */
+		atomic_fetch_add_explicit(&W->ledger[W->chan].copy_bytes,
+					  bytes, memory_order_relaxed);
+}
+
+void vw_sched_graph_launch(struct vworker *W, const struct vgpu_msg *m)
+{
+	struct vgpu_cu_args in = {{0}}, out = {{0}};
+	CUgraphExec e = NULL;
+	CUstream s = NULL;
+	CUresult r = CUDA_ERROR_INVALID_VALUE;
+	if (m->len == sizeof(in)) {
+		memcpy(&in, m->data, sizeof(in));
+		r = vw_handle_get(W, VGPU_HK_GRAPH_EXEC, in.a[0], (void **)&e);
+		if (!r)
+			r = vw_stream(W, in.a[1], &s);
+	}
+	if (!r) {
+		struct vw_ticket t;
+		vw_sched_before(W, e, s, &t);
+		r = W->drv.cuGraphLaunch(e, s);
+		vw_sched_after(W, &t, s, r);
+	}
+	vw_reply(W, m, r, &out, sizeof(out), 0);
+}
