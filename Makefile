@@ -466,6 +466,9 @@ $(BUILD)/bench/cublas: bench/cublas.c
 		-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
 		-lcublasLt -lcublas -lcudart -o $@
 INTEGRATION += $(BUILD)/bench/cublas
+# built with the integration suite so that `make all integration` readies
+# everything tests/gpu/run.sh runs (docs/gpu-testing.md)
+INTEGRATION += $(BUILD)/bench/fairness
 # cuDNN 9's convolutions over vgpu (GPU only: tests/gpu/run.sh finds
 # libcudnn.so.9 in the toolkit or PyTorch's nvidia-cudnn wheel); built
 # where the toolkit has cuDNN's header

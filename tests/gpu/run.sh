@@ -11,7 +11,8 @@
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
 # 3. fault isolation: a guest whose kernel faults next to one that works.
 # 4. bench/cuda_calls native and vgpu, bench/ring: JSON lines;
-#    bench/bandwidth.sh: native and vgpu bandwidth, 4 KiB .. 4 GiB.
+#    bench/bandwidth.sh: native and vgpu bandwidth, 4 KiB .. 4 GiB;
+#    bench/fairness.sh: VM shares with the scheduler off and on.
 # 5. NVML: tests/gpu/nvml, tests/gpu/nvml_smi and tests/gpu/discovery as
 #    guests; the machine's
 #    real nvidia-smi with our libnvidia-ml.so.1 first in its loader path
@@ -226,6 +227,12 @@ if [[ -w $hp ]] && hpdir=$(mktemp -d) &&
 	rmdir "$hpdir"
 fi
 
+# the scheduler: VM shares from the kernels' %globaltimer stamps, each
+# case with the scheduler off and on (bench/fairness.sh, docs/scheduler.md)
+OUT=$out/fairness bench/fairness.sh "$B" >"$out/bench-fairness.jsonl" \
+	2>"$out/bench-fairness.txt"
+verdict "bench/fairness ran" "[[ $? -eq 0 ]]"
+
 VGPU_BACKEND=cuda VGPU_DRIVER=$real tests/integration/run.sh "$B" \
 	>"$out/integration.txt" 2>&1
 rc=$?
@@ -255,6 +262,9 @@ echo "== bench/bandwidth (GB/s) =="
 cat "$out/bench-bandwidth.txt"
 [[ -f $out/bench-bandwidth-huge.txt ]] &&
 	{ echo "== on huge pages =="; cat "$out/bench-bandwidth-huge.txt"; }
+echo
+echo "== bench/fairness (shares from %globaltimer) =="
+cat "$out/bench-fairness.txt"
 echo
 cat "$out/table.txt"
 echo "gpu: $passed passed, $failed failed"
