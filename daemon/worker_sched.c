@@ -331,6 +331,11 @@ static void *poller(void *arg)
 {
 	struct vw_sched *q = arg;
 	q->W->drv.cuCtxSetCurrent(q->W->ctx);
+	/* cuEventQuery is a "potentially unsafe" call: in the default GLOBAL
+	 * mode, this thread's queries would invalidate a guest thread's
+	 * global-mode stream capture. RELAXED exempts this thread alone. */
+	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+	q->W->drv.cuThreadExchangeStreamCaptureMode(&mode);
 	pthread_mutex_lock(&q->mu);
 	while (!__atomic_load_n(&q->stop, __ATOMIC_RELAXED)) {
 		if (!q->n) {

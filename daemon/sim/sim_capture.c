@@ -24,10 +24,11 @@
  * STREAM_CAPTURE_INVALIDATED. A 1D host-to-device copy becomes a memcpy
  * node that reads the host bytes when it runs, as natively for pageable
  * memory; other copies from or to host memory are refused
- * (STREAM_CAPTURE_UNSUPPORTED, invalidating). Potentially unsafe calls (cuMemAlloc,
- * cuMemFree) follow cuThreadExchangeStreamCaptureMode's rules: refused
- * with STREAM_CAPTURE_UNSUPPORTED, invalidating the capture that forbids
- * them, unless the thread's mode is RELAXED.
+ * (STREAM_CAPTURE_UNSUPPORTED, invalidating). Potentially unsafe calls
+ * (cuMemAlloc, cuMemFree, cuEventQuery) follow
+ * cuThreadExchangeStreamCaptureMode's rules: refused with
+ * STREAM_CAPTURE_UNSUPPORTED, invalidating the capture that forbids them,
+ * unless the thread's mode is RELAXED.
  */
 #define _GNU_SOURCE
 #include "sim.h"

@@ -176,7 +176,10 @@ CUresult sim_cuEventQuery(CUevent h)
 	CUresult rc = lookup(h, &e);
 	if (rc)
 		return rc;
-	if ((rc = sim_capture_event_check(&e->obj))) {
+	/* potentially unsafe, as natively: it invalidates a capture that
+	 * forbids it (PyTorch's allocator defers its queries for this) */
+	if ((rc = sim_capture_event_check(&e->obj)) ||
+	    (rc = sim_capture_unsafe())) {
 		sim_event_put(e);
 		return rc;
 	}
