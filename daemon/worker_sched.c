@@ -14,10 +14,14 @@
 #define POLL_NS 50000   /* completions are seen this late at most */
 #define WAIT_NS 1000000 /* a token wait re-checks this often anyway */
 #define NEST 256        /* estimates kept (by key hash) */
-#define NPOOL 64        /* finished events kept for reuse */
+#define NPOOL 4096      /* finished events kept for reuse: a deep queue
+			 * of short kernels must not create and destroy
+			 * two events per launch */
+#define NBLOCKED 16     /* streams a poll pass remembers as not done */
 
 struct inflight {
 	CUevent ev0, ev; /* before (or NULL) and after the launch */
+	CUstream s;      /* its stream: events on one complete in order */
 	uint64_t ctx;    /* their context (vw_ctx_tagged) */
 	const void *key;
 	uint64_t est, t0;
@@ -249,7 +253,8 @@ static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx)
 
 static void *poller(void *arg);
 
-static void track(struct vw_sched *q, CUevent ev, const struct vw_ticket *t)
+static void track(struct vw_sched *q, CUevent ev, CUstream s,
+		  const struct vw_ticket *t)
 {
 	pthread_mutex_lock(&q->mu);
 	if (q->n == q->cap) {
@@ -264,8 +269,8 @@ static void track(struct vw_sched *q, CUevent ev, const struct vw_ticket *t)
 		q->q = n;
 		q->cap = cap;
 	}
-	q->q[q->n++] = (struct inflight){t->ev0, ev, t->ctx, t->key, t->est_ns,
-					 t->t0};
+	q->q[q->n++] = (struct inflight){t->ev0, ev, s, t->ctx, t->key,
+					 t->est_ns, t->t0};
 	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
 	atomic_fetch_add(&q->C->inflight, 1);
 	set_busy(q->C, true, t->t0);
@@ -294,16 +299,17 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 		release_locked(q, t->ev0, t->ctx);
 		return;
 	}
-	track(q, ev, t);
+	track(q, ev, s, t);
 }
 
 /* Launch i is done at now. Its GPU time is what its events measured,
  * reported to the supervisor and learnt as the key's estimate; without
  * them, its time since it (or the launch before it) could run, divided
  * by the contexts sharing the GPU meanwhile, is the estimate. */
-static void complete(struct vw_sched *q, size_t i, uint64_t now)
+static void complete(struct vw_sched *q, const struct inflight *ep,
+		     uint64_t now)
 {
-	struct inflight e = q->q[i];
+	struct inflight e = *ep;
 	uint64_t from = e.t0 > q->last_done ? e.t0 : q->last_done;
 	uint32_t share = atomic_load(&q->S->gpu_busy);
 	float ms = 0;
@@ -319,10 +325,43 @@ static void complete(struct vw_sched *q, size_t i, uint64_t now)
 		q->last_done = now;
 	release(q, e.ev0, e.ctx);
 	release(q, e.ev, e.ctx);
-	q->q[i] = q->q[--q->n];
 	uint64_t ns = atomic_load(&q->C->inflight_ns);
 	atomic_fetch_sub(&q->C->inflight_ns, e.est < ns ? e.est : ns);
 	atomic_fetch_sub(&q->C->inflight, 1);
+}
+
+static bool blocked(CUstream const *b, unsigned nb, CUstream s)
+{
+	for (unsigned k = 0; k < nb; k++)
+		if (b[k] == s)
+			return true;
+	return false;
+}
+
+/* One pass over the launches in flight, in launch order (kept: the
+ * survivors are compacted in place). Once a stream's launch is not done,
+ * its later ones are not either: they are not queried. So a deep queue
+ * of short kernels costs a few queries per pass, not one per launch. */
+static void poll_once(struct vw_sched *q, uint64_t now)
+{
+	CUstream b[NBLOCKED];
+	unsigned nb = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		struct inflight *e = &q->q[i];
+		if (!blocked(b, nb, e->s)) {
+			CUresult r = q->W->drv.cuEventQuery(e->ev);
+			if (r != CUDA_ERROR_NOT_READY) {
+				/* done, or its context gone: over */
+				complete(q, e, now);
+				continue;
+			}
+			if (nb < NBLOCKED)
+				b[nb++] = e->s;
+		}
+		q->q[j++] = *e;
+	}
+	q->n = j;
 	if (!q->n)
 		set_busy(q->C, false, now);
 }
@@ -346,14 +385,7 @@ static void *poller(void *arg)
 		struct timespec ts = {0, POLL_NS};
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&q->mu);
-		uint64_t now = vgpu_now_ns();
-		for (size_t i = 0; i < q->n;) {
-			CUresult r = q->W->drv.cuEventQuery(q->q[i].ev);
-			if (r == CUDA_ERROR_NOT_READY)
-				i++;
-			else /* done, or its context gone: either way over */
-				complete(q, i, now);
-		}
+		poll_once(q, vgpu_now_ns());
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
