@@ -10,6 +10,7 @@
  * driver's own threads.
  */
 #include "callbacks.h"
+#include "torch_order.h"
 #include "rpc.h"
 #include <pthread.h>
 #include <signal.h>
@@ -68,6 +69,7 @@ static void *completion_main(void *unused)
 {
 	(void)unused;
 	uint64_t done = 0;
+	vgpu_cu_order_exempt();
 	for (;;) {
 		struct vgpu_cu_args a = {{done}};
 		if (vgpu_cu_rpc(VGPU_CU_CB_POLL, &a, true, "host callback"))

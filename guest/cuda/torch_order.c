@@ -42,6 +42,7 @@ struct order_slot {
 static struct order_slot slots[ORDER_SLOTS];
 static _Atomic uint32_t nslots;
 static __thread int mine = -1; /* -1: none yet; -2: none to be had */
+static __thread bool exempt;    /* vgpu_cu_order_exempt() */
 
 static int my_slot(void)
 {
@@ -86,8 +87,15 @@ static CUresult flush(struct vgpu_cu_order *o, const uint32_t *idx,
 	return r;
 }
 
+void vgpu_cu_order_exempt(void)
+{
+	exempt = true;
+}
+
 CUresult vgpu_cu_order_before(void)
 {
+	if (exempt)
+		return CUDA_SUCCESS;
 	uint32_t n = atomic_load_explicit(&nslots, memory_order_acquire);
 	struct vgpu_cu_order o = {0};
 	uint32_t idx[VGPU_CU_ORDER_MAX];
@@ -111,6 +119,8 @@ CUresult vgpu_cu_order_before(void)
 
 void vgpu_cu_order_after(bool async)
 {
+	if (exempt)
+		return;
 	int i = my_slot();
 	if (i >= 0 && async) {
 		atomic_fetch_add_explicit(&slots[i].sent, 1,

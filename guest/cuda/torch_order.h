@@ -11,6 +11,11 @@
 
 CUresult vgpu_cu_order_before(void);
 void vgpu_cu_order_after(bool async);
+/* The calling thread's requests are the library's own plumbing, not the
+ * program's calls (the host-callback completion thread): never ordered
+ * after other threads' work. Ordering them would deadlock: the work
+ * they would wait for may itself wait for a host callback they run. */
+void vgpu_cu_order_exempt(void);
 /* In a forked child (one thread, a connection of its own to come): the
  * parent's threads and counts are not its worker's. */
 void vgpu_cu_order_after_fork(void);
