@@ -177,9 +177,12 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	 * test's or the fuzzer's may have only the channels' part */
 	if (!W->ledger || !W->schedvm || !atomic_load(&W->schedvm->on))
 		return;
-	/* a captured launch runs nothing now: the graph's launch counts */
-	if (W->drv.cuStreamIsCapturing(s, &st) ||
-	    st != CU_STREAM_CAPTURE_STATUS_NONE)
+	/* a captured launch runs nothing now: the graph's launch counts.
+	 * With no capture begun in this worker no stream is capturing, and
+	 * the query (a driver call per launch) is skipped. */
+	if (atomic_load(&W->captures) &&
+	    (W->drv.cuStreamIsCapturing(s, &st) ||
+	     st != CU_STREAM_CAPTURE_STATUS_NONE))
 		return;
 	struct vw_sched *q = sched_of(W);
 	if (!q)
