@@ -4,6 +4,7 @@
 #include "../ring/host.h"
 #include "../ring/wait.h"
 #include "ctl.h"
+#include "gpus.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "region_file.h"
@@ -93,7 +94,7 @@ static void worker_argv(const struct vgpud *d, const struct vgpud_vmstate *v,
 			char bufs[4][64], char **argv)
 {
 	const struct vgpud_vm *c = v->cfg;
-	snprintf(bufs[0], 64, "%u", d->cfg.gpu);
+	vgpud_vm_gpus_text(&d->cfg, c, true, bufs[0], 64);
 	snprintf(bufs[1], 64, "%llu", (unsigned long long)c->memory_limit);
 	snprintf(bufs[2], 64, "%d", v->ledger_fd);
 	int i = 0;
@@ -103,7 +104,7 @@ static void worker_argv(const struct vgpud *d, const struct vgpud_vmstate *v,
 	argv[i++] = "--backend";
 	argv[i++] = d->cfg.backend == VGPUD_BACKEND_SIM ? "sim" : "cuda";
 	argv[i++] = "--driver", argv[i++] = (char *)d->cfg.driver;
-	argv[i++] = "--gpu", argv[i++] = bufs[0];
+	argv[i++] = "--gpus", argv[i++] = bufs[0];
 	argv[i++] = "--memory-limit", argv[i++] = bufs[1];
 	argv[i++] = "--ledger-fd", argv[i++] = bufs[2];
 	argv[i] = NULL;
@@ -364,7 +365,8 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	vlog_set_level(d->cfg.log_level);
 	d->ctl_fd = -1;
 	d->metrics_fd = -1;
-	if (find_worker(d, err, n))
+	if (find_worker(d, err, n) ||
+	    vgpud_gpus_setup(&d->cfg, d->worker_path, err, n))
 		return -1;
 	d->vms = calloc(d->cfg.nvms ? d->cfg.nvms : 1, sizeof(*d->vms));
 	if (!d->vms)
@@ -432,9 +434,11 @@ void vgpud_status(const struct vgpud *d, char *buf, size_t n)
 {
 	size_t o = 0;
 #define OUT(...) (o += (size_t)snprintf(buf + o, o < n ? n - o : 0, __VA_ARGS__))
-	OUT("backend %s, gpu %u, %u VM%s\n",
-	    d->cfg.backend == VGPUD_BACKEND_SIM ? "sim" : "cuda", d->cfg.gpu,
-	    d->cfg.nvms, d->cfg.nvms == 1 ? "" : "s");
+	OUT("backend %s, gpus", d->cfg.backend == VGPUD_BACKEND_SIM ? "sim"
+								     : "cuda");
+	for (uint32_t i = 0; i < d->cfg.ngpu_specs; i++)
+		OUT("%s %u=%s", i ? "," : "", i, d->cfg.gpu_spec[i]);
+	OUT(", %u VM%s\n", d->cfg.nvms, d->cfg.nvms == 1 ? "" : "s");
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		const struct vgpud_vmstate *v = &d->vms[i];
 		uint64_t mem = 0;
@@ -444,8 +448,11 @@ void vgpud_status(const struct vgpud *d, char *buf, size_t n)
 				used++;
 				mem += atomic_load(&v->ledger[v->w[k].chan].mem_in_use);
 			}
-		OUT("\nvm %s  region %s  %llu MiB  channels %u/%u  memory %llu MiB",
-		    v->cfg->name, v->cfg->region,
+		char g[64];
+		vgpud_vm_gpus_text(&d->cfg, v->cfg, false, g, sizeof(g));
+		OUT("\nvm %s  gpus %s%s  region %s  %llu MiB  channels %u/%u  "
+		    "memory %llu MiB", v->cfg->name, g,
+		    v->cfg->gpus_any ? " (any)" : "", v->cfg->region,
 		    (unsigned long long)(v->cfg->region_size >> 20), used,
 		    v->cfg->channels, (unsigned long long)(mem >> 20));
 		if (v->cfg->memory_limit)
