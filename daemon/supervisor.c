@@ -47,6 +47,14 @@ static void uncharge_channel(struct vgpud_vmstate *v, uint32_t ch)
 	while (!atomic_compare_exchange_weak(&v->vml->mem_used, &used,
 					     used > n ? used - n : 0))
 		;
+	for (uint32_t g = 0; g < VGPU_CU_MAX_DEVS; g++) { /* per GPU */
+		n = atomic_exchange(&v->ledger[ch].mem_gpu[g], 0);
+		used = atomic_load(&v->vml->mem_used_gpu[g]);
+		while (n && !atomic_compare_exchange_weak(
+				    &v->vml->mem_used_gpu[g], &used,
+				    used > n ? used - n : 0))
+			;
+	}
 }
 
 /* With no channel in use nothing can be charged: a worker killed between
@@ -61,6 +69,8 @@ static void heal_quota(struct vgpud_vmstate *v)
 	if (!atomic_load(&v->vml->mem_used))
 		return; /* the usual case: no write to the shared page */
 	uint64_t stale = atomic_exchange(&v->vml->mem_used, 0);
+	for (uint32_t g = 0; g < VGPU_CU_MAX_DEVS; g++)
+		atomic_store(&v->vml->mem_used_gpu[g], 0);
 	if (stale)
 		VLOG_WARN("vm %s: %llu bytes of memory quota were charged with "
 			  "no process left: released", v->cfg->name,

@@ -44,7 +44,9 @@ static void memory(struct vgpud *d, struct vgpud_vmstate *v,
 		   struct vgpu_vminfo *b)
 {
 	uint64_t phys_free = 0;
-	if (d->gpu)
+	/* the sensors watch one GPU (the first VM's): another VM's GPU shows
+	 * none rather than that one's (docs/multigpu.md) */
+	if (d->gpu && vgpud_hostgpu_watches(d->gpu, v->info.ident.phys_uuid))
 		vgpud_hostgpu_get(d->gpu, b, &phys_free);
 	b->quota = v->cfg->memory_limit;
 	b->phys_total = v->info.ident.phys_total;
@@ -60,6 +62,23 @@ static void memory(struct vgpud *d, struct vgpud_vmstate *v,
 				    : 0;
 	b->phys_free = phys_free;
 	b->valid |= VGPU_VMI_MEMORY;
+}
+
+/* Each of the VM's GPUs: identity, quota-capped total, the VM's use. */
+static void gpus(struct vgpud_vmstate *v, struct vgpu_vminfo *b)
+{
+	const struct vgpud_ledger_ident *id = &v->info.ident;
+	uint64_t q = v->cfg->memory_limit;
+	b->ngpus = id->ngpus < VGPU_VMINFO_MAX_GPUS ? id->ngpus
+						    : VGPU_VMINFO_MAX_GPUS;
+	for (uint32_t g = 0; g < b->ngpus; g++) {
+		struct vgpu_vminfo_gpu *o = &b->gpus[g];
+		*o = id->gpus[g];
+		o->total_mem = q && q < o->phys_total ? q : o->phys_total;
+		o->vm_used = 0;
+		for (uint32_t ch = 0; ch < v->cfg->channels; ch++)
+			o->vm_used += atomic_load(&v->ledger[ch].mem_gpu[g]);
+	}
 }
 
 static void processes(struct vgpud *d, struct vgpud_vmstate *v,
@@ -132,6 +151,7 @@ void vgpud_vminfo_refresh(struct vgpud *d, struct vgpud_vmstate *v,
 				[CU_DEVICE_ATTRIBUTE_GPU_PCI_SUBSYSTEM_ID];
 		}
 		memory(d, v, &b);
+		gpus(v, &b);
 		processes(d, v, &b);
 	}
 	vgpu_vminfo_write(dst, &b, &st->seq);

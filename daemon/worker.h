@@ -43,6 +43,7 @@ struct vw_alloc {
 	bool mapped; /* a VMM mapping (worker_vmm.c): not freeable, not
 		      * counted (its physical allocation is) */
 	uint64_t ctx; /* the context current when it was made, as above */
+	uint32_t dev; /* the VM device charged for it (vw_cur_dev) */
 };
 
 struct vw_exec;
@@ -74,6 +75,7 @@ struct vworker {
 	struct vw_alloc *allocs;
 	uint32_t nallocs, acap;
 	uint64_t mem_in_use; /* bytes charged (vw_mem_charge), all paths */
+	uint64_t mem_gpu[VGPU_CU_MAX_DEVS]; /* the same by VM device */
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
 	struct vgpud_vm_ledger *vmledger; /* its VM-wide part; or NULL */
 	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
@@ -156,8 +158,15 @@ void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p);
  * takes (e.g. the granularity-rounded size of cuMemCreate). */
 CUresult vw_mem_charge(struct vworker *W, uint64_t bytes);
 void vw_mem_uncharge(struct vworker *W, uint64_t bytes);
+/* The quota is per (VM, GPU): memory_limit applies to each of the VM's
+ * GPUs. Charges go to the GPU of the calling executor's current context
+ * (vw_cur_dev); vw_mem_uncharge gives back to that GPU too, and
+ * vw_mem_uncharge_dev to a named one (recorded allocations: the GPU they
+ * were charged to). */
+void vw_mem_uncharge_dev(struct vworker *W, uint32_t dev, uint64_t bytes);
 /* cuMemGetInfo's figures made quota-relative: total = min(limit, total),
- * free = min(limit - used, free). Unchanged without a limit. */
+ * free = min(limit - used, free), for the current context's GPU.
+ * Unchanged without a limit. */
 void vw_mem_info(struct vworker *W, size_t *free_b, size_t *total_b);
 /* The device's total memory as the guest sees it, under the current
  * limit (a reload may have changed it since the worker started). */

@@ -162,6 +162,18 @@ static void publish_ident(struct vworker *W)
 	memcpy(id->phys_uuid, u.bytes, 16);
 	id->phys_total = total;
 	id->info = W->info;
+	id->ngpus = W->ndev < VGPU_VMINFO_MAX_GPUS ? W->ndev
+						   : VGPU_VMINFO_MAX_GPUS;
+	for (uint32_t i = 0; i < id->ngpus; i++) {
+		struct vgpu_vminfo_gpu *g = &id->gpus[i];
+		memcpy(g->uuid, W->infos[i].uuid, 16);
+		snprintf(g->pci_bus_id, sizeof(g->pci_bus_id), "%s",
+			 W->infos[i].pci_bus_id);
+		snprintf(g->name, sizeof(g->name), "%s", W->infos[i].name);
+		g->total_mem = W->infos[i].total_mem;
+		if (W->drv.cuDeviceTotalMem_v2(&total, W->devs[i]) == CUDA_SUCCESS)
+			g->phys_total = total;
+	}
 	atomic_store(&id->state, VGPUD_IDENT_READY);
 }
 
