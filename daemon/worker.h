@@ -195,6 +195,12 @@ CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
  * ordinals (-1: not the process's). vw_cur_dev: the VM device of the
  * executor thread's current context (0 if none): the quota's key. */
 CUresult vw_dev_ctx(struct vworker *W, uint32_t i, CUcontext *ctx);
+/* At start-up: the VM's GPUs are host ordinals host[0..n-1]; fills devs,
+ * infos (the VM's identity, memory capped by limit), the identity map,
+ * and device 0's primary context as W->ctx / ctx_id. *bad: the ordinal
+ * that failed. */
+CUresult vw_devs_open(struct vworker *W, const int *host, uint32_t n,
+		      const char *vm, uint64_t limit, int *bad);
 const struct vgpu_cu_devinfo *vw_dev_info(struct vworker *W, uint64_t i);
 void vw_devinfo_place(struct vgpu_cu_devinfo *info, uint32_t i);
 int vw_dev_host(struct vworker *W, int64_t guest);

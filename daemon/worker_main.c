@@ -217,36 +217,20 @@ static int open_device(struct vworker *W, const struct opts *o, char *err,
 {
 	if (open_backend(W, o, err, n))
 		return -1;
-	CUresult r = CUDA_SUCCESS;
-	uint32_t i;
-	W->ndev = o->ngpus;
-	for (i = 0; !r && i < o->ngpus; i++) {
-		r = W->drv.cuDeviceGet(&W->devs[i], o->gpus[i]);
-		if (!r)
-			r = vgpu_devinfo_fill(&W->drv, W->devs[i], o->vm,
-					      o->memory_limit, &W->infos[i]);
-		if (!r)
-			vw_devinfo_place(&W->infos[i], i);
-	}
-	W->nvis = W->ndev;
-	for (i = 0; i < W->ndev; i++)
-		W->map[i] = (uint8_t)i;
-	W->dev = W->devs[0];
-	W->info = W->infos[0];
+	int bad = o->gpus[0];
 	/* device 0's context now: a guest must not wait for it; the others'
 	 * when first used (vw_dev_ctx) */
-	if (!r)
-		r = vw_dev_ctx(W, 0, &W->ctx);
+	CUresult r = vw_devs_open(W, o->gpus, o->ngpus, o->vm, o->memory_limit,
+				  &bad);
 	if (!r)
 		r = W->drv.cuCtxSetCurrent(W->ctx);
 	if (r) {
 		const char *s = NULL;
 		W->drv.cuGetErrorString(r, &s);
-		snprintf(err, n, "device %d: %s (CUresult %d)",
-			 o->gpus[i ? i - 1 : 0], s ? s : "unknown error", (int)r);
+		snprintf(err, n, "device %d: %s (CUresult %d)", bad,
+			 s ? s : "unknown error", (int)r);
 		return -1;
 	}
-	W->ctx_id = W->pctx_id[0];
 	return 0;
 }
 

@@ -12,6 +12,7 @@
  * copy, its ranges checked to be this process's like any other. Peer access is the driver's answer
  * for the host devices, never invented (docs/multigpu.md).
  */
+#include "devinfo.h"
 #include "worker.h"
 #include <stdio.h>
 #include <string.h>
@@ -125,6 +126,32 @@ CUresult vw_dev_ctx(struct vworker *W, uint32_t i, CUcontext *ctx)
 	}
 	CUresult r = retain(W, vm_of(W, i));
 	*ctx = W->pctx[vm_of(W, i)];
+	return r;
+}
+
+CUresult vw_devs_open(struct vworker *W, const int *host, uint32_t n,
+		      const char *vm, uint64_t limit, int *bad)
+{
+	CUresult r = n && n <= VGPU_CU_MAX_DEVS ? CUDA_SUCCESS
+						: CUDA_ERROR_INVALID_VALUE;
+	for (uint32_t i = 0; !r && i < n; i++) {
+		*bad = host[i];
+		r = W->drv.cuDeviceGet(&W->devs[i], host[i]);
+		if (!r)
+			r = vgpu_devinfo_fill(&W->drv, W->devs[i], vm, limit,
+					      &W->infos[i]);
+		vw_devinfo_place(&W->infos[i], i);
+		W->map[i] = (uint8_t)i;
+	}
+	if (r)
+		return r;
+	W->ndev = W->nvis = n;
+	W->dev = W->devs[0];
+	W->info = W->infos[0];
+	*bad = host[0];
+	r = retain(W, 0);
+	W->ctx = W->pctx[0];
+	W->ctx_id = W->pctx_id[0];
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include "../../daemon/backend.h"
 #include "../../daemon/config.h"
 #include "../../daemon/gpus.h"
+#include "../../daemon/reload.h"
 #include "../../daemon/sim/sim.h"
 #include "../../guest/cuda/visible.h"
 #include <criterion/criterion.h>
@@ -159,6 +160,35 @@ Test(mgpu_config, vm_gpus)
 	unput("vms.d/a.conf");
 	put("vms.d/b.conf", "gpus = 0,1\n");
 	expect_error("vms.d/b.conf", 1, "names 1 GPU: 0..0");
+}
+
+/* A running vgpud keeps its GPUs and its VMs' placement: a reload that
+ * changes them is refused by file and line. */
+Test(mgpu_config, reload_refuses_gpu_changes)
+{
+	static struct vgpud_config old;
+	put("vgpud.conf", "gpus = 0,1\n");
+	put("vms.d/a.conf", "channels = 2\ngpus = 1\nmemory_limit = 1G\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	old = C;
+	put("vms.d/a.conf", "channels = 2\ngpus = 1\nmemory_limit = 2G\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(vgpud_config_compare(&old, &C, &E), 0, "quota: fine");
+	put("vms.d/a.conf", "channels = 2\ngpus = 0\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_assert_eq(vgpud_config_compare(&old, &C, &E), -1);
+	cr_expect_eq(E.line, 2);
+	cr_expect(strstr(E.msg, "gpus") != NULL, "%s", E.msg);
+	put("vms.d/a.conf", "channels = 2\ngpus = 1\n");
+	put("vgpud.conf", "gpus = 1,0\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_assert_eq(vgpud_config_compare(&old, &C, &E), -1);
+	cr_expect(strstr(E.file, "vgpud.conf") != NULL);
+	cr_expect_eq(E.line, 1);
+	put("vgpud.conf", "gpus = 0,1\nsim_gpus = 2\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_assert_eq(vgpud_config_compare(&old, &C, &E), -1);
+	cr_expect(strstr(E.msg, "sim_gpus") != NULL, "%s", E.msg);
 }
 
 static const char *lines[] = {
