@@ -230,6 +230,14 @@ static CUresult mgpu(struct vworker *W, const uint64_t *a, uint64_t *out)
 				: W->drv.cuCtxEnablePeerAccess(c, (unsigned)a[2]);
 	case VGPU_MGPU_VISIBLE:
 		return visible(W, a);
+	case VGPU_MGPU_PTR_DEV:
+		if ((r = vw_range(W, a[1], 1)) ||
+		    (r = W->drv.cuPointerGetAttribute(
+			     &v, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, a[1])))
+			return r;
+		x = vw_dev_guest(W, v);
+		*out = x < 0 ? 0 : (uint64_t)x;
+		return x < 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 	}
 	return CUDA_ERROR_INVALID_VALUE;
 }

@@ -195,6 +195,8 @@ enum vgpu_cu_mgpu_op {
 				   * byte each (CUDA_VISIBLE_DEVICES); only
 				   * as the process's first call after
 				   * DEVICE_INFO */
+	VGPU_MGPU_PTR_DEV = 9,    /* a1 device pointer of the process's
+				   * -> a0 its device */
 };
 
 /* VGPU_CU_MEM_POOL's operations; a2.. as listed. */

@@ -535,5 +535,6 @@ int sim_cur_dev(void);              /* the current context's (0: none) */
 int sim_ctx_user_dev(const void *c); /* a user context's device */
 CUresult sim_check_dev(CUdevice dev); /* init, then INVALID_DEVICE */
 void sim_peer_reset(void);          /* the reset: peer access off */
+int sim_heap_dev_of(CUdeviceptr p); /* device of p's allocation; -1 */
 
 #endif

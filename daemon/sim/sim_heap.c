@@ -318,6 +318,16 @@ bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
 	return true;
 }
 
+int sim_heap_dev_of(CUdeviceptr p)
+{
+	pthread_rwlock_rdlock(&H.lock);
+	size_t i = sim_heap_lower(p + 1);
+	int d = i && p - H.v[i - 1].base < H.v[i - 1].size ? H.v[i - 1].dev
+							    : -1;
+	pthread_rwlock_unlock(&H.lock);
+	return d;
+}
+
 void *sim_heap_map(CUdeviceptr p, size_t n)
 {
 	struct sim_span s;

@@ -151,3 +151,23 @@ CUresult sim_cuCtxGetDevice(CUdevice *dev)
 	*dev = sim_cur_dev();
 	return CUDA_SUCCESS;
 }
+
+/* Only what the worker asks (the device of a pointer, for the guest's
+ * cuPointerGetAttribute with several GPUs): other attributes are
+ * NOT_SUPPORTED here. */
+CUresult sim_cuPointerGetAttribute(void *data, CUpointer_attribute attr,
+				   CUdeviceptr p)
+{
+	CUresult rc = sim_check_init();
+	if (rc)
+		return rc;
+	if (!data)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr != CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	int d = sim_heap_dev_of(p);
+	if (d < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(data, &d, sizeof(d));
+	return CUDA_SUCCESS;
+}

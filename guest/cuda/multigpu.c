@@ -90,6 +90,14 @@ CUresult vgpu_cu_devices_init(void)
 	return CUDA_SUCCESS;
 }
 
+int vgpu_cu_ptr_dev(uint64_t p)
+{
+	if (vgpu_cu.ndev <= 1)
+		return 0;
+	struct vgpu_cu_args a = {{VGPU_MGPU_PTR_DEV, p}};
+	return mgpu(&a, "cuPointerGetAttribute") ? 0 : (int)a.a[0];
+}
+
 VGPU_EXPORT CUresult cuDeviceCanAccessPeer(int *can, CUdevice dev,
 					   CUdevice peer)
 {

@@ -67,6 +67,9 @@ int vgpu_cu_ctx_dev(uint64_t id);
 int vgpu_cu_ctx_created_dev(uint64_t id);
 /* Device dev's primary context without a reference (cudart's entry). */
 CUresult vgpu_cu_primary_ctx_of(CUdevice dev, CUcontext *pctx);
+/* The device of a device pointer of the process (0 with one GPU, or when
+ * the worker cannot tell): cuPointerGetAttribute's DEVICE_ORDINAL. */
+int vgpu_cu_ptr_dev(uint64_t p);
 /* cuInit's device list: the VM's devices, CUDA_VISIBLE_DEVICES applied. */
 CUresult vgpu_cu_devices_init(void);
 

@@ -8,7 +8,8 @@
  * Runs unchanged natively and in a vgpu guest (tests/gpu/multigpu.sh,
  * tests/integration/run.sh). It enumerates the devices and checks that
  * each has its own UUID and PCI bus id and that cuDeviceGetByPCIBusId
- * finds it; prints "peer I J 0|1" for every pair (with --peer, the pairs
+ * finds it, and that its memory's pointer attributes name it and its
+ * primary context; prints "peer I J 0|1" for every pair (with --peer, the pairs
  * listed must be exactly those that can reach each other); on devices 0
  * and 1 it fills a buffer on each with a kernel, copies between the GPUs
  * three ways (cuMemcpyPeer, cuMemcpyDtoD across devices, through the
@@ -425,6 +426,18 @@ int main(int argc, char **argv)
 	EXPECT_OK(&s, setup(&g[1], 1, image));
 	if (g[0].ctx == g[1].ctx)
 		check_fail(&s, "devices 0 and 1 share a primary context");
+	for (int d = 0; d < 2 && !s.bad; d++) {
+		int ord = -1;
+		CUcontext owner = NULL;
+		EXPECT_OK(&s, cuPointerGetAttribute(
+			&ord, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, g[d].a));
+		EXPECT_OK(&s, cuPointerGetAttribute(
+			&owner, CU_POINTER_ATTRIBUTE_CONTEXT, g[d].b));
+		if (ord != d || owner != g[d].ctx)
+			check_fail(&s, "device %d's memory: ordinal %d, %s "
+				   "context", d, ord,
+				   owner == g[d].ctx ? "its" : "another");
+	}
 	check_end(&s);
 	if (!s.bad) {
 		peer_access(g, can01);
