@@ -64,6 +64,7 @@ struct vgpud_config {
 	char gpu_spec[VGPUD_MAX_GPUS][VGPUD_GPU_SPEC];
 	int gpus_line;                      /* 0: the default (gpus = 0) */
 	int gpu_ord[VGPUD_MAX_GPUS];        /* resolved host ordinals */
+	uint8_t gpu_uuid[VGPUD_MAX_GPUS][16]; /* and their real UUIDs */
 	/* sim backend: simulated GPUs and which pairs reach each other */
 	uint32_t sim_gpus;                  /* 1..VGPUD_MAX_GPUS */
 	char sim_peer[128];                 /* all | none | 0-1,2-3 */

@@ -93,6 +93,7 @@ int vgpud_gpus_resolve(struct vgpud_config *c, const struct vgpud_hostdev *h,
 					    "GPU (ordinal %d)", c->gpu_spec[j],
 					    c->gpu_spec[i], h[k].ord);
 		c->gpu_ord[i] = h[k].ord;
+		memcpy(c->gpu_uuid[i], h[k].uuid, 16);
 	}
 	return 0;
 }

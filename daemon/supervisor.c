@@ -384,7 +384,14 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		if (vm_open(&d->vms[i], &d->cfg.vms[i], err, n))
 			return -1;
-	d->gpu = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
+	/* one sampler per GPU, each told its GPU now: a VM's NVML shows its
+	 * own GPU's sensors (daemon/vminfo_pub.c) */
+	for (uint32_t i = 0; i < d->cfg.ngpu_specs; i++) {
+		struct vgpud_hostgpu **h = i ? &d->gpu_more[i] : &d->gpu;
+		*h = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
+		if (*h)
+			vgpud_hostgpu_set_uuid(*h, d->cfg.gpu_uuid[i]);
+	}
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
 		return -1;
@@ -436,6 +443,10 @@ void vgpud_shutdown(struct vgpud *d)
 	vgpud_ctl_close(d);
 	vgpud_hostgpu_close(d->gpu);
 	d->gpu = NULL;
+	for (uint32_t i = 1; i < VGPUD_MAX_GPUS; i++) {
+		vgpud_hostgpu_close(d->gpu_more[i]);
+		d->gpu_more[i] = NULL;
+	}
 	vgpud_metrics_close(d);
 	VLOG_INFO("stopped");
 }

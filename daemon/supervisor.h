@@ -67,7 +67,9 @@ struct vgpud {
 	struct vgpud_vmstate *vms;
 	char worker_path[512];
 	int ctl_fd;
-	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
+	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML: the
+				    * host list's GPU 0 */
+	struct vgpud_hostgpu *gpu_more[VGPUD_MAX_GPUS]; /* its GPUs 1.. */
 	int metrics_fd; /* -1: metrics_listen off */
 	volatile sig_atomic_t stop;
 	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
