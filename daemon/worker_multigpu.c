@@ -1,16 +1,19 @@
 /* daemon/worker_multigpu.c - one worker, all of the VM's GPUs.
  *
- * Contract: the worker serves guest devices 0..ndev-1, host devices
- * devs[0..ndev-1] (vgpud's placement). Guest ordinals are translated here
- * and nowhere trusts one unchecked: an ordinal outside 0..ndev-1 is
+ * Contract: the worker serves the VM's devices devs[0..ndev-1] (host
+ * ordinals, vgpud's placement); the guest process sees devices 0..nvis-1,
+ * its device i being VM device map[i] (CUDA_VISIBLE_DEVICES, told once at
+ * cuInit; the identity otherwise). Guest ordinals are translated here and
+ * nowhere trusted unchecked: one outside 0..nvis-1 is
  * CUDA_ERROR_INVALID_DEVICE before the driver sees it. Each device's
  * primary context is retained on first use and kept for the worker's life
  * (device 0's at start-up); its handle id is never swept and cannot be
  * destroyed. One process holds every context, so device pointers of all
  * the VM's GPUs share one address space (UVA): a copy between GPUs
  * (cuMemcpyPeer, cuMemcpyDtoD, cuMemcpy) is the driver's device-to-device
- * copy, its ranges checked to be this process's like any other. Peer access is the driver's answer
- * for the host devices, never invented (docs/multigpu.md).
+ * copy, its ranges checked to be this process's like any other. Peer
+ * access is the driver's answer for the host devices, never invented
+ * (docs/multigpu.md).
  */
 #include "devinfo.h"
 #include "worker.h"
