@@ -3,7 +3,7 @@
  * Usage: multigpu KERNELS.cubin|.fatbin|.ptx [--peer I-J,...|none]
  *                 [--quota MIB]
  *        multigpu --list
- *        multigpu --throughput SECONDS KERNELS
+ *        multigpu --throughput SECONDS KERNELS [MIB]
  *
  * Runs unchanged natively and in a vgpu guest (tests/gpu/multigpu.sh,
  * tests/integration/run.sh). It enumerates the devices and checks that
@@ -24,7 +24,7 @@
  * twice on one (CUDA_ERROR_OUT_OF_MEMORY).
  * --list prints only "devices N" and "device I UUID BUSID" lines (the
  * integration suite's CUDA_VISIBLE_DEVICES cases), or "cuInit ERROR".
- * --throughput fills a 1 GiB buffer on device 0 with the kernel for about
+ * --throughput fills a buffer of MIB (default 1024) on device 0 with the kernel for about
  * SECONDS and prints "throughput GBPS" (bytes written per second):
  * tests/gpu/multigpu.sh compares two VMs alone and at once with it.
  * Last line "multigpu: N passed, N failed"; exit 0 only if none failed.
@@ -84,14 +84,14 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int throughput(double seconds, const char *path)
+static int throughput(double seconds, const char *path, unsigned mib)
 {
 	void *image = read_file(path);
 	CUcontext ctx;
 	CUmodule mod;
 	CUfunction f;
 	CUdeviceptr p;
-	unsigned long long n = 1ull << 28; /* words: 1 GiB */
+	unsigned long long n = (unsigned long long)mib << 18; /* words */
 	unsigned v = 7;
 	void *args[] = {&p, &v, &n};
 	CUresult r = image ? cuInit(0) : CUDA_ERROR_FILE_NOT_FOUND;
@@ -391,7 +391,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "--list"))
 		return list();
 	if (argc >= 4 && !strcmp(argv[1], "--throughput"))
-		return throughput(atof(argv[2]), argv[3]);
+		return throughput(atof(argv[2]), argv[3],
+				  argc >= 5 ? (unsigned)atoi(argv[4]) : 1024);
 	if (argc < 2) {
 		fprintf(stderr, "usage: multigpu KERNELS [--peer I-J,...] | "
 			"multigpu --list\n");

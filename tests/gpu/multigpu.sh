@@ -15,6 +15,7 @@ set -uo pipefail
 B=${1:-build}
 out=${OUT:-/tmp/vgpu-multigpu}
 secs=${SECS:-4}
+mib=${MIB:-1024} # the throughput loop's buffer
 mkdir -p "$out"
 real=$(ldconfig -p | awk '/libcuda\.so\.1 / {print $NF; exit}')
 [[ -n $real ]] || { echo "multigpu: no libcuda.so.1 on this machine"; exit 1; }
@@ -69,7 +70,7 @@ verdict "multigpu CUDA_VISIBLE_DEVICES=1,0" "[[ $rc -eq 0 ]]"
 verdict "gpus = any: va on GPU 0, vb on GPU 1" \
 	"grep -q 'vm va  gpus 0 (any)' '$out/status.txt' && \
 	 grep -q 'vm vb  gpus 1 (any)' '$out/status.txt'"
-tp() { guest "$1" "$B/tests/gpu/multigpu" --throughput "$secs" "$k" |
+tp() { guest "$1" "$B/tests/gpu/multigpu" --throughput "$secs" "$k" "$mib" |
 	awk '/^throughput / {print $2}'; }
 alone_a=$(tp va)
 alone_b=$(tp vb)
