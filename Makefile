@@ -360,6 +360,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/tools_tls
 GPU_CHECKS += $(BUILD)/tests/gpu/cublas_layout
 # contexts.c: non-primary contexts, created and destroyed (area ctx)
 GPU_CHECKS += $(BUILD)/tests/gpu/contexts
+# multigpu.c: several GPUs, peers, copies between them (area multigpu)
+GPU_CHECKS += $(BUILD)/tests/gpu/multigpu
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- value parsers ------------------------------------------------------ */
 
@@ -142,9 +143,159 @@ static int set_driver(void *o, const char *v, const char **why)
 	return copy_path(c->driver, sizeof(c->driver), v, why);
 }
 
+/* The line being parsed, for keys that are checked again later (gpus:
+ * resolved against the host's GPUs when vgpud starts). */
+static int cur_line;
+
+int vgpud_parse_gpu_spec(const char *s, struct vgpud_gpu_id *g,
+			 const char **why)
+{
+	memset(g, 0, sizeof(*g));
+	if (isdigit((unsigned char)*s) && !strpbrk(s, ":.")) {
+		g->kind = VGPUD_GPU_ORD;
+		return parse_u32_range(s, 0, 63, &g->ord, why);
+	}
+	if (!strncasecmp(s, "GPU-", 4)) {
+		const char *p = s + 4;
+		g->kind = VGPUD_GPU_UUID;
+		*why = "expected a UUID such as "
+		       "GPU-4b1c7a3e-0d2f-11ee-9a55-0242ac120002";
+		for (int i = 0; i < 16; i++) {
+			if (i == 4 || i == 6 || i == 8 || i == 10) {
+				if (*p++ != '-')
+					return -1;
+			}
+			unsigned b;
+			if (!isxdigit((unsigned char)p[0]) ||
+			    !isxdigit((unsigned char)p[1]) ||
+			    sscanf(p, "%2x", &b) != 1)
+				return -1;
+			g->uuid[i] = (uint8_t)b;
+			p += 2;
+		}
+		return *p ? -1 : 0;
+	}
+	g->kind = VGPUD_GPU_PCI;
+	*why = "expected a device ordinal (0), a UUID (GPU-...) or a PCI bus "
+	       "id ([DOMAIN:]BUS:DEVICE.FUNCTION, hex, e.g. 0000:3b:00.0)";
+	unsigned d = 0, b, dv, f;
+	int used = 0;
+	bool full = sscanf(s, "%x:%x:%x.%x%n", &d, &b, &dv, &f, &used) == 4 &&
+		    !s[used];
+	if (!full) {
+		used = 0;
+		d = 0;
+		if (sscanf(s, "%x:%x.%x%n", &b, &dv, &f, &used) != 3 || s[used])
+			return -1;
+	}
+	/* sscanf's %x takes signs, spaces and 0x: a bus id has none */
+	if (d > 0xffff || b > 0xff || dv > 0x1f || f > 7 ||
+	    strpbrk(s, "-+ \txX"))
+		return -1;
+	g->pci[0] = d, g->pci[1] = b, g->pci[2] = dv, g->pci[3] = f;
+	return 0;
+}
+
+/* "a,b,c" into at most max trimmed entries of cap bytes each. */
+static int split_list(const char *v, char out[][VGPUD_GPU_SPEC], uint32_t max,
+		      uint32_t *n, const char **why)
+{
+	*n = 0;
+	for (const char *p = v;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		while (len && isspace((unsigned char)*p))
+			p++, len--;
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (!len) {
+			*why = "empty entry in the list";
+			return -1;
+		}
+		if (*n == max || len >= VGPUD_GPU_SPEC) {
+			*why = *n == max ? "too many GPUs (at most 16)"
+					 : "entry too long";
+			return -1;
+		}
+		memcpy(out[*n], p, len);
+		out[(*n)++][len] = 0;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static int set_gpus(void *o, const char *v, const char **why)
+{
+	struct vgpud_config *c = o;
+	struct vgpud_gpu_id g;
+	if (c->gpus_line) {
+		*why = "the host's GPUs are set twice (gpu is the one-GPU "
+		       "spelling of gpus: use one of them)";
+		return -1;
+	}
+	if (split_list(v, c->gpu_spec, VGPUD_MAX_GPUS, &c->ngpu_specs, why))
+		return -1;
+	for (uint32_t i = 0; i < c->ngpu_specs; i++)
+		if (vgpud_parse_gpu_spec(c->gpu_spec[i], &g, why))
+			return -1;
+	c->gpus_line = cur_line;
+	return 0;
+}
+
+/* gpu = N: the one-element spelling of gpus, kept for old files. */
 static int set_gpu(void *o, const char *v, const char **why)
 {
-	return parse_u32_range(v, 0, 63, &((struct vgpud_config *)o)->gpu, why);
+	uint32_t n;
+	if (parse_u32_range(v, 0, 63, &n, why))
+		return -1;
+	return set_gpus(o, v, why);
+}
+
+static int set_sim_gpus(void *o, const char *v, const char **why)
+{
+	return parse_u32_range(v, 1, VGPUD_MAX_GPUS,
+			       &((struct vgpud_config *)o)->sim_gpus, why);
+}
+
+int vgpud_parse_peer(const char *s, uint32_t n, uint32_t m[VGPUD_MAX_GPUS],
+		     const char **why)
+{
+	uint32_t all = n >= 32 ? ~0u : (1u << n) - 1;
+	memset(m, 0, VGPUD_MAX_GPUS * sizeof(m[0]));
+	if (!strcmp(s, "all") || !strcmp(s, "none")) {
+		for (uint32_t i = 0; i < n && s[0] == 'a'; i++)
+			m[i] = all & ~(1u << i);
+		return 0;
+	}
+	*why = "expected all, none or pairs of GPUs that reach each other, "
+	       "such as 0-1,2-3";
+	for (const char *p = s; *p;) {
+		unsigned a, b;
+		int used = 0;
+		if (sscanf(p, "%u-%u%n", &a, &b, &used) != 2 || !isdigit(
+			(unsigned char)*p) || (p[used] && p[used] != ','))
+			return -1;
+		if (a >= n || b >= n || a == b) {
+			*why = "a pair names a GPU the sim does not have (or "
+			       "one GPU twice)";
+			return -1;
+		}
+		m[a] |= 1u << b;
+		m[b] |= 1u << a;
+		p += used + (p[used] == ',');
+	}
+	return 0;
+}
+
+static int set_sim_peer(void *o, const char *v, const char **why)
+{
+	struct vgpud_config *c = o;
+	uint32_t m[VGPUD_MAX_GPUS];
+	/* checked against sim_gpus once the file is read (host_finish) */
+	if (vgpud_parse_peer(v, VGPUD_MAX_GPUS, m, why))
+		return -1;
+	return copy_str(c->sim_peer, sizeof(c->sim_peer), v, why);
 }
 
 static int set_log(void *o, const char *v, const char **why)
@@ -230,7 +381,8 @@ static const struct key host_keys[] = {
 	{"backend", set_backend}, {"driver", set_driver}, {"gpu", set_gpu},
 	{"log_level", set_log}, {"control_socket", set_socket},
 	{"lease", set_lease}, {"metrics_listen", set_metrics},
-	{"scheduler", set_scheduler}, {NULL, NULL}};
+	{"scheduler", set_scheduler}, {"gpus", set_gpus}, {"sim_gpus", set_sim_gpus},
+	{"sim_peer", set_sim_peer}, {NULL, NULL}};
 
 static int set_region(void *o, const char *v, const char **why)
 {
@@ -359,6 +511,38 @@ static int set_maxproc(void *o, const char *v, const char **why)
 			       &((struct vgpud_vm *)o)->max_processes, why);
 }
 
+/* 0 | 0,1 | any: indices into the host's list, checked against its
+ * length in vm_finish (the host file is read first). */
+static int set_vm_gpus(void *o, const char *v, const char **why)
+{
+	struct vgpud_vm *m = o;
+	char list[VGPUD_MAX_GPUS][VGPUD_GPU_SPEC];
+	m->gpus_line = cur_line;
+	if (!strcmp(v, "any")) {
+		m->gpus_any = true;
+		m->ngpus = 1;
+		m->gpus[0] = 0; /* until vgpud_place */
+		return 0;
+	}
+	if (split_list(v, list, VGPUD_MAX_GPUS, &m->ngpus, why))
+		return -1;
+	for (uint32_t i = 0; i < m->ngpus; i++) {
+		uint32_t k;
+		if (parse_u32_range(list[i], 0, VGPUD_MAX_GPUS - 1, &k, why)) {
+			*why = "expected 'any' or indices into the host's gpus "
+			       "list, such as 0 or 0,1";
+			return -1;
+		}
+		for (uint32_t j = 0; j < i; j++)
+			if (m->gpus[j] == k) {
+				*why = "a GPU is listed twice";
+				return -1;
+			}
+		m->gpus[i] = (uint8_t)k;
+	}
+	return 0;
+}
+
 static const struct key vm_keys[] = {
 	{"region", set_region}, {"region_size", set_region_size},
 	{"region_owner", set_owner}, {"region_group", set_group},
@@ -366,7 +550,8 @@ static const struct key vm_keys[] = {
 	{"memory_limit", set_memory_limit}, {"compute_weight", set_weight},
 	{"compute_cap", set_cap}, {"max_processes", set_maxproc},
 	{"pinned_pool", set_pinned_pool},
-	{"region_hugepages", set_hugepages}, {NULL, NULL}};
+	{"region_hugepages", set_hugepages}, {"gpus", set_vm_gpus},
+	{NULL, NULL}};
 
 /* ---- files -------------------------------------------------------------- */
 
@@ -431,6 +616,7 @@ static int parse_line(char *line, const struct key *keys, void *obj,
 	if (!*v)
 		return fail(e, file, lineno, "'%s' has no value", k);
 	const char *why = "bad value";
+	cur_line = lineno;
 	if (keys[i].set(obj, v, &why))
 		return fail(e, file, lineno, "%s = %s: %s", k, v, why);
 	return 0;
@@ -481,11 +667,20 @@ static void vm_defaults(struct vgpud_vm *m, const char *name)
 	m->channels = 16;
 	m->compute_weight = 100;
 	m->pinned_pool = POOL_AUTO;
+	m->ngpus = 1; /* gpus = 0 */
 }
 
 /* Checks between keys, once the whole file is read. */
-static int vm_finish(struct vgpud_vm *m, struct vgpud_cfgerr *e)
+static int vm_finish(struct vgpud_vm *m, uint32_t nhost,
+		     struct vgpud_cfgerr *e)
 {
+	for (uint32_t i = 0; i < m->ngpus; i++)
+		if (m->gpus[i] >= nhost)
+			return fail(e, m->file, m->gpus_line,
+				    "gpus: %u is not an index into the host's "
+				    "gpus list (vgpud.conf names %u GPU%s: "
+				    "0..%u)", m->gpus[i], nhost,
+				    nhost == 1 ? "" : "s", nhost - 1);
 	if (m->max_processes == 0)
 		m->max_processes = m->channels;
 	if (m->max_processes > m->channels)
@@ -545,7 +740,7 @@ static int load_vms(struct vgpud_config *c, struct vgpud_cfgerr *e)
 			snprintf(m->file, sizeof(m->file), "%s", path);
 			rc = parse_file(path, vm_keys, m, e, false);
 			if (rc == 0)
-				rc = vm_finish(m, e);
+				rc = vm_finish(m, c->ngpu_specs, e);
 			if (rc == 0)
 				c->nvms++;
 		}
@@ -580,6 +775,23 @@ void vgpud_config_defaults(struct vgpud_config *c)
 		 "/run/vgpud/control.sock");
 	c->lease_ms = 30000;
 	c->sched_on = true;
+	c->ngpu_specs = 1; /* gpus = 0 */
+	snprintf(c->gpu_spec[0], sizeof(c->gpu_spec[0]), "0");
+	c->sim_gpus = 1;
+	snprintf(c->sim_peer, sizeof(c->sim_peer), "all");
+}
+
+/* Checks between host keys, once vgpud.conf is read. */
+static int host_finish(struct vgpud_config *c, struct vgpud_cfgerr *e)
+{
+	char f[VGPUD_PATH_MAX + 16];
+	uint32_t m[VGPUD_MAX_GPUS];
+	const char *why;
+	snprintf(f, sizeof(f), "%s/vgpud.conf", c->dir);
+	if (vgpud_parse_peer(c->sim_peer, c->sim_gpus, m, &why))
+		return fail(e, f, 0, "sim_peer = %s: %s (sim_gpus = %u)",
+			    c->sim_peer, why, c->sim_gpus);
+	return 0;
 }
 
 int vgpud_config_load(const char *dir, struct vgpud_config *c,
@@ -598,6 +810,8 @@ int vgpud_config_load(const char *dir, struct vgpud_config *c,
 	char path[VGPUD_PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/vgpud.conf", tmp->dir);
 	int rc = parse_file(path, host_keys, tmp, e, true);
+	if (rc >= 0)
+		rc = host_finish(tmp, e);
 	if (rc >= 0)
 		rc = load_vms(tmp, e);
 	if (rc == 0)

@@ -20,6 +20,8 @@
 #define VGPUD_MAX_VMS 256
 #define VGPUD_NAME_MAX 64
 #define VGPUD_PATH_MAX 256
+#define VGPUD_MAX_GPUS 16   /* GPUs one vgpud owns; GPUs one VM gets */
+#define VGPUD_GPU_SPEC 48   /* "GPU-" + UUID, or a PCI bus id, or N */
 
 enum vgpud_backend { VGPUD_BACKEND_CUDA, VGPUD_BACKEND_SIM };
 enum vgpud_log { VGPUD_LOG_ERROR, VGPUD_LOG_WARN, VGPUD_LOG_INFO,
@@ -42,13 +44,30 @@ struct vgpud_vm {
 	uint32_t compute_weight;            /* relative share, 1..10000 */
 	uint32_t compute_cap;               /* percent, 1..100; 0 = none */
 	uint32_t max_processes;             /* 0 = channels */
+	/* GPUs (docs/multigpu.md): indices into the host's `gpus` list, in
+	 * the guest's device order; `any`: one, placed at start by
+	 * vgpud_place (daemon/gpus.h), which fills gpus[0] */
+	bool gpus_any;
+	uint32_t ngpus;
+	uint8_t gpus[VGPUD_MAX_GPUS];
+	int gpus_line;                      /* 0: the default (gpus = 0) */
 };
 
 struct vgpud_config {
 	char dir[VGPUD_PATH_MAX];
 	enum vgpud_backend backend;
 	char driver[VGPUD_PATH_MAX];        /* real libcuda.so.1 */
-	uint32_t gpu;                       /* device ordinal */
+	/* the GPUs this daemon owns, as written (`gpus`, or `gpu = N`):
+	 * ordinals, GPU-UUIDs or PCI bus ids, resolved to host ordinals by
+	 * vgpud_gpus_resolve (daemon/gpus.h) when vgpud starts */
+	uint32_t ngpu_specs;
+	char gpu_spec[VGPUD_MAX_GPUS][VGPUD_GPU_SPEC];
+	int gpus_line;                      /* 0: the default (gpus = 0) */
+	int gpu_ord[VGPUD_MAX_GPUS];        /* resolved host ordinals */
+	uint8_t gpu_uuid[VGPUD_MAX_GPUS][16]; /* and their real UUIDs */
+	/* sim backend: simulated GPUs and which pairs reach each other */
+	uint32_t sim_gpus;                  /* 1..VGPUD_MAX_GPUS */
+	char sim_peer[128];                 /* all | none | 0-1,2-3 */
 	enum vgpud_log log_level;
 	char control_socket[VGPUD_PATH_MAX];
 	uint64_t lease_ms;                  /* channel lease backstop */
@@ -78,5 +97,21 @@ void vgpud_cfgerr_format(const struct vgpud_cfgerr *e, char *buf, size_t n);
 /* Value parsers, exposed for tests and vgpuctl. 0 or -1 with a reason. */
 int vgpud_parse_size(const char *s, uint64_t *out, const char **why);
 int vgpud_parse_duration_ms(const char *s, uint64_t *out, const char **why);
+/* One entry of the host's gpus list: an ordinal (GPU_ORD, *ord), a UUID
+ * "GPU-8-4-4-4-12" hex (GPU_UUID, uuid[16]) or a PCI bus id
+ * "[DOMAIN:]BUS:DEV.FN" hex (GPU_PCI, pci[4]). 0 or -1 with a reason. */
+enum vgpud_gpu_kind { VGPUD_GPU_ORD, VGPUD_GPU_UUID, VGPUD_GPU_PCI };
+struct vgpud_gpu_id {
+	enum vgpud_gpu_kind kind;
+	uint32_t ord;
+	uint8_t uuid[16];
+	uint32_t pci[4]; /* domain, bus, device, function */
+};
+int vgpud_parse_gpu_spec(const char *s, struct vgpud_gpu_id *out,
+			 const char **why);
+/* sim_peer's value ("all", "none", or pairs "0-1,2-3"), for n GPUs, into
+ * a symmetric reachability matrix (bit j of m[i]); also VGPU_SIM_PEER. */
+int vgpud_parse_peer(const char *s, uint32_t n, uint32_t m[VGPUD_MAX_GPUS],
+		     const char **why);
 
 #endif

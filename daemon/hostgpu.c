@@ -383,6 +383,16 @@ void vgpud_hostgpu_set_uuid(struct vgpud_hostgpu *h, const uint8_t uuid[16])
 	pthread_mutex_unlock(&h->mu);
 }
 
+bool vgpud_hostgpu_watches(struct vgpud_hostgpu *h, const uint8_t uuid[16])
+{
+	char u[VGPU_UUID_STR];
+	vgpu_uuid_str(uuid, u);
+	pthread_mutex_lock(&h->mu);
+	bool yes = !h->have_uuid || !strcmp(h->uuid, u);
+	pthread_mutex_unlock(&h->mu);
+	return yes;
+}
+
 void vgpud_hostgpu_get(struct vgpud_hostgpu *h, struct vgpu_vminfo *vi,
 		       uint64_t *phys_free)
 {

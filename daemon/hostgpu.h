@@ -29,6 +29,10 @@ void vgpud_hostgpu_close(struct vgpud_hostgpu *h);
 /* The physical device to watch (its CUDA UUID); later calls are no-ops. */
 void vgpud_hostgpu_set_uuid(struct vgpud_hostgpu *h, const uint8_t uuid[16]);
 
+/* Whether uuid is the device watched (or none is yet): with several GPUs,
+ * a VM on another GPU must not be shown this one's sensors. */
+bool vgpud_hostgpu_watches(struct vgpud_hostgpu *h, const uint8_t uuid[16]);
+
 /* Copy the latest sample into vi: source, the sensor fields and their
  * valid bits, driver_version, vbios_version, board_part. *phys_free gets
  * the device's free memory, or 0 when unknown. */

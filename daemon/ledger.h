@@ -9,6 +9,7 @@
 #define VGPU_DAEMON_LEDGER_H
 
 #include "../ring/cuda_proto.h"
+#include "../ring/vminfo.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@ struct vgpud_ledger {
 	_Atomic uint32_t parked;
 	_Atomic uint32_t wake;
 	_Atomic uint64_t copy_bytes; /* host<->device bytes copied */
+	/* mem_in_use by the VM's GPU (index into its gpus): per-GPU quota */
+	_Atomic uint64_t mem_gpu[VGPU_CU_MAX_DEVS];
 };
 
 /* CUDA IPC within the VM (daemon/worker_vmm_ipc.c). After the identity,
@@ -53,9 +56,13 @@ struct vgpud_ipc_slot {
  * it exits. mem_limit is the supervisor's to write (at start and on
  * reload); workers only read it. */
 struct vgpud_vm_ledger {
-	_Atomic uint64_t mem_used;    /* device bytes charged, all channels */
-	_Atomic uint64_t mem_limit;   /* bytes; 0: no limit */
+	_Atomic uint64_t mem_used;    /* device bytes charged, all channels,
+				       * all GPUs */
+	_Atomic uint64_t mem_limit;   /* bytes per GPU; 0: no limit */
 	_Atomic uint64_t mem_refused; /* allocations refused over the limit */
+	/* mem_used by the VM's GPU: the limit applies to each
+	 * (docs/multigpu.md); charged with the same compare-and-swap */
+	_Atomic uint64_t mem_used_gpu[VGPU_CU_MAX_DEVS];
 };
 
 /* After the VM-wide entry: the VM's virtual identity, published by the
@@ -69,6 +76,10 @@ struct vgpud_ledger_ident {
 	uint64_t phys_total;     /* the device's real memory */
 	uint8_t phys_uuid[16];   /* the device's real UUID */
 	struct vgpu_cu_devinfo info;
+	/* all of the VM's GPUs, in its order (info: the first's) */
+	uint32_t ngpus;
+	uint32_t pad2;
+	struct vgpu_vminfo_gpu gpus[VGPU_VMINFO_MAX_GPUS];
 };
 
 /* The fair-share scheduler's tokens (daemon/sched_scan.c writes grants,

@@ -55,8 +55,16 @@ static int compare_host(const struct vgpud_config *a,
 		return refuse(e, f, "backend", "backend " RESTART);
 	if (strcmp(a->driver, b->driver))
 		return refuse(e, f, "driver", "driver " RESTART);
-	if (a->gpu != b->gpu)
-		return refuse(e, f, "gpu", "gpu " RESTART);
+	bool gpus = a->ngpu_specs != b->ngpu_specs;
+	for (uint32_t i = 0; !gpus && i < a->ngpu_specs; i++)
+		gpus = strcmp(a->gpu_spec[i], b->gpu_spec[i]) != 0;
+	if (gpus)
+		return refuse(e, f, b->gpus_line ? "gpus" : NULL,
+			      "gpus " RESTART);
+	if (a->sim_gpus != b->sim_gpus)
+		return refuse(e, f, "sim_gpus", "sim_gpus " RESTART);
+	if (strcmp(a->sim_peer, b->sim_peer))
+		return refuse(e, f, "sim_peer", "sim_peer " RESTART);
 	if (strcmp(a->control_socket, b->control_socket))
 		return refuse(e, f, "control_socket", "control_socket " RESTART);
 	if (a->metrics_on != b->metrics_on ||
@@ -83,6 +91,10 @@ static int compare_vm(const struct vgpud_vm *a, const struct vgpud_vm *b,
 			   (const char *)b + fixed[i].off, fixed[i].len))
 			return refuse(e, b->file, fixed[i].key, "%s " RESTART,
 				      fixed[i].key);
+	/* guests hold their devices; `any` stays where it was placed */
+	if (a->gpus_any != b->gpus_any || a->ngpus != b->ngpus ||
+	    (!a->gpus_any && memcmp(a->gpus, b->gpus, a->ngpus)))
+		return refuse(e, b->file, "gpus", "gpus " RESTART);
 	return 0;
 }
 

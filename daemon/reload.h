@@ -4,8 +4,8 @@
  * Contract: vgpud_config_compare(old, new, e) says whether new may replace
  * old while VMs run. Quotas (memory_limit, compute_weight, compute_cap,
  * max_processes), log_level and lease may change; the set of VMs, each
- * VM's region, size, owner, group, mode and channels, and the host's
- * backend, driver, gpu, control socket and metrics_listen may not (guests have them
+ * VM's region, size, owner, group, mode, channels and gpus, and the host's
+ * backend, driver, gpus, sim_gpus, sim_peer, control socket and metrics_listen may not (guests have them
  * mapped, workers have them open: a restart applies those). A refusal
  * names the file, the line of the key (0: the file as a whole) and the
  * reason. vgpud_reload(d) re-reads d's configuration directory, compares,

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GPU 0 /* the one GPU a worker serves today (ledger.h) */
+/* Workers count every launch in their ledger's slot 0 (ledger.h) and a
+ * VM is scheduled on its first GPU (docs/multigpu.md). */
+#define GPU 0
 #define MS 1000000ull
 /* Busy wall time kept to charge kernels that finish later: a kernel's
  * measurement arrives when it completes, after the time it ran. */
@@ -21,13 +23,26 @@ static const struct vs_params params = {
 	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 2 * MS,
 	.cap_burst_ns = 10 * MS};
 
-static void busy_change(struct vgpud *d, bool busy, uint64_t t);
+static void busy_change(struct vgpud *d, uint32_t g, bool busy, uint64_t t);
 
 struct change {
 	uint64_t t;
 	uint32_t vm;
 	bool busy;
 };
+
+/* The host GPU whose policy instance schedules VM i: its first GPU. VMs
+ * on different GPUs never compete; each GPU's busy time is its own. */
+static uint32_t dom(const struct vgpud *d, uint32_t i)
+{
+	uint32_t g = d->cfg.vms[i].gpus[0];
+	return g < d->cfg.ngpu_specs ? g : 0;
+}
+
+static uint32_t ndoms(const struct vgpud *d)
+{
+	return d->cfg.ngpu_specs ? d->cfg.ngpu_specs : 1;
+}
 
 static struct vgpud_sched_vm *vm_slot(const struct vgpud_vmstate *v)
 {
@@ -45,7 +60,8 @@ void vgpud_sched_apply(struct vgpud *d, uint64_t now)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		const struct vgpud_vm *c = &d->cfg.vms[i];
 		struct vgpud_sched_vm *S = vm_slot(&d->vms[i]);
-		vs_vm_set(d->sched, i, c->compute_weight, c->compute_cap, now);
+		vs_vm_set(&d->sched[dom(d, i)], i, c->compute_weight,
+			  c->compute_cap, now);
 		if (atomic_load(&S->on) != d->cfg.sched_on) {
 			atomic_store(&S->on, d->cfg.sched_on);
 			/* waiters re-check the switch */
@@ -57,13 +73,15 @@ void vgpud_sched_apply(struct vgpud *d, uint64_t now)
 
 int vgpud_sched_open(struct vgpud *d, uint64_t now)
 {
-	d->sched = malloc(sizeof(*d->sched));
+	d->sched = calloc(ndoms(d), sizeof(*d->sched));
 	if (!d->sched)
 		return -1;
-	vs_init(d->sched, &params, now);
-	d->sched_busy = 0;
-	d->sched_since = now;
-	d->sched_budget = 0;
+	for (uint32_t g = 0; g < ndoms(d); g++) {
+		vs_init(&d->sched[g], &params, now);
+		d->sched_busy[g] = 0;
+		d->sched_since[g] = now;
+		d->sched_budget[g] = 0;
+	}
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		struct vgpud_vmstate *v = &d->vms[i];
 		v->sched_seen = calloc(2 * (size_t)v->cfg->channels,
@@ -71,7 +89,7 @@ int vgpud_sched_open(struct vgpud *d, uint64_t now)
 		if (!v->sched_seen)
 			return -1;
 		/* a first launch need not wait for the first scan */
-		atomic_store(&vm_slot(v)->limit_ns, d->sched->p.queue_ns);
+		atomic_store(&vm_slot(v)->limit_ns, params.queue_ns);
 	}
 	vgpud_sched_apply(d, now);
 	return 0;
@@ -94,7 +112,7 @@ void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
 		return;
 	struct vgpud_sched_chan *C = chan_slot(v, ch);
 	if (v->sched_seen[ch] & 1)
-		busy_change(d, false, now);
+		busy_change(d, dom(d, (uint32_t)(v - d->vms)), false, now);
 	v->sched_seen[ch] = 0;
 	v->sched_seen[v->cfg->channels + ch] = 0;
 	atomic_store(&C->gpu_ns, 0);
@@ -106,21 +124,22 @@ void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
 	atomic_store(&C->busy_seq, 0);
 }
 
-/* The wall time some context was busy: the most GPU time there was. */
-static void busy_change(struct vgpud *d, bool busy, uint64_t t)
+/* The wall time some context was busy on GPU g: the most GPU time
+ * there was. */
+static void busy_change(struct vgpud *d, uint32_t g, bool busy, uint64_t t)
 {
-	if (t < d->sched_since)
-		t = d->sched_since;
+	if (t < d->sched_since[g])
+		t = d->sched_since[g];
 	if (busy) {
-		if (d->sched_busy++ == 0)
-			d->sched_since = t;
+		if (d->sched_busy[g]++ == 0)
+			d->sched_since[g] = t;
 		return;
 	}
-	if (!d->sched_busy)
+	if (!d->sched_busy[g])
 		return;
-	if (--d->sched_busy == 0) {
-		d->sched_budget += t - d->sched_since;
-		d->sched_since = t;
+	if (--d->sched_busy[g] == 0) {
+		d->sched_budget[g] += t - d->sched_since[g];
+		d->sched_since[g] = t;
 	}
 }
 
@@ -166,13 +185,15 @@ static void feed_changes(struct vgpud *d, uint64_t now)
 	}
 	qsort(ev, n, sizeof(*ev), by_time);
 	for (size_t k = 0; k < n; k++)
-		busy_change(d, ev[k].busy, ev[k].t);
-	if (d->sched_busy && now > d->sched_since) {
-		d->sched_budget += now - d->sched_since;
-		d->sched_since = now;
+		busy_change(d, dom(d, ev[k].vm), ev[k].busy, ev[k].t);
+	for (uint32_t g = 0; g < ndoms(d); g++) {
+		if (d->sched_busy[g] && now > d->sched_since[g]) {
+			d->sched_budget[g] += now - d->sched_since[g];
+			d->sched_since[g] = now;
+		}
+		if (d->sched_budget[g] > BUDGET_MAX_NS)
+			d->sched_budget[g] = BUDGET_MAX_NS;
 	}
-	if (d->sched_budget > BUDGET_MAX_NS)
-		d->sched_budget = BUDGET_MAX_NS;
 }
 
 /* Charge each VM the GPU time its kernels measured since the last scan
@@ -182,13 +203,15 @@ static void feed_changes(struct vgpud *d, uint64_t now)
  * contexts' turns. So the charges are held to the busy wall time: if
  * they would exceed it, all are scaled down alike. Interleaved contexts
  * are never counted twice. */
-static void charge(struct vgpud *d, uint64_t now)
+static void charge(struct vgpud *d, uint32_t g, uint64_t now)
 {
 	uint64_t e[VGPUD_MAX_VMS], sum = 0;
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+		e[i] = 0;
+		if (dom(d, i) != g)
+			continue;
 		struct vgpud_vmstate *v = &d->vms[i];
 		uint32_t nch = v->cfg->channels;
-		e[i] = 0;
 		for (uint32_t ch = 0; ch < nch; ch++) {
 			uint64_t g = atomic_load(&chan_slot(v, ch)->gpu_ns);
 			e[i] += g - v->sched_seen[nch + ch];
@@ -198,15 +221,14 @@ static void charge(struct vgpud *d, uint64_t now)
 	}
 	if (!sum)
 		return;
-	double scale = sum <= d->sched_budget
-			       ? 1.0
-			       : (double)d->sched_budget / (double)sum;
+	uint64_t *budget = &d->sched_budget[g];
+	double scale = sum <= *budget ? 1.0 : (double)*budget / (double)sum;
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		uint64_t c = (uint64_t)((double)e[i] * scale);
 		if (!c)
 			continue;
-		vs_charge(d->sched, i, c, now);
-		d->sched_budget -= c < d->sched_budget ? c : d->sched_budget;
+		vs_charge(&d->sched[g], i, c, now);
+		*budget -= c < *budget ? c : *budget;
 	}
 }
 
@@ -224,12 +246,14 @@ static bool grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
 		queued_ns += atomic_load(&C->inflight_ns);
 		waiting |= atomic_load(&C->waiting) != 0;
 	}
-	uint64_t g = vs_tokens(d->sched, i, waiting, queued, queued_ns, now);
+	uint32_t gpu = dom(d, i);
+	uint64_t g = vs_tokens(&d->sched[gpu], i, waiting, queued, queued_ns,
+			       now);
 	if (!write)
 		return waiting || queued;
 	uint64_t lim = atomic_load(&S->admitted_ns) + g;
 	uint64_t old = atomic_exchange(&S->limit_ns, lim);
-	atomic_store(&S->gpu_busy, d->sched_busy);
+	atomic_store(&S->gpu_busy, d->sched_busy[gpu]);
 	if (lim > old && atomic_load(&S->waiters)) {
 		atomic_fetch_add(&S->grant_seq, 1);
 		vgpu_futex_wake(&S->grant_seq);
@@ -243,7 +267,8 @@ bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
 	if (!d->sched || !d->cfg.sched_on)
 		return false;
 	feed_changes(d, now);
-	charge(d, now);
+	for (uint32_t g = 0; g < ndoms(d); g++)
+		charge(d, g, now);
 	/* twice: every VM's demand is known before any grant is decided
 	 * (the first pass's answers would lag a VM waking up by a scan) */
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
@@ -255,10 +280,12 @@ bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
 
 uint64_t vgpud_sched_gpu_ns(struct vgpud *d, uint32_t i, uint64_t now)
 {
-	return d->sched ? vs_gpu_ns(d->sched, i, now) : 0;
+	return d->sched ? vs_gpu_ns(&d->sched[dom(d, i)], i, now) : 0;
 }
 
 uint64_t vgpud_sched_throttled_ns(const struct vgpud *d, uint32_t i)
 {
-	return d->sched && i < VS_MAX_VMS ? d->sched->vm[i].throttled_ns : 0;
+	return d->sched && i < VS_MAX_VMS
+		       ? d->sched[dom(d, i)].vm[i].throttled_ns
+		       : 0;
 }

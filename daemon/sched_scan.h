@@ -1,8 +1,10 @@
 /* daemon/sched_scan.h - the supervisor's side of the fair-share scheduler.
  *
- * Contract: one struct vs_sched (scheduler/sched.h) per GPU, for all VMs
- * (one GPU today: index 0; a VM on several GPUs gets one per GPU, keyed as
- * the ledger's grant slots are). Every supervisor tick vgpud_sched_scan()
+ * Contract: one struct vs_sched (scheduler/sched.h) per host GPU, with
+ * the VMs whose first GPU it is: VMs on different GPUs never compete, and
+ * each GPU's busy time is charged to its own VMs. A VM on several GPUs is
+ * scheduled on its first with all its launches (workers count them in
+ * the ledger's slot 0; docs/multigpu.md). Every supervisor tick vgpud_sched_scan()
  * reads each channel's ledger slot (busy/idle changes with their times,
  * the queue, launches waiting), feeds the policy (vs_ctx_busy/idle,
  * vs_tokens) and writes each VM's grant into its ledger, waking workers

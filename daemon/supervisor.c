@@ -4,6 +4,7 @@
 #include "../ring/host.h"
 #include "../ring/wait.h"
 #include "ctl.h"
+#include "gpus.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "region_file.h"
@@ -47,6 +48,14 @@ static void uncharge_channel(struct vgpud_vmstate *v, uint32_t ch)
 	while (!atomic_compare_exchange_weak(&v->vml->mem_used, &used,
 					     used > n ? used - n : 0))
 		;
+	for (uint32_t g = 0; g < VGPU_CU_MAX_DEVS; g++) { /* per GPU */
+		n = atomic_exchange(&v->ledger[ch].mem_gpu[g], 0);
+		used = atomic_load(&v->vml->mem_used_gpu[g]);
+		while (n && !atomic_compare_exchange_weak(
+				    &v->vml->mem_used_gpu[g], &used,
+				    used > n ? used - n : 0))
+			;
+	}
 }
 
 /* With no channel in use nothing can be charged: a worker killed between
@@ -61,6 +70,8 @@ static void heal_quota(struct vgpud_vmstate *v)
 	if (!atomic_load(&v->vml->mem_used))
 		return; /* the usual case: no write to the shared page */
 	uint64_t stale = atomic_exchange(&v->vml->mem_used, 0);
+	for (uint32_t g = 0; g < VGPU_CU_MAX_DEVS; g++)
+		atomic_store(&v->vml->mem_used_gpu[g], 0);
 	if (stale)
 		VLOG_WARN("vm %s: %llu bytes of memory quota were charged with "
 			  "no process left: released", v->cfg->name,
@@ -94,7 +105,7 @@ static void worker_argv(const struct vgpud *d, const struct vgpud_vmstate *v,
 			char bufs[4][64], char **argv)
 {
 	const struct vgpud_vm *c = v->cfg;
-	snprintf(bufs[0], 64, "%u", d->cfg.gpu);
+	vgpud_vm_gpus_text(&d->cfg, c, true, bufs[0], 64);
 	snprintf(bufs[1], 64, "%llu", (unsigned long long)c->memory_limit);
 	snprintf(bufs[2], 64, "%d", v->ledger_fd);
 	int i = 0;
@@ -104,7 +115,7 @@ static void worker_argv(const struct vgpud *d, const struct vgpud_vmstate *v,
 	argv[i++] = "--backend";
 	argv[i++] = d->cfg.backend == VGPUD_BACKEND_SIM ? "sim" : "cuda";
 	argv[i++] = "--driver", argv[i++] = (char *)d->cfg.driver;
-	argv[i++] = "--gpu", argv[i++] = bufs[0];
+	argv[i++] = "--gpus", argv[i++] = bufs[0];
 	argv[i++] = "--memory-limit", argv[i++] = bufs[1];
 	argv[i++] = "--ledger-fd", argv[i++] = bufs[2];
 	argv[i] = NULL;
@@ -367,7 +378,8 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 	vlog_set_level(d->cfg.log_level);
 	d->ctl_fd = -1;
 	d->metrics_fd = -1;
-	if (find_worker(d, err, n))
+	if (find_worker(d, err, n) ||
+	    vgpud_gpus_setup(&d->cfg, d->worker_path, err, n))
 		return -1;
 	d->vms = calloc(d->cfg.nvms ? d->cfg.nvms : 1, sizeof(*d->vms));
 	if (!d->vms)
@@ -379,7 +391,14 @@ int vgpud_start(struct vgpud *d, char *err, size_t n)
 		snprintf(err, n, "scheduler: out of memory");
 		return -1;
 	}
-	d->gpu = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
+	/* one sampler per GPU, each told its GPU now: a VM's NVML shows its
+	 * own GPU's sensors (daemon/vminfo_pub.c) */
+	for (uint32_t i = 0; i < d->cfg.ngpu_specs; i++) {
+		struct vgpud_hostgpu **h = i ? &d->gpu_more[i] : &d->gpu;
+		*h = vgpud_hostgpu_open(d->cfg.backend == VGPUD_BACKEND_SIM);
+		if (*h)
+			vgpud_hostgpu_set_uuid(*h, d->cfg.gpu_uuid[i]);
+	}
 	d->ctl_fd = vgpud_ctl_listen(d->cfg.control_socket, err, n);
 	if (d->ctl_fd < 0)
 		return -1;
@@ -434,6 +453,10 @@ void vgpud_shutdown(struct vgpud *d)
 	vgpud_ctl_close(d);
 	vgpud_hostgpu_close(d->gpu);
 	d->gpu = NULL;
+	for (uint32_t i = 1; i < VGPUD_MAX_GPUS; i++) {
+		vgpud_hostgpu_close(d->gpu_more[i]);
+		d->gpu_more[i] = NULL;
+	}
 	vgpud_metrics_close(d);
 	vgpud_sched_close(d);
 	VLOG_INFO("stopped");
@@ -443,9 +466,11 @@ void vgpud_status(const struct vgpud *d, char *buf, size_t n)
 {
 	size_t o = 0;
 #define OUT(...) (o += (size_t)snprintf(buf + o, o < n ? n - o : 0, __VA_ARGS__))
-	OUT("backend %s, gpu %u, %u VM%s\n",
-	    d->cfg.backend == VGPUD_BACKEND_SIM ? "sim" : "cuda", d->cfg.gpu,
-	    d->cfg.nvms, d->cfg.nvms == 1 ? "" : "s");
+	OUT("backend %s, gpus", d->cfg.backend == VGPUD_BACKEND_SIM ? "sim"
+								     : "cuda");
+	for (uint32_t i = 0; i < d->cfg.ngpu_specs; i++)
+		OUT("%s %u=%s", i ? "," : "", i, d->cfg.gpu_spec[i]);
+	OUT(", %u VM%s\n", d->cfg.nvms, d->cfg.nvms == 1 ? "" : "s");
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		const struct vgpud_vmstate *v = &d->vms[i];
 		uint64_t mem = 0;
@@ -455,8 +480,11 @@ void vgpud_status(const struct vgpud *d, char *buf, size_t n)
 				used++;
 				mem += atomic_load(&v->ledger[v->w[k].chan].mem_in_use);
 			}
-		OUT("\nvm %s  region %s  %llu MiB  channels %u/%u  memory %llu MiB",
-		    v->cfg->name, v->cfg->region,
+		char g[64];
+		vgpud_vm_gpus_text(&d->cfg, v->cfg, false, g, sizeof(g));
+		OUT("\nvm %s  gpus %s%s  region %s  %llu MiB  channels %u/%u  "
+		    "memory %llu MiB", v->cfg->name, g,
+		    v->cfg->gpus_any ? " (any)" : "", v->cfg->region,
 		    (unsigned long long)(v->cfg->region_size >> 20), used,
 		    v->cfg->channels, (unsigned long long)(mem >> 20));
 		if (v->cfg->memory_limit)

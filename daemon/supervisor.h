@@ -73,12 +73,16 @@ struct vgpud {
 	struct vgpud_vmstate *vms;
 	char worker_path[512];
 	int ctl_fd;
-	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML */
+	struct vgpud_hostgpu *gpu; /* sensors for the guests' NVML: the
+				    * host list's GPU 0 */
+	struct vgpud_hostgpu *gpu_more[VGPUD_MAX_GPUS]; /* its GPUs 1.. */
 	int metrics_fd; /* -1: metrics_listen off */
-	struct vs_sched *sched; /* the fair-share policy (sched_scan.h) */
-	uint32_t sched_busy;    /* channels busy now, all VMs */
-	uint64_t sched_since;   /* ... since when (some busy) */
-	uint64_t sched_budget;  /* busy wall time not yet charged */
+	/* the fair-share policy (sched_scan.h): one instance per host GPU,
+	 * each with its VMs (a VM's first GPU) and its GPU's busy time */
+	struct vs_sched *sched; /* [cfg.ngpu_specs] */
+	uint32_t sched_busy[VGPUD_MAX_GPUS];   /* channels busy now */
+	uint64_t sched_since[VGPUD_MAX_GPUS];  /* ... since when (some busy) */
+	uint64_t sched_budget[VGPUD_MAX_GPUS]; /* busy time not yet charged */
 	volatile sig_atomic_t stop;
 	volatile sig_atomic_t reload; /* SIGHUP: re-read the configuration */
 };

@@ -5,6 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The sensors of the VM's first GPU (index into the host's list). */
+static struct vgpud_hostgpu *sensors(struct vgpud *d, struct vgpud_vmstate *v)
+{
+	uint32_t g = v->cfg->ngpus ? v->cfg->gpus[0] : 0;
+	return g == 0 || g >= VGPUD_MAX_GPUS ? d->gpu : d->gpu_more[g];
+}
+
 /* The identity, once the VM's first worker has published it. */
 static bool ident(struct vgpud *d, struct vgpud_vmstate *v)
 {
@@ -17,8 +24,8 @@ static bool ident(struct vgpud *d, struct vgpud_vmstate *v)
 		return false;
 	memcpy(&st->ident, id, sizeof(*id));
 	st->have_ident = true;
-	if (d->gpu)
-		vgpud_hostgpu_set_uuid(d->gpu, st->ident.phys_uuid);
+	if (sensors(d, v)) /* told at start already, unless in tests */
+		vgpud_hostgpu_set_uuid(sensors(d, v), st->ident.phys_uuid);
 	VLOG_DEBUG("vm %s: identity published: %s, %s", v->cfg->name,
 		   st->ident.info.name, st->ident.info.pci_bus_id);
 	return true;
@@ -44,8 +51,12 @@ static void memory(struct vgpud *d, struct vgpud_vmstate *v,
 		   struct vgpu_vminfo *b)
 {
 	uint64_t phys_free = 0;
-	if (d->gpu)
-		vgpud_hostgpu_get(d->gpu, b, &phys_free);
+	/* the VM's first GPU's sensors; should they watch another GPU (an
+	 * ordinal changed owner between listing and now), none rather than
+	 * that one's (docs/multigpu.md) */
+	struct vgpud_hostgpu *h = sensors(d, v);
+	if (h && vgpud_hostgpu_watches(h, v->info.ident.phys_uuid))
+		vgpud_hostgpu_get(h, b, &phys_free);
 	b->quota = v->cfg->memory_limit;
 	b->phys_total = v->info.ident.phys_total;
 	/* in use by every channel, including ones between owners: a ledger
@@ -60,6 +71,23 @@ static void memory(struct vgpud *d, struct vgpud_vmstate *v,
 				    : 0;
 	b->phys_free = phys_free;
 	b->valid |= VGPU_VMI_MEMORY;
+}
+
+/* Each of the VM's GPUs: identity, quota-capped total, the VM's use. */
+static void gpus(struct vgpud_vmstate *v, struct vgpu_vminfo *b)
+{
+	const struct vgpud_ledger_ident *id = &v->info.ident;
+	uint64_t q = v->cfg->memory_limit;
+	b->ngpus = id->ngpus < VGPU_VMINFO_MAX_GPUS ? id->ngpus
+						    : VGPU_VMINFO_MAX_GPUS;
+	for (uint32_t g = 0; g < b->ngpus; g++) {
+		struct vgpu_vminfo_gpu *o = &b->gpus[g];
+		*o = id->gpus[g];
+		o->total_mem = q && q < o->phys_total ? q : o->phys_total;
+		o->vm_used = 0;
+		for (uint32_t ch = 0; ch < v->cfg->channels; ch++)
+			o->vm_used += atomic_load(&v->ledger[ch].mem_gpu[g]);
+	}
 }
 
 static void processes(struct vgpud *d, struct vgpud_vmstate *v,
@@ -80,8 +108,9 @@ static void processes(struct vgpud *d, struct vgpud_vmstate *v,
 	b->nprocs = n;
 	b->valid |= VGPU_VMI_PROCS;
 	uint32_t duty = activity(v);
-	if (d->gpu && b->source == VGPU_VMI_SRC_NVML &&
-	    vgpud_hostgpu_util(d->gpu, workers, n, &b->util_gpu, &b->util_mem)) {
+	struct vgpud_hostgpu *h = sensors(d, v);
+	if (h && b->source == VGPU_VMI_SRC_NVML &&
+	    vgpud_hostgpu_util(h, workers, n, &b->util_gpu, &b->util_mem)) {
 		b->util_source = VGPU_VMI_UTIL_NVML;
 	} else {
 		b->util_gpu = duty;
@@ -132,6 +161,7 @@ void vgpud_vminfo_refresh(struct vgpud *d, struct vgpud_vmstate *v,
 				[CU_DEVICE_ATTRIBUTE_GPU_PCI_SUBSYSTEM_ID];
 		}
 		memory(d, v, &b);
+		gpus(v, &b);
 		processes(d, v, &b);
 	}
 	vgpu_vminfo_write(dst, &b, &st->seq);

@@ -44,6 +44,7 @@ struct vw_alloc {
 	bool mapped; /* a VMM mapping (worker_vmm.c): not freeable, not
 		      * counted (its physical allocation is) */
 	uint64_t ctx; /* the context current when it was made, as above */
+	uint32_t dev; /* the VM device charged for it (vw_cur_dev) */
 };
 
 struct vw_exec;
@@ -53,16 +54,29 @@ struct vworker {
 	struct vgpu_region r;
 	struct vgpu_serve srv;
 	uint32_t chan;
-	CUdevice dev;
-	CUcontext ctx;
+	CUdevice dev;   /* devs[0] */
+	CUcontext ctx;  /* pctx[0] */
 	uint64_t ctx_id;
-	struct vgpu_cu_devinfo info;
+	struct vgpu_cu_devinfo info; /* infos[0] */
+	/* The VM's GPUs (daemon/worker_multigpu.c), by VM index: host device
+	 * devs[v], its identity, its primary context (retained when first
+	 * asked for, kept while the worker lives). The guest process's
+	 * device i is VM device map[i] (CUDA_VISIBLE_DEVICES), 0 <= i < nvis;
+	 * dev, ctx, ctx_id and info are its device 0's. ndev 0: a worker set
+	 * up by hand (tests) with the one device dev. */
+	uint32_t ndev, nvis;
+	uint8_t map[VGPU_CU_MAX_DEVS];
+	CUdevice devs[VGPU_CU_MAX_DEVS];
+	CUcontext pctx[VGPU_CU_MAX_DEVS];
+	uint64_t pctx_id[VGPU_CU_MAX_DEVS];
+	struct vgpu_cu_devinfo infos[VGPU_CU_MAX_DEVS];
 	pthread_mutex_t mu; /* tables, async_err, replies */
 	struct vw_handle *handles;
 	uint32_t nhandles, hcap;
 	struct vw_alloc *allocs;
 	uint32_t nallocs, acap;
 	uint64_t mem_in_use; /* bytes charged (vw_mem_charge), all paths */
+	uint64_t mem_gpu[VGPU_CU_MAX_DEVS]; /* the same by VM device */
 	struct vgpud_ledger *ledger; /* the VM's, shared with vgpud; or NULL */
 	struct vgpud_vm_ledger *vmledger; /* its VM-wide part; or NULL */
 	struct vgpud_ipc_slot *ipc;  /* the VM's IPC table (ledger.h); or NULL */
@@ -151,8 +165,15 @@ void vw_alloc_unmapped(struct vworker *W, CUdeviceptr p);
  * takes (e.g. the granularity-rounded size of cuMemCreate). */
 CUresult vw_mem_charge(struct vworker *W, uint64_t bytes);
 void vw_mem_uncharge(struct vworker *W, uint64_t bytes);
+/* The quota is per (VM, GPU): memory_limit applies to each of the VM's
+ * GPUs. Charges go to the GPU of the calling executor's current context
+ * (vw_cur_dev); vw_mem_uncharge gives back to that GPU too, and
+ * vw_mem_uncharge_dev to a named one (recorded allocations: the GPU they
+ * were charged to). */
+void vw_mem_uncharge_dev(struct vworker *W, uint32_t dev, uint64_t bytes);
 /* cuMemGetInfo's figures made quota-relative: total = min(limit, total),
- * free = min(limit - used, free). Unchanged without a limit. */
+ * free = min(limit - used, free), for the current context's GPU.
+ * Unchanged without a limit. */
 void vw_mem_info(struct vworker *W, size_t *free_b, size_t *total_b);
 /* The device's total memory as the guest sees it, under the current
  * limit (a reload may have changed it since the worker started). */
@@ -171,6 +192,30 @@ void vw_ctx_sweep(struct vworker *W, uint64_t ctx);
 /* The tag of handle id of kind (0: none); INVALID_HANDLE if unknown. */
 CUresult vw_handle_ctx(struct vworker *W, int kind, uint64_t id,
 		       uint64_t *ctx);
+
+/* Several GPUs per VM (daemon/worker_multigpu.c). Ordinals named "guest"
+ * are the guest process's (after CUDA_VISIBLE_DEVICES). vw_dev_ctx: guest
+ * device i's primary context (retained and given a handle id on first
+ * use; vw_dev_ctx_id). vw_dev_info: its identity (NULL: no such device).
+ * vw_devinfo_place: the guest's PCI address of VM device v (bus v+1) into
+ * its attributes and bus id. vw_dev_host and vw_dev_guest translate
+ * ordinals (-1: not the process's). vw_cur_dev: the VM device of the
+ * executor thread's current context (0 if none): the quota's key. */
+CUresult vw_dev_ctx(struct vworker *W, uint32_t i, CUcontext *ctx);
+/* At start-up: the VM's GPUs are host ordinals host[0..n-1]; fills devs,
+ * infos (the VM's identity, memory capped by limit), the identity map,
+ * and device 0's primary context as W->ctx / ctx_id. *bad: the ordinal
+ * that failed. */
+CUresult vw_devs_open(struct vworker *W, const int *host, uint32_t n,
+		      const char *vm, uint64_t limit, int *bad);
+const struct vgpu_cu_devinfo *vw_dev_info(struct vworker *W, uint64_t i);
+void vw_devinfo_place(struct vgpu_cu_devinfo *info, uint32_t i);
+int vw_dev_host(struct vworker *W, int64_t guest);
+int vw_dev_guest(struct vworker *W, CUdevice host);
+uint32_t vw_cur_dev(struct vworker *W);
+uint64_t vw_dev_ctx_id(struct vworker *W, uint32_t i); /* 0: not yet */
+bool vw_multigpu_execute(struct vworker *W, struct vw_exec *x,
+			 const struct vgpu_msg *m);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);

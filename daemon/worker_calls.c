@@ -105,13 +105,20 @@ static CUresult copy(struct vworker *W, const struct xfer *x, bool htod,
 
 static void device_info(struct vworker *W, const struct vgpu_msg *m)
 {
-	uint64_t n = m->arena_len;
-	if (!(m->flags & VGPU_MSG_ARENA) || m->tag > sizeof(W->info) ||
-	    n > sizeof(W->info) - m->tag) {
+	uint64_t n = m->arena_len, dev = 0;
+	if (m->len >= sizeof(dev)) /* xfer.dev: which device (multigpu) */
+		memcpy(&dev, m->data, sizeof(dev));
+	const struct vgpu_cu_devinfo *info = vw_dev_info(W, dev);
+	if (!info) {
+		vw_reply(W, m, CUDA_ERROR_INVALID_DEVICE, NULL, 0, 0);
+		return;
+	}
+	if (!(m->flags & VGPU_MSG_ARENA) || m->tag > sizeof(*info) ||
+	    n > sizeof(*info) - m->tag) {
 		vw_reply(W, m, CUDA_ERROR_INVALID_VALUE, NULL, 0, 0);
 		return;
 	}
-	memcpy(arena_at(W, m), (const uint8_t *)&W->info + m->tag, n);
+	memcpy(arena_at(W, m), (const uint8_t *)info + m->tag, n);
 	vw_reply(W, m, CUDA_SUCCESS, NULL, 0, n);
 }
 
@@ -346,7 +353,8 @@ void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m)
 	if (vw_mem_execute(W, x, m) || vw_stream_execute(W, x, m) ||
 	    vw_graph_execute(W, x, m) || vw_vmm_execute(W, x, m) ||
 	    vw_lib_execute(W, x, m) || vw_torch_execute(W, x, m) ||
-	    vw_ctx_execute(W, x, m) || vw_cublas_execute(W, x, m))
+	    vw_ctx_execute(W, x, m) || vw_cublas_execute(W, x, m) ||
+	    vw_multigpu_execute(W, x, m))
 		return;
 	if ((e = gen_entry(m->op)))
 		gen_call(W, e, m);

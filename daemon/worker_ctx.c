@@ -34,7 +34,10 @@ static CUresult create(struct vworker *W, const struct vgpu_cu_args *in,
 	CUcontext c = NULL, back = NULL;
 	if (in->a[0] > UINT32_MAX)
 		return CUDA_ERROR_INVALID_VALUE;
-	CUresult r = W->drv.cuCtxCreate_v2(&c, (unsigned)in->a[0], W->dev);
+	int dev = vw_dev_host(W, (int64_t)in->a[1]); /* a1: guest device */
+	if (dev < 0)
+		return CUDA_ERROR_INVALID_DEVICE;
+	CUresult r = W->drv.cuCtxCreate_v2(&c, (unsigned)in->a[0], dev);
 	if (r)
 		return r;
 	W->drv.cuCtxPopCurrent_v2(&back); /* the driver pushed it */
@@ -53,6 +56,9 @@ static CUresult destroy(struct vworker *W, const struct vgpu_cu_args *in,
 {
 	CUcontext c;
 	(void)out;
+	for (uint32_t i = 0; i < VGPU_CU_MAX_DEVS; i++)
+		if (in->a[0] == vw_dev_ctx_id(W, i))
+			return CUDA_ERROR_INVALID_CONTEXT;
 	if (!in->a[0] || in->a[0] == W->ctx_id ||
 	    vw_handle_get(W, VGPU_HK_CONTEXT, in->a[0], (void **)&c))
 		return CUDA_ERROR_INVALID_CONTEXT;

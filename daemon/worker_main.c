@@ -13,6 +13,7 @@
 #include "worker_numa.h"
 #include "worker_sched.h"
 #include "../ring/wait.h"
+#include "../ring/vminfo.h"
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -27,7 +28,9 @@
 
 struct opts {
 	const char *region, *vm, *backend, *driver;
-	int gpu;
+	int gpus[VGPU_CU_MAX_DEVS]; /* host ordinals, the guest's order */
+	uint32_t ngpus;
+	bool list_gpus;
 	int ledger_fd; /* -1: none (tests) */
 	uint64_t memory_limit;
 };
@@ -36,23 +39,49 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vgpud-worker --region PATH --vm NAME [--backend cuda|sim]\n"
-		"                    [--driver PATH] [--gpu N] [--memory-limit BYTES]\n"
-		"                    [--ledger-fd FD]\n"
+		"                    [--driver PATH] [--gpus N[,N...]]\n"
+		"                    [--memory-limit BYTES] [--ledger-fd FD]\n"
+		"       vgpud-worker --list-gpus [--backend cuda|sim] [--driver PATH]\n"
 		"\n"
 		"Internal to vgpud, which starts it: serves one guest process's\n"
-		"channel of the VM region PATH with its own CUDA context. After\n"
-		"printing 'ready' it reads 'serve CHANNEL' on standard input.\n");
+		"channel of the VM region PATH with its own CUDA contexts, one\n"
+		"per GPU of --gpus (host ordinals; the guest's devices 0..n-1 in\n"
+		"that order; --gpu N is --gpus N). After printing 'ready' it\n"
+		"reads 'serve CHANNEL' on standard input. --list-gpus prints the\n"
+		"host's GPUs, one line each: ORDINAL UUID BUSID BYTES NAME.\n");
+}
+
+/* "0,1": distinct host ordinals. */
+static int parse_gpus(const char *s, struct opts *o)
+{
+	o->ngpus = 0;
+	for (;;) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 0 || v > 63 || o->ngpus == VGPU_CU_MAX_DEVS)
+			return -1;
+		for (uint32_t i = 0; i < o->ngpus; i++)
+			if (o->gpus[i] == v)
+				return -1;
+		o->gpus[o->ngpus++] = (int)v;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{"region", 1, 0, 'r'}, {"vm", 1, 0, 'v'}, {"backend", 1, 0, 'b'},
-		{"driver", 1, 0, 'd'}, {"gpu", 1, 0, 'g'},
+		{"driver", 1, 0, 'd'}, {"gpu", 1, 0, 'g'}, {"gpus", 1, 0, 'g'},
+		{"list-gpus", 0, 0, 'L'},
 		{"memory-limit", 1, 0, 'm'}, {"ledger-fd", 1, 0, 'l'},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (struct opts){.backend = "cuda", .driver = "libcuda.so.1",
-			   .ledger_fd = -1};
+			   .ledger_fd = -1, .ngpus = 1};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -60,14 +89,18 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'v': o->vm = optarg; break;
 		case 'b': o->backend = optarg; break;
 		case 'd': o->driver = optarg; break;
-		case 'g': o->gpu = atoi(optarg); break;
+		case 'g':
+			if (parse_gpus(optarg, o))
+				return -1;
+			break;
+		case 'L': o->list_gpus = true; break;
 		case 'm': o->memory_limit = strtoull(optarg, NULL, 0); break;
 		case 'l': o->ledger_fd = atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
 	}
-	return o->region && o->vm ? 0 : -1;
+	return o->list_gpus || (o->region && o->vm) ? 0 : -1;
 }
 
 static int map_region(struct vworker *W, const char *path)
@@ -131,36 +164,75 @@ static void publish_ident(struct vworker *W)
 	memcpy(id->phys_uuid, u.bytes, 16);
 	id->phys_total = total;
 	id->info = W->info;
+	id->ngpus = W->ndev < VGPU_VMINFO_MAX_GPUS ? W->ndev
+						   : VGPU_VMINFO_MAX_GPUS;
+	for (uint32_t i = 0; i < id->ngpus; i++) {
+		struct vgpu_vminfo_gpu *g = &id->gpus[i];
+		memcpy(g->uuid, W->infos[i].uuid, 16);
+		snprintf(g->pci_bus_id, sizeof(g->pci_bus_id), "%s",
+			 W->infos[i].pci_bus_id);
+		snprintf(g->name, sizeof(g->name), "%s", W->infos[i].name);
+		g->total_mem = W->infos[i].total_mem;
+		if (W->drv.cuDeviceTotalMem_v2(&total, W->devs[i]) == CUDA_SUCCESS)
+			g->phys_total = total;
+	}
 	atomic_store(&id->state, VGPUD_IDENT_READY);
+}
+
+static int open_backend(struct vworker *W, const struct opts *o, char *err,
+			size_t n)
+{
+	int rc = !strcmp(o->backend, "sim")
+			 ? vgpu_backend_sim_open(&W->drv, err, n)
+			 : vgpu_backend_cuda_open(&W->drv, o->driver, err, n);
+	CUresult r = rc ? CUDA_SUCCESS : W->drv.cuInit(0);
+	if (r)
+		snprintf(err, n, "cuInit: CUresult %d", (int)r);
+	return rc || r ? -1 : 0;
+}
+
+/* --list-gpus: what vgpud resolves its `gpus` entries against. */
+static int list_gpus(struct vworker *W)
+{
+	int count = 0;
+	if (W->drv.cuDeviceGetCount(&count))
+		return 1;
+	for (int i = 0; i < count; i++) {
+		CUdevice d;
+		CUuuid u;
+		size_t total;
+		char name[96] = "", bus[32] = "", us[VGPU_UUID_STR];
+		if (W->drv.cuDeviceGet(&d, i) ||
+		    W->drv.cuDeviceGetUuid_v2(&u, d) ||
+		    W->drv.cuDeviceTotalMem_v2(&total, d) ||
+		    W->drv.cuDeviceGetPCIBusId(bus, sizeof(bus), d) ||
+		    W->drv.cuDeviceGetName(name, sizeof(name) - 1, d))
+			return 1;
+		vgpu_uuid_str((const uint8_t *)u.bytes, us);
+		printf("%d %s %s %zu %s\n", i, us, bus, total, name);
+	}
+	return fflush(stdout) ? 1 : 0;
 }
 
 static int open_device(struct vworker *W, const struct opts *o, char *err,
 		       size_t n)
 {
-	int rc = !strcmp(o->backend, "sim")
-			 ? vgpu_backend_sim_open(&W->drv, err, n)
-			 : vgpu_backend_cuda_open(&W->drv, o->driver, err, n);
-	if (rc)
+	if (open_backend(W, o, err, n))
 		return -1;
-	CUresult r = W->drv.cuInit(0);
-	if (!r)
-		r = W->drv.cuDeviceGet(&W->dev, o->gpu);
-	if (!r)
-		r = vgpu_devinfo_fill(&W->drv, W->dev, o->vm, o->memory_limit,
-				      &W->info);
-	/* create the context now: a guest must not wait for it */
-	if (!r)
-		r = W->drv.cuDevicePrimaryCtxRetain(&W->ctx, W->dev);
+	int bad = o->gpus[0];
+	/* device 0's context now: a guest must not wait for it; the others'
+	 * when first used (vw_dev_ctx) */
+	CUresult r = vw_devs_open(W, o->gpus, o->ngpus, o->vm, o->memory_limit,
+				  &bad);
 	if (!r)
 		r = W->drv.cuCtxSetCurrent(W->ctx);
 	if (r) {
 		const char *s = NULL;
 		W->drv.cuGetErrorString(r, &s);
-		snprintf(err, n, "device %d: %s (CUresult %d)", o->gpu,
+		snprintf(err, n, "device %d: %s (CUresult %d)", bad,
 			 s ? s : "unknown error", (int)r);
 		return -1;
 	}
-	W->ctx_id = vw_handle_new(W, VGPU_HK_CONTEXT, W->ctx);
 	return 0;
 }
 
@@ -272,6 +344,13 @@ int main(int argc, char **argv)
 	static struct vworker W;
 	char err[512];
 	pthread_mutex_init(&W.mu, NULL);
+	if (o.list_gpus) {
+		if (open_backend(&W, &o, err, sizeof(err))) {
+			fprintf(stderr, "vgpud-worker: %s\n", err);
+			return 1;
+		}
+		return list_gpus(&W);
+	}
 	if (open_device(&W, &o, err, sizeof(err)) ||
 	    (map_region(&W, o.region) &&
 	     snprintf(err, sizeof(err), "cannot map region %s", o.region))) {

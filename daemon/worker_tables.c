@@ -297,6 +297,7 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		    bool global, uint64_t module, bool mapped)
 {
 	CUresult r = CUDA_SUCCESS;
+	uint32_t dev = vw_cur_dev(W); /* the GPU it was charged to */
 	pthread_mutex_lock(&W->mu);
 	/* a global of a module unloaded meanwhile would never be swept */
 	if (global && !find(W, VGPU_HK_MODULE, module)) {
@@ -314,7 +315,7 @@ static CUresult add(struct vworker *W, CUdeviceptr p, uint64_t len,
 		W->acap = cap;
 	}
 	W->allocs[W->nallocs++] = (struct vw_alloc){p, len, global, module,
-						    mapped, vw_ctx_tagged()};
+						    mapped, vw_ctx_tagged(), dev};
 out:
 	pthread_mutex_unlock(&W->mu);
 	return r;
@@ -369,15 +370,17 @@ CUresult vw_alloc_check(struct vworker *W, CUdeviceptr p)
 void vw_alloc_del(struct vworker *W, CUdeviceptr p)
 {
 	uint64_t len = 0;
+	uint32_t dev = 0;
 	pthread_mutex_lock(&W->mu);
 	struct vw_alloc *a = exact(W, p);
 	if (a) {
 		len = a->len;
+		dev = a->dev;
 		*a = W->allocs[--W->nallocs];
 	}
 	pthread_mutex_unlock(&W->mu);
 	if (len)
-		vw_mem_uncharge(W, len);
+		vw_mem_uncharge_dev(W, dev, len);
 }
 
 /* A destroyed context's objects are gone in the driver: kept, their ids
@@ -385,7 +388,7 @@ void vw_alloc_del(struct vworker *W, CUdeviceptr p)
  * ranges they read. */
 void vw_ctx_sweep(struct vworker *W, uint64_t ctx)
 {
-	uint64_t bytes = 0, n = 0, *execs = NULL;
+	uint64_t per_dev[VGPU_CU_MAX_DEVS] = {0}, n = 0, *execs = NULL;
 	pthread_mutex_lock(&W->mu);
 	for (uint32_t i = 0; i < W->nhandles; i++)
 		if (W->handles[i].id && W->handles[i].ctx == ctx &&
@@ -411,13 +414,14 @@ void vw_ctx_sweep(struct vworker *W, uint64_t ctx)
 			continue;
 		}
 		if (!a->global)
-			bytes += a->len;
+			per_dev[a->dev % VGPU_CU_MAX_DEVS] += a->len;
 		*a = W->allocs[--W->nallocs];
 	}
 	pthread_mutex_unlock(&W->mu);
 	for (uint64_t i = 0; i < n; i++)
 		vw_graph_host_exec_gone(W, execs[i]);
 	free(execs);
-	if (bytes)
-		vw_mem_uncharge(W, bytes);
+	for (uint32_t d = 0; d < VGPU_CU_MAX_DEVS; d++)
+		if (per_dev[d])
+			vw_mem_uncharge_dev(W, d, per_dev[d]);
 }

@@ -147,8 +147,8 @@ static void unmap_range(struct vworker *W, struct vw_vmm *v, CUdeviceptr p,
 
 /* ---- the guest's device and the worker's --------------------------------- */
 
-/* A location from the guest: its device 0 is ours; another ordinal names
- * no device (INT_MAX: the driver answers as for any bad ordinal). Host
+/* A location from the guest: its devices 0..n-1 are the VM's GPUs
+ * (vw_dev_host); another ordinal names no device (INT_MAX: the driver answers as for any bad ordinal). Host
  * locations are refused: vgpu reports no host VMM. */
 CUresult vw_vmm_loc_in(struct vworker *W, uint64_t wire, CUmemLocation *l)
 {
@@ -157,8 +157,10 @@ CUresult vw_vmm_loc_in(struct vworker *W, uint64_t wire, CUmemLocation *l)
 	    l->type == CU_MEM_LOCATION_TYPE_HOST_NUMA ||
 	    l->type == CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (l->type == CU_MEM_LOCATION_TYPE_DEVICE)
-		l->id = l->id == 0 ? W->dev : INT_MAX;
+	if (l->type == CU_MEM_LOCATION_TYPE_DEVICE) {
+		int h = vw_dev_host(W, l->id);
+		l->id = h < 0 ? INT_MAX : h;
+	}
 	return CUDA_SUCCESS;
 }
 
@@ -176,8 +178,10 @@ static CUresult prop_in(struct vworker *W, const uint64_t *wire,
 
 static void prop_out(struct vworker *W, CUmemAllocationProp *p, uint64_t *wire)
 {
-	if (p->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
-		p->location.id = p->location.id == W->dev ? 0 : INT_MAX;
+	if (p->location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
+		int g = vw_dev_guest(W, p->location.id);
+		p->location.id = g < 0 ? INT_MAX : g;
+	}
 	p->win32HandleMetaData = NULL;
 	memcpy(wire, p, sizeof(*p));
 }

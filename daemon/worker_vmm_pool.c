@@ -126,10 +126,11 @@ static CUresult get_access(struct vworker *W, CUmemoryPool pool,
 	return r;
 }
 
-/* The guest's device ordinal 0 is ours; others name no device. */
+/* The guest's device ordinals are the VM's GPUs; others name none. */
 static CUdevice dev_in(struct vworker *W, uint64_t d)
 {
-	return d == 0 ? W->dev : INT_MAX;
+	int h = d > INT_MAX ? -1 : vw_dev_host(W, (int64_t)d);
+	return h < 0 ? INT_MAX : h;
 }
 
 static CUresult device_pool(struct vworker *W, struct vw_vmm_pools *P,

@@ -28,7 +28,8 @@ enum vgpu_cu_op {
 	VGPU_CU_MEMCPY_DTOH_INLINE = 0x1A, /* u64 src, u64 stream, u64 len
 					    * -> data */
 	/* -- ctx -- (daemon/worker_ctx.c) */
-	VGPU_CU_CTX_CREATE = 0x1B,    /* args: a[0] flags -> a[0] context id;
+	VGPU_CU_CTX_CREATE = 0x1B,    /* args: a[0] flags, a[1] device
+				       * -> a[0] context id;
 				       * the sender's current one is kept */
 	VGPU_CU_CTX_DESTROY = 0x1C,   /* args: a[0] context id (not the
 				       * primary): its handles go with it */
@@ -158,6 +159,14 @@ enum vgpu_cu_op {
 					 * once the named guest threads' earlier
 					 * requests have run (guest/cuda/torch_order.c) */
 
+	/* -- multigpu -- (daemon/worker_multigpu.c; docs/multigpu.md)
+	 * Device ordinals are the guest process's (0..n-1, after
+	 * CUDA_VISIBLE_DEVICES); DEVICE_INFO's xfer.dev names the device (0
+	 * for older guests), or with VGPU_CU_DEVINFO_VM set the VM's device
+	 * of that index (what CUDA_VISIBLE_DEVICES is matched against). */
+	VGPU_CU_MGPU = 0x70,          /* args a0 enum vgpu_cu_mgpu_op, a1..
+				       * by op -> a0 */
+
 	VGPU_CU_OP_GEN_BASE = 0x100,  /* generated from ring/cuda.api */
 };
 
@@ -181,6 +190,23 @@ enum vgpu_cu_hkind {
 
 struct vgpu_cu_args {
 	uint64_t a[8]; /* request: in-arguments; reply: out-arguments */
+};
+
+#define VGPU_CU_DEVINFO_VM (1ull << 63)
+/* VGPU_CU_MGPU's operations; a1.. as listed. */
+enum vgpu_cu_mgpu_op {
+	VGPU_MGPU_COUNT = 1,      /* -> a0 the VM's devices */
+	VGPU_MGPU_RETAIN = 2,     /* a1 device -> a0 its primary context id */
+	VGPU_MGPU_CAN_PEER = 3,   /* a1 device, a2 peer -> a0 0/1 */
+	VGPU_MGPU_P2P_ATTR = 4,   /* a1 attribute, a2 src, a3 dst -> a0 */
+	VGPU_MGPU_ENABLE = 5,     /* a1 peer context id, a2 flags */
+	VGPU_MGPU_DISABLE = 6,    /* a1 peer context id */
+	VGPU_MGPU_VISIBLE = 8,    /* a1 n, a2-a3 n VM device indices, one
+				   * byte each (CUDA_VISIBLE_DEVICES); only
+				   * as the process's first call after
+				   * DEVICE_INFO */
+	VGPU_MGPU_PTR_DEV = 9,    /* a1 device pointer of the process's
+				   * -> a0 its device */
 };
 
 /* VGPU_CU_MEM_POOL's operations; a2.. as listed. */
@@ -231,6 +257,7 @@ struct vgpu_cu_ipc_open {
  * driver has no limit; a guest has one device to describe). */
 #define VGPU_CU_MAX_ACCESS_DESCS 32
 
+#define VGPU_CU_MAX_DEVS 16 /* devices one VM gets (docs/multigpu.md) */
 #define VGPU_CU_NAME_MAX 256
 #define VGPU_CU_MAX_ATTRS 160
 #define VGPU_CU_ATTR_INVALID INT32_MIN

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define VGPU_VMINFO_MAGIC 0x31464e4955504756ull /* "VGPUINF1" */
-#define VGPU_VMINFO_VERSION 1u
+#define VGPU_VMINFO_VERSION 2u /* 2: gpus[] (several GPUs per VM) */
 #define VGPU_VMINFO_SIZE 8192u /* bytes reserved in the region */
 #define VGPU_VMINFO_MAX_PROCS 64u
 #define VGPU_VMINFO_STR 96u
@@ -72,6 +72,19 @@ struct vgpu_vminfo_proc {
 	uint32_t pid;      /* the guest process's pid (its own namespace) */
 	uint32_t channel;
 	uint64_t used_mem; /* device bytes it has allocated */
+};
+
+/* One of the VM's GPUs (docs/multigpu.md), in the VM's order: what NVML
+ * reports for device i. Sensors (the groups after memory) are the first
+ * GPU's only; other devices answer NOT_SUPPORTED for them. */
+#define VGPU_VMINFO_MAX_GPUS 16u
+struct vgpu_vminfo_gpu {
+	uint8_t uuid[16];          /* per-VM, as libcuda reports it */
+	char pci_bus_id[32];       /* the guest's numbering */
+	char name[VGPU_VMINFO_STR];
+	uint64_t total_mem;        /* min(quota, physical) */
+	uint64_t phys_total;
+	uint64_t vm_used;          /* this VM's processes, on this GPU */
 };
 
 struct vgpu_vminfo {
@@ -131,6 +144,10 @@ struct vgpu_vminfo {
 	uint32_t pad2;
 	char inforom_image[VGPU_VMINFO_STR / 2];
 	char gsp_version[VGPU_VMINFO_STR / 2];
+	/* the VM's GPUs; dev above is gpus[0]'s identity in full */
+	uint32_t ngpus;
+	uint32_t pad3;
+	struct vgpu_vminfo_gpu gpus[VGPU_VMINFO_MAX_GPUS];
 };
 
 _Static_assert(sizeof(struct vgpu_vminfo) <= VGPU_VMINFO_SIZE, "vminfo");
@@ -201,6 +218,12 @@ static inline bool vgpu_vminfo_read(const struct vgpu_vminfo *src,
 			out->nprocs = VGPU_VMINFO_MAX_PROCS;
 		if (out->dev.nattrs > VGPU_CU_MAX_ATTRS)
 			out->dev.nattrs = VGPU_CU_MAX_ATTRS;
+		if (out->ngpus > VGPU_VMINFO_MAX_GPUS)
+			out->ngpus = VGPU_VMINFO_MAX_GPUS;
+		for (uint32_t g = 0; g < VGPU_VMINFO_MAX_GPUS; g++) {
+			out->gpus[g].pci_bus_id[31] = 0;
+			out->gpus[g].name[VGPU_VMINFO_STR - 1] = 0;
+		}
 		return true;
 	}
 	return false;

@@ -51,23 +51,47 @@ static int env_seed(const char *name, uint64_t dflt, uint64_t *out)
 	return -1;
 }
 
+/* VGPU_SIM_GPUS (1..16) and VGPU_SIM_PEER (vgpud.conf's sim_peer). */
+static int env_gpus(void)
+{
+	const char *s = getenv("VGPU_SIM_GPUS"), *p = getenv("VGPU_SIM_PEER");
+	const char *why = "expected a number from 1 to 16";
+	char *end;
+	long n = s && *s ? strtol(s, &end, 10) : 1;
+	if (s && *s && (*end || n < 1 || n > SIM_MAX_DEVS)) {
+		snprintf(start_err, sizeof(start_err), "VGPU_SIM_GPUS=%s: %s",
+			 s, why);
+		return -1;
+	}
+	sim_cfg.ndevs = (int)n;
+	if (vgpud_parse_peer(p && *p ? p : "all", (uint32_t)n, sim_cfg.peer,
+			     &why)) {
+		snprintf(start_err, sizeof(start_err), "VGPU_SIM_PEER=%s: %s",
+			 p, why);
+		return -1;
+	}
+	return 0;
+}
+
 static void start(void)
 {
 	uint64_t mem;
 	start_rc = -1;
 	if (env_size("VGPU_SIM_MEMORY", 16ull << 30, &mem) ||
-	    env_seed("VGPU_SIM_SEED", 1, &sim_cfg.seed))
+	    env_seed("VGPU_SIM_SEED", 1, &sim_cfg.seed) || env_gpus())
 		return;
 	/* below 64 MiB nothing real fits; above 1 TiB the reserved device
 	 * range (twice the size) no longer fits beside the host's mappings */
-	if (mem < (64ull << 20) || mem > (1ull << 40)) {
+	if (mem < (64ull << 20) || mem * (uint64_t)sim_cfg.ndevs > (1ull << 40)) {
 		snprintf(start_err, sizeof(start_err),
-			 "VGPU_SIM_MEMORY: %llu bytes is outside 64M..1T",
-			 (unsigned long long)mem);
+			 "VGPU_SIM_MEMORY: %llu bytes is outside 64M..1T "
+			 "(for all %d devices)", (unsigned long long)mem,
+			 sim_cfg.ndevs);
 		return;
 	}
 	sim_cfg.total_mem = mem;
-	if (sim_heap_start(mem, start_err, sizeof(start_err)) ||
+	if (sim_heap_start(mem * (uint64_t)sim_cfg.ndevs, start_err,
+			   sizeof(start_err)) ||
 	    sim_ctx_start(start_err, sizeof(start_err)))
 		return;
 	start_rc = 0;

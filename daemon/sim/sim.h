@@ -45,9 +45,13 @@
 
 /* ---- configuration and errors (sim.c, sim_errors.c) ------------------- */
 
+#define SIM_MAX_DEVS 16
 struct sim_config {
-	uint64_t total_mem;  /* VGPU_SIM_MEMORY */
+	uint64_t total_mem;  /* VGPU_SIM_MEMORY, each device's */
 	uint64_t seed;       /* VGPU_SIM_SEED */
+	int ndevs;           /* VGPU_SIM_GPUS (1..16, default 1) */
+	uint32_t peer[SIM_MAX_DEVS]; /* VGPU_SIM_PEER: bit j of [i], i
+				      * reaches j (sim_peer.c) */
 };
 extern struct sim_config sim_cfg;
 
@@ -517,5 +521,20 @@ void sim_ctx_switch(const void *c); /* the thread's current context */
 /* cuCtxGetId's answer: 1 for the primary context, then 2, 3... */
 unsigned long long sim_ctx_id(const void *c);
 void sim_ctx_free_tagged(const void *c);
+
+/* -- multigpu -- (sim_peer.c; docs/multigpu.md)
+ * VGPU_SIM_GPUS devices, each with its own primary context handle and its
+ * own memory budget (VGPU_SIM_MEMORY each) but one shared context state
+ * (heap address space, streams, sticky error): device d's primary is
+ * sim_ctx for d == 0, else a token of sim_pctx. The reset runs when every
+ * device's primary is released. */
+extern const char sim_pctx[SIM_MAX_DEVS];
+bool sim_ctx_valid(const void *c); /* primary of any device, or user */
+int sim_ctx_dev(const void *c);     /* its device; -1: not a context */
+int sim_cur_dev(void);              /* the current context's (0: none) */
+int sim_ctx_user_dev(const void *c); /* a user context's device */
+CUresult sim_check_dev(CUdevice dev); /* init, then INVALID_DEVICE */
+void sim_peer_reset(void);          /* the reset: peer access off */
+int sim_heap_dev_of(CUdeviceptr p); /* device of p's allocation; -1 */
 
 #endif

@@ -175,11 +175,13 @@ CUresult sim_cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
 	CUresult rc = sim_check_init();
 	if (rc)
 		return rc;
-	if (dev != 0)
+	if (dev < 0 || dev >= sim_cfg.ndevs)
 		return CUDA_ERROR_INVALID_DEVICE;
 	if (!pi || (int)attrib <= 0 || attrib >= CU_DEVICE_ATTRIBUTE_MAX ||
 	    !attrs[attrib].known)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pi = attrs[attrib].value;
+	/* each device on its own bus (sim_device.c's bus id) */
+	*pi = attrib == CU_DEVICE_ATTRIBUTE_PCI_BUS_ID ? dev
+						       : attrs[attrib].value;
 	return CUDA_SUCCESS;
 }

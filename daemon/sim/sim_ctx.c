@@ -1,9 +1,10 @@
 /* daemon/sim/sim_ctx.c - the primary context, the current context, the
  * sticky error, and context reset.
  *
- * Contract: the device has one context, the primary one: retain counts up
- * and returns its handle; the release that brings the count to zero resets
- * it as the real driver does: all queued work completes, every stream,
+ * Contract: each device has one primary context: retain counts up and
+ * returns its handle (device 0: sim_ctx; device d: &sim_pctx[d], sharing
+ * sim_ctx's state, sim.h); the release that brings the count of every
+ * device to zero resets it as the real driver does: all queued work completes, every stream,
  * event, module and function handle becomes invalid, all device memory is
  * freed and the sticky error is cleared. cuCtxSetCurrent sets the calling
  * thread's current context. A kernel fault (sim_fault) is sticky: every
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 
 struct sim_ctx sim_ctx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+const char sim_pctx[SIM_MAX_DEVS];
+static int dev_refs[SIM_MAX_DEVS]; /* per device; sim_ctx.refs: the sum */
 /* Serialises retain and release, so that a reset runs alone without
  * holding sim_ctx.mu (which the stream workers take when they exit). */
 static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
@@ -128,6 +131,7 @@ static void reset(void)
 	sim_pool_reset();
 	sim_ipc_reset();
 	sim_heap_free_all();
+	sim_peer_reset();
 	pthread_mutex_lock(&sim_ctx.mu);
 	sim_ctx.epoch++;
 	pthread_mutex_unlock(&sim_ctx.mu);
@@ -148,35 +152,62 @@ void sim_ctx_free_tagged(const void *c)
 		current = NULL;
 }
 
+static const void *primary(int dev)
+{
+	return dev == 0 ? (const void *)&sim_ctx : (const void *)&sim_pctx[dev];
+}
+
+int sim_ctx_dev(const void *c)
+{
+	if (c == (const void *)&sim_ctx)
+		return 0;
+	const char *p = c;
+	if (p > sim_pctx && p < sim_pctx + SIM_MAX_DEVS &&
+	    p - sim_pctx < sim_cfg.ndevs)
+		return (int)(p - sim_pctx);
+	return sim_ctx_user_valid(c) ? sim_ctx_user_dev(c) : -1;
+}
+
+bool sim_ctx_valid(const void *c)
+{
+	return sim_ctx_dev(c) >= 0;
+}
+
+int sim_cur_dev(void)
+{
+	int d = current ? sim_ctx_dev(current) : 0;
+	return d < 0 ? 0 : d;
+}
+
 CUresult sim_cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
-	CUresult rc = sim_check_init();
+	CUresult rc = sim_check_dev(dev);
 	if (rc)
 		return rc;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&life);
 	sim_ctx.refs++;
+	dev_refs[dev]++;
 	atomic_store(&sim_ctx.active, true);
 	pthread_mutex_unlock(&life);
-	*pctx = (CUcontext)&sim_ctx;
+	*pctx = (CUcontext)primary(dev);
 	return CUDA_SUCCESS;
 }
 
 CUresult sim_cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
-	CUresult rc = sim_check_init();
+	CUresult rc = sim_check_dev(dev);
 	if (rc)
 		return rc;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	pthread_mutex_lock(&life);
-	if (sim_ctx.refs == 0)
+	if (dev_refs[dev] == 0) {
 		rc = CUDA_ERROR_INVALID_CONTEXT;
-	else if (--sim_ctx.refs == 0)
-		reset();
+	} else {
+		dev_refs[dev]--;
+		if (--sim_ctx.refs == 0)
+			reset();
+	}
 	pthread_mutex_unlock(&life);
 	return rc;
 }
@@ -186,7 +217,7 @@ CUresult sim_cuCtxSetCurrent(CUcontext ctx)
 	CUresult rc = sim_check_init();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
+	if (ctx && !sim_ctx_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	current = (struct sim_ctx *)ctx;
 	return CUDA_SUCCESS;

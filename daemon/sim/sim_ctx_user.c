@@ -16,7 +16,7 @@
 
 #define SIM_UCTX_MAX 16
 
-static struct { bool live; } uctx[SIM_UCTX_MAX];
+static struct { bool live; int dev; } uctx[SIM_UCTX_MAX];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread const void *below; /* current before the last create */
 
@@ -31,9 +31,20 @@ bool sim_ctx_user_valid(const void *c)
 	return ok;
 }
 
+int sim_ctx_user_dev(const void *c)
+{
+	const char *p = c, *b = (const char *)uctx;
+	pthread_mutex_lock(&mu);
+	int d = uctx[(p - b) / sizeof(uctx[0])].dev;
+	pthread_mutex_unlock(&mu);
+	return d;
+}
+
 unsigned long long sim_ctx_id(const void *c)
 {
 	const char *p = c, *b = (const char *)uctx;
+	if (p > sim_pctx && p < sim_pctx + SIM_MAX_DEVS)
+		return 1000 + (unsigned long long)(p - sim_pctx);
 	if (p < b || p >= b + sizeof(uctx))
 		return 1;
 	return 2 + (unsigned long long)(p - b) / sizeof(uctx[0]);
@@ -53,14 +64,14 @@ CUresult sim_cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
 		return rc;
 	if (!pctx || !flags_ok(flags))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
+	if (dev < 0 || dev >= sim_cfg.ndevs)
 		return CUDA_ERROR_INVALID_DEVICE;
 	int i;
 	pthread_mutex_lock(&mu);
 	for (i = 0; i < SIM_UCTX_MAX && uctx[i].live; i++)
 		;
 	if (i < SIM_UCTX_MAX)
-		uctx[i].live = true;
+		uctx[i].live = true, uctx[i].dev = dev;
 	pthread_mutex_unlock(&mu);
 	if (i == SIM_UCTX_MAX)
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -155,7 +155,8 @@ static CUresult place(struct alloc *a)
 {
 	uint64_t at;
 	size_t i;
-	if (H.total - H.used < a->charged)
+	if (H.total - H.used < a->charged ||
+	    sim_cfg.total_mem - H.dev_used[a->dev] < a->charged)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	if (!sim_heap_gap(H.cursor, a->charged, &at, &i) &&
 	    !sim_heap_gap(H.lo, a->charged, &at, &i))
@@ -164,6 +165,7 @@ static CUresult place(struct alloc *a)
 	if (sim_heap_insert(i, a))
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	H.used += a->charged;
+	H.dev_used[a->dev] += a->charged;
 	H.cursor = at + a->charged;
 	return CUDA_SUCCESS;
 }
@@ -172,10 +174,11 @@ CUresult sim_heap_alloc(size_t size, const void *owner, CUdeviceptr *out)
 {
 	if (size == 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (size > H.total)
+	if (size > sim_cfg.total_mem)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	struct alloc a = {.size = size, .charged = sim_heap_align(size),
-			  .owner = owner, .ctx = sim_ctx_tag()};
+			  .owner = owner, .ctx = sim_ctx_tag(),
+			  .dev = sim_cur_dev()};
 	a.host = host_alloc(size);
 	if (!a.host)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -200,8 +203,10 @@ CUresult sim_heap_free(CUdeviceptr p, const void *owner)
 	struct alloc a = H.v[i];
 	memmove(&H.v[i], &H.v[i + 1], (H.n - i - 1) * sizeof(*H.v));
 	H.n--;
-	if (!a.foreign)
+	if (!a.foreign) {
 		H.used -= a.charged;
+		H.dev_used[a.dev] -= a.charged;
+	}
 	pthread_rwlock_unlock(&H.lock);
 	sim_heap_release(&a);
 	return CUDA_SUCCESS;
@@ -220,6 +225,7 @@ void sim_heap_free_all(void)
 	H.r = NULL;
 	H.nr = H.rcap = 0;
 	H.used = 0;
+	memset(H.dev_used, 0, sizeof(H.dev_used));
 	pthread_rwlock_unlock(&H.lock);
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].mapped) /* a mapping's pages go with its shadow */
@@ -244,6 +250,7 @@ void sim_heap_free_ctx(const void *ctx)
 					(H.n - i - 1) * sizeof(*H.v));
 				H.n--;
 				H.used -= a.charged;
+				H.dev_used[a.dev] -= a.charged;
 				break;
 			}
 		pthread_rwlock_unlock(&H.lock);
@@ -256,8 +263,10 @@ void sim_heap_free_ctx(const void *ctx)
 void sim_heap_info(size_t *free_bytes, size_t *total)
 {
 	pthread_rwlock_rdlock(&H.lock);
-	*free_bytes = H.total - H.used;
-	*total = H.total;
+	/* the current device's: each has its own memory */
+	int d = sim_cur_dev();
+	*free_bytes = sim_cfg.total_mem - H.dev_used[d];
+	*total = sim_cfg.total_mem;
 	pthread_rwlock_unlock(&H.lock);
 }
 
@@ -307,6 +316,16 @@ bool sim_heap_find(CUdeviceptr p, size_t n, struct sim_span *out)
 	out->size = size;
 	out->host = a->host;
 	return true;
+}
+
+int sim_heap_dev_of(CUdeviceptr p)
+{
+	pthread_rwlock_rdlock(&H.lock);
+	size_t i = sim_heap_lower(p + 1);
+	int d = i && p - H.v[i - 1].base < H.v[i - 1].size ? H.v[i - 1].dev
+							    : -1;
+	pthread_rwlock_unlock(&H.lock);
+	return d;
 }
 
 void *sim_heap_map(CUdeviceptr p, size_t n)

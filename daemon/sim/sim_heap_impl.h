@@ -18,6 +18,7 @@ struct alloc {
 	int fd1;      /* memfd + 1 when host maps a file (IPC), else 0 */
 	bool foreign; /* imported: another process's memory, not charged */
 	const void *ctx; /* context current when made (sim_ctx_tag) */
+	int dev;         /* the device whose memory it takes (sim_cur_dev) */
 };
 
 struct resv {
@@ -31,7 +32,8 @@ struct sim_heap {
 	struct alloc *v;
 	size_t n, cap;
 	uint64_t lo, hi, cursor;
-	uint64_t total, used;
+	uint64_t total, used;               /* all devices */
+	uint64_t dev_used[SIM_MAX_DEVS];    /* each of sim_cfg.total_mem */
 	struct resv *r;     /* reservations, sorted by base, in [hi, vhi) */
 	size_t nr, rcap;
 	uint64_t vhi;

@@ -19,9 +19,10 @@
 CUresult sim_heap_charge(size_t n)
 {
 	pthread_rwlock_wrlock(&H.lock);
-	bool ok = H.total - H.used >= n;
+	/* VMM physical memory: device 0's (the sim's VMM serves device 0) */
+	bool ok = H.total - H.used >= n && sim_cfg.total_mem - H.dev_used[0] >= n;
 	if (ok)
-		H.used += n;
+		H.used += n, H.dev_used[0] += n;
 	pthread_rwlock_unlock(&H.lock);
 	return ok ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
@@ -30,6 +31,7 @@ void sim_heap_uncharge(size_t n)
 {
 	pthread_rwlock_wrlock(&H.lock);
 	H.used -= n;
+	H.dev_used[0] -= n;
 	pthread_rwlock_unlock(&H.lock);
 }
 

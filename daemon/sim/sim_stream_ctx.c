@@ -198,7 +198,7 @@ CUresult sim_cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 	CUresult rc = ctx ? sim_check_init() : sim_enter();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
+	if (ctx && !sim_ctx_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!version)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -212,7 +212,7 @@ CUresult sim_cuCtxGetId(CUcontext ctx, unsigned long long *id)
 	CUresult rc = ctx ? sim_check_init() : sim_enter();
 	if (rc)
 		return rc;
-	if (ctx && ctx != (CUcontext)&sim_ctx && !sim_ctx_user_valid(ctx))
+	if (ctx && !sim_ctx_valid(ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!id)
 		return CUDA_ERROR_INVALID_VALUE;

@@ -51,15 +51,62 @@ void vgpu_cu_ctx_after_fork(void)
 	vgpu_cu_ctx_forget_created();
 }
 
+/* Device dev's primary context id and reference count (device 0's are
+ * vgpu_cu.ctx_id and ctx_refs, as before there were several). */
+static uint64_t *id_of(CUdevice dev)
+{
+	return dev == 0 ? &vgpu_cu.ctx_id : &vgpu_cu.more_ctx[dev - 1];
+}
+
+static int *refs_of(CUdevice dev)
+{
+	return dev == 0 ? &vgpu_cu.ctx_refs : &vgpu_cu.more_refs[dev - 1];
+}
+
+static CUresult dev_ok(CUdevice dev)
+{
+	return vgpu_cu_dev(dev) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+static CUresult retain_id_of(CUdevice dev)
+{
+	if (*id_of(dev))
+		return CUDA_SUCCESS;
+	struct vgpu_cu_args a = {{dev ? VGPU_MGPU_RETAIN : 0, (uint64_t)dev}};
+	CUresult r = dev == 0 ? vgpu_cu_rpc(VGPU_CU_CTX_RETAIN, &a, true,
+					    "cuDevicePrimaryCtxRetain")
+			      : vgpu_cu_rpc(VGPU_CU_MGPU, &a, true,
+					    "cuDevicePrimaryCtxRetain");
+	if (!r)
+		*id_of(dev) = a.a[0];
+	return r;
+}
+
 static CUresult retain_id(void)
 {
-	if (vgpu_cu.ctx_id)
-		return CUDA_SUCCESS;
-	struct vgpu_cu_args a = {{0}};
-	CUresult r = vgpu_cu_rpc(VGPU_CU_CTX_RETAIN, &a, true,
-				 "cuDevicePrimaryCtxRetain");
+	return retain_id_of(0);
+}
+
+int vgpu_cu_ctx_dev(uint64_t id)
+{
+	for (int d = 0; id && d < vgpu_cu.ndev; d++)
+		if (*id_of(d) == id)
+			return d;
+	return vgpu_cu_ctx_created_dev(id);
+}
+
+CUresult vgpu_cu_primary_ctx_of(CUdevice dev, CUcontext *pctx)
+{
+	CUresult r = vgpu_cu_ready();
 	if (!r)
-		vgpu_cu.ctx_id = a.a[0];
+		r = dev_ok(dev);
+	if (r)
+		return r;
+	pthread_mutex_lock(&mu);
+	r = retain_id_of(dev);
+	pthread_mutex_unlock(&mu);
+	if (!r)
+		*pctx = (CUcontext)(uintptr_t)*id_of(dev);
 	return r;
 }
 
@@ -85,15 +132,15 @@ VGPU_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 		return r;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
+	if ((r = dev_ok(dev)))
+		return r;
 	pthread_mutex_lock(&mu);
-	r = retain_id();
+	r = retain_id_of(dev);
 	if (!r)
-		vgpu_cu.ctx_refs++;
+		(*refs_of(dev))++;
 	pthread_mutex_unlock(&mu);
 	if (!r)
-		*pctx = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
+		*pctx = (CUcontext)(uintptr_t)*id_of(dev);
 	return r;
 }
 
@@ -102,15 +149,15 @@ static CUresult release(CUdevice dev)
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
+	if ((r = dev_ok(dev)))
+		return r;
 	pthread_mutex_lock(&mu);
-	r = vgpu_cu.ctx_refs > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
-	bool last = !r && --vgpu_cu.ctx_refs == 0;
+	r = *refs_of(dev) > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+	bool last = !r && --*refs_of(dev) == 0;
 	pthread_mutex_unlock(&mu);
 	/* the context the program sees ends here: its local storage too */
 	if (last)
-		vgpu_cls_destroy((CUcontext)(uintptr_t)vgpu_cu.ctx_id);
+		vgpu_cls_destroy((CUcontext)(uintptr_t)*id_of(dev));
 	return r;
 }
 
@@ -133,12 +180,12 @@ VGPU_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev,
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
+	if ((r = dev_ok(dev)))
+		return r;
 	if (!flags || !active)
 		return CUDA_ERROR_INVALID_VALUE;
 	*flags = 0;
-	*active = vgpu_cu.ctx_refs > 0;
+	*active = *refs_of(dev) > 0;
 	return CUDA_SUCCESS;
 }
 
@@ -210,7 +257,8 @@ VGPU_EXPORT CUresult cuCtxGetDevice(CUdevice *dev)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!current)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	*dev = 0;
+	int d = vgpu_cu_ctx_dev(current);
+	*dev = d < 0 ? 0 : d;
 	return CUDA_SUCCESS;
 }
 

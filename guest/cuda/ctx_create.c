@@ -20,6 +20,7 @@
 
 #define LIVE_MAX 256 /* contexts created and not destroyed, at once */
 static uint64_t live[LIVE_MAX];
+static int live_dev[LIVE_MAX]; /* the device each was created on */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 bool vgpu_cu_ctx_known(CUcontext ctx)
@@ -27,7 +28,7 @@ bool vgpu_cu_ctx_known(CUcontext ctx)
 	uint64_t id = (uint64_t)(uintptr_t)ctx;
 	if (!id)
 		return false;
-	if (id == vgpu_cu.ctx_id)
+	if (vgpu_cu_ctx_dev(id) >= 0)
 		return true;
 	bool found = false;
 	pthread_mutex_lock(&mu);
@@ -43,13 +44,24 @@ void vgpu_cu_ctx_forget_created(void)
 	pthread_mutex_init(&mu, NULL);
 }
 
-static bool remember(uint64_t id)
+int vgpu_cu_ctx_created_dev(uint64_t id)
+{
+	int d = -1;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; id && i < LIVE_MAX && d < 0; i++)
+		if (live[i] == id)
+			d = live_dev[i];
+	pthread_mutex_unlock(&mu);
+	return d;
+}
+
+static bool remember(uint64_t id, CUdevice dev)
 {
 	bool ok = false;
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < LIVE_MAX && !ok; i++)
 		if (!live[i])
-			live[i] = id, ok = true;
+			live[i] = id, live_dev[i] = dev, ok = true;
 	pthread_mutex_unlock(&mu);
 	return ok;
 }
@@ -78,14 +90,14 @@ static CUresult create(CUcontext *pctx, unsigned int flags, CUdevice dev)
 		return r;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
+	if (!vgpu_cu_dev(dev))
 		return CUDA_ERROR_INVALID_DEVICE;
 	if (!vgpu_cu_ctx_room())
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	struct vgpu_cu_args a = {{flags}};
+	struct vgpu_cu_args a = {{flags, (uint64_t)dev}};
 	if ((r = vgpu_cu_rpc(VGPU_CU_CTX_CREATE, &a, true, "cuCtxCreate")))
 		return r;
-	if (!remember(a.a[0])) {
+	if (!remember(a.a[0], dev)) {
 		destroy_id(a.a[0]);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}

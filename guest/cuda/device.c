@@ -1,5 +1,6 @@
 /* guest/cuda/device.c - device queries, answered from the cache cuInit
- * filled: microseconds, no context, no round trip. */
+ * filled: microseconds, no context, no round trip. Devices are the
+ * process's 0..n-1 (the VM's GPUs after CUDA_VISIBLE_DEVICES). */
 #include "rpc.h"
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 static CUresult dev_ok(CUdevice dev)
 {
 	CUresult r = vgpu_cu_ready();
-	return r ? r : dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+	return r ? r : vgpu_cu_dev(dev) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
 
 VGPU_EXPORT CUresult cuDeviceGetCount(int *count)
@@ -15,7 +16,7 @@ VGPU_EXPORT CUresult cuDeviceGetCount(int *count)
 	if (!count)
 		return CUDA_ERROR_INVALID_VALUE;
 	CUresult r = vgpu_cu_ready();
-	*count = r ? 0 : 1;
+	*count = r ? 0 : vgpu_cu.ndev;
 	return r;
 }
 
@@ -26,9 +27,9 @@ VGPU_EXPORT CUresult cuDeviceGet(CUdevice *dev, int ordinal)
 		return r;
 	if (!dev)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (ordinal != 0)
+	if (!vgpu_cu_dev(ordinal))
 		return CUDA_ERROR_INVALID_DEVICE;
-	*dev = 0;
+	*dev = ordinal;
 	return CUDA_SUCCESS;
 }
 
@@ -46,7 +47,8 @@ static CUresult get_string(char *dst, int len, CUdevice dev, const char *src)
 
 VGPU_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 {
-	return get_string(name, len, dev, vgpu_cu.info.name);
+	CUresult r = dev_ok(dev);
+	return r ? r : get_string(name, len, dev, vgpu_cu_dev(dev)->name);
 }
 
 static CUresult get_uuid(CUuuid *uuid, CUdevice dev)
@@ -56,7 +58,7 @@ static CUresult get_uuid(CUuuid *uuid, CUdevice dev)
 		return r;
 	if (!uuid)
 		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(uuid->bytes, vgpu_cu.info.uuid, 16);
+	memcpy(uuid->bytes, vgpu_cu_dev(dev)->uuid, 16);
 	return CUDA_SUCCESS;
 }
 
@@ -78,7 +80,7 @@ static CUresult total_mem(size_t *bytes, CUdevice dev)
 		return r;
 	if (!bytes)
 		return CUDA_ERROR_INVALID_VALUE;
-	*bytes = vgpu_cu.info.total_mem;
+	*bytes = vgpu_cu_dev(dev)->total_mem;
 	return CUDA_SUCCESS;
 }
 
@@ -104,16 +106,18 @@ VGPU_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
 	CUresult r = dev_ok(dev);
 	if (r)
 		return r;
-	if (!pi || (unsigned)attrib >= vgpu_cu.info.nattrs ||
-	    vgpu_cu.info.attrs[attrib] == VGPU_CU_ATTR_INVALID)
+	const struct vgpu_cu_devinfo *i = vgpu_cu_dev(dev);
+	if (!pi || (unsigned)attrib >= i->nattrs ||
+	    i->attrs[attrib] == VGPU_CU_ATTR_INVALID)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pi = vgpu_cu.info.attrs[attrib];
+	*pi = i->attrs[attrib];
 	return CUDA_SUCCESS;
 }
 
 VGPU_EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice dev)
 {
-	return get_string(bus, len, dev, vgpu_cu.info.pci_bus_id);
+	CUresult r = dev_ok(dev);
+	return r ? r : get_string(bus, len, dev, vgpu_cu_dev(dev)->pci_bus_id);
 }
 
 VGPU_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,
@@ -124,7 +128,8 @@ VGPU_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,
 		return r;
 	if (!major || !minor)
 		return CUDA_ERROR_INVALID_VALUE;
-	*major = vgpu_cu.info.attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR];
-	*minor = vgpu_cu.info.attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
+	const int32_t *a = vgpu_cu_dev(dev)->attrs;
+	*major = a[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR];
+	*minor = a[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
 	return CUDA_SUCCESS;
 }

@@ -46,9 +46,7 @@ static CUresult primary_context(CUcontext *pctx, CUdevice dev)
 		return r;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
-	return vgpu_cu_primary_ctx(pctx);
+	return vgpu_cu_primary_ctx_of(dev, pctx);
 }
 
 static CUresult get_module_from_cubin_ext1(CUmodule *out, const void *wrapper,

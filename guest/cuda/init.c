@@ -38,6 +38,11 @@ static CUresult connect_daemon(void)
 		return CUDA_ERROR_NO_DEVICE;
 	}
 	vgpu_cu.info.name[sizeof(vgpu_cu.info.name) - 1] = 0;
+	r = vgpu_cu_devices_init();
+	if (r) {
+		vgpu_conn_close(&vgpu_cu.conn);
+		return r;
+	}
 	return CUDA_SUCCESS;
 }
 

@@ -72,6 +72,8 @@ static CUresult attr(const struct ptr_info *p, CUpointer_attribute a,
 	switch (a) {
 	case CU_POINTER_ATTRIBUTE_CONTEXT: {
 		CUcontext c = (CUcontext)(uintptr_t)vgpu_cu.ctx_id;
+		if (dev)
+			vgpu_cu_primary_ctx_of(vgpu_cu_ptr_dev(p->dev), &c);
 		put(data, &c, sizeof(c));
 		return CUDA_SUCCESS;
 	}
@@ -105,7 +107,7 @@ static CUresult attr(const struct ptr_info *p, CUpointer_attribute a,
 		return CUDA_SUCCESS;
 	}
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: {
-		int v = 0;
+		int v = dev ? vgpu_cu_ptr_dev(p->dev) : 0;
 		put(data, &v, sizeof(v));
 		return CUDA_SUCCESS;
 	}

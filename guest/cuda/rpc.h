@@ -27,6 +27,12 @@ struct vgpu_cu_state {
 	bool initialised;
 	uint64_t ctx_id;        /* the primary context, once retained */
 	int ctx_refs;
+	/* devices 1..ndev-1 (device 0's are info, ctx_id, ctx_refs):
+	 * CUDA_VISIBLE_DEVICES applied by cuInit (guest/cuda/visible.h) */
+	int ndev;
+	struct vgpu_cu_devinfo more[VGPU_CU_MAX_DEVS - 1];
+	uint64_t more_ctx[VGPU_CU_MAX_DEVS - 1];
+	int more_refs[VGPU_CU_MAX_DEVS - 1];
 	bool trace;
 };
 
@@ -52,6 +58,20 @@ void vgpu_cu_ctx_pushed(uint64_t id);
 void vgpu_cu_ctx_destroyed(uint64_t id);
 /* In a forked child: the parent's created contexts are not its worker's. */
 void vgpu_cu_ctx_forget_created(void);
+
+/* Device dev's identity; NULL unless 0 <= dev < ndev (multigpu.c). */
+const struct vgpu_cu_devinfo *vgpu_cu_dev(CUdevice dev);
+/* The device of a context of this process (-1: none): its primary
+ * context's device, or the one it was created on (ctx_create.c). */
+int vgpu_cu_ctx_dev(uint64_t id);
+int vgpu_cu_ctx_created_dev(uint64_t id);
+/* Device dev's primary context without a reference (cudart's entry). */
+CUresult vgpu_cu_primary_ctx_of(CUdevice dev, CUcontext *pctx);
+/* The device of a device pointer of the process (0 with one GPU, or when
+ * the worker cannot tell): cuPointerGetAttribute's DEVICE_ORDINAL. */
+int vgpu_cu_ptr_dev(uint64_t p);
+/* cuInit's device list: the VM's devices, CUDA_VISIBLE_DEVICES applied. */
+CUresult vgpu_cu_devices_init(void);
 
 CUresult vgpu_cu_ready(void);
 /* Calls that waited for vgpud's answer (guest/cuda/marker.c exports it). */

@@ -150,7 +150,8 @@ VGPU_EXPORT CUresult cuCtxGetDevice_v2(CUdevice *dev, CUcontext ctx)
 		return r;
 	if (!dev)
 		return CUDA_ERROR_INVALID_VALUE;
-	*dev = 0;
+	int d = vgpu_cu_ctx_dev((uint64_t)(uintptr_t)ctx);
+	*dev = d < 0 ? 0 : d;
 	return CUDA_SUCCESS;
 }
 

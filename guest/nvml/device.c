@@ -40,7 +40,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned *count)
 		return r;
 	if (!count)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*count = vn_present(&s) ? 1 : 0;
+	*count = vn_count(&s);
 	return NVML_SUCCESS;
 }
 
@@ -56,9 +56,9 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned i,
 	nvmlReturn_t r = vn_snapshot(&s);
 	if (r)
 		return r;
-	if (!d || i != 0 || !vn_present(&s))
+	if (!d || i >= vn_count(&s))
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*d = vn_handle();
+	*d = vn_handle_of(i);
 	return NVML_SUCCESS;
 }
 
@@ -78,10 +78,15 @@ static nvmlReturn_t find(const char *key, nvmlDevice_t *d,
 		return r;
 	if (!key || !d)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	if (!vn_present(&s) || !match(&s, key))
-		return NVML_ERROR_NOT_FOUND;
-	*d = vn_handle();
-	return NVML_SUCCESS;
+	for (unsigned i = 0; i < vn_count(&s); i++) {
+		struct vgpu_vminfo one = s;
+		vn_select(&one, i);
+		if (match(&one, key)) {
+			*d = vn_handle_of(i);
+			return NVML_SUCCESS;
+		}
+	}
+	return NVML_ERROR_NOT_FOUND;
 }
 
 static bool match_uuid(const struct vgpu_vminfo *s, const char *key)
@@ -190,7 +195,7 @@ VGPU_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t d, unsigned *index)
 		return r;
 	if (!index)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	*index = 0;
+	*index = (unsigned)vn_index(d);
 	return NVML_SUCCESS;
 }
 

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "../transport.h"
+#include <cuda.h> /* attribute numbers only */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,67 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned refs;
 static struct vgpu_transport tr;
 static const struct vgpu_vminfo *blk;
+/* One handle per device the block can describe (the VM's GPUs). */
 static struct nvmlDevice_st {
 	uint64_t magic;
-} dev0 = {0x4c4d564e55504756ull};
+} devs[VGPU_VMINFO_MAX_GPUS];
+
+nvmlDevice_t vn_handle_of(unsigned i)
+{
+	return &devs[i];
+}
 
 nvmlDevice_t vn_handle(void)
 {
-	return &dev0;
+	return &devs[0];
+}
+
+int vn_index(nvmlDevice_t d)
+{
+	const struct nvmlDevice_st *p = d;
+	if (p < devs || p >= devs + VGPU_VMINFO_MAX_GPUS)
+		return -1;
+	return (int)(p - devs);
+}
+
+unsigned vn_count(const struct vgpu_vminfo *s)
+{
+	return !vn_present(s) ? 0 : s->ngpus ? s->ngpus : 1;
+}
+
+/* Sensor groups: published for the VM's first GPU only. */
+#define SENSORS (VGPU_VMI_UTIL | VGPU_VMI_CLOCKS | VGPU_VMI_TEMP |          \
+		 VGPU_VMI_POWER | VGPU_VMI_FAN | VGPU_VMI_PSTATE |          \
+		 VGPU_VMI_ECC | VGPU_VMI_MODES | VGPU_VMI_BAR1 |            \
+		 VGPU_VMI_PROCS | VGPU_VMI_PCIE | VGPU_VMI_ENERGY |         \
+		 VGPU_VMI_CLKREASON | VGPU_VMI_APPCLK)
+
+void vn_select(struct vgpu_vminfo *s, unsigned i)
+{
+	if (!s->ngpus || i >= s->ngpus)
+		return;
+	const struct vgpu_vminfo_gpu *g = &s->gpus[i];
+	unsigned dom, bus, dv, fn;
+	memcpy(s->dev.uuid, g->uuid, 16);
+	snprintf(s->dev.pci_bus_id, sizeof(s->dev.pci_bus_id), "%s",
+		 g->pci_bus_id);
+	snprintf(s->dev.name, sizeof(s->dev.name), "%s", g->name);
+	if (sscanf(g->pci_bus_id, "%x:%x:%x.%x", &dom, &bus, &dv, &fn) == 4 &&
+	    s->dev.nattrs > CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID) {
+		s->dev.attrs[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID] = (int32_t)dom;
+		s->dev.attrs[CU_DEVICE_ATTRIBUTE_PCI_BUS_ID] = (int32_t)bus;
+		s->dev.attrs[CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID] = (int32_t)dv;
+	}
+	s->dev.total_mem = g->total_mem;
+	s->phys_total = g->phys_total;
+	s->vm_used = g->vm_used;
+	if (i == 0)
+		return;
+	/* no sensors for this GPU: its free memory is what the VM leaves */
+	s->valid &= ~(uint64_t)SENSORS;
+	s->phys_free = g->phys_total > g->vm_used ? g->phys_total - g->vm_used
+						  : 0;
+	s->nprocs = 0;
 }
 
 static void say(const char *msg)
@@ -135,9 +190,15 @@ nvmlReturn_t vn_device(nvmlDevice_t d, struct vgpu_vminfo *s)
 	nvmlReturn_t r = vn_snapshot(s);
 	if (r)
 		return r;
-	if (d != &dev0)
+	int i = vn_index(d);
+	if (i < 0)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	return vn_present(s) ? NVML_SUCCESS : NVML_ERROR_GPU_IS_LOST;
+	if (!vn_present(s))
+		return NVML_ERROR_GPU_IS_LOST;
+	if ((unsigned)i >= vn_count(s))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	vn_select(s, (unsigned)i);
+	return NVML_SUCCESS;
 }
 
 nvmlReturn_t vn_str(char *dst, unsigned len, const char *src)

@@ -6,8 +6,10 @@
  * claims a channel or creates a CUDA context. nvmlInit* maps the region
  * (reference counted, as NVML's init/shutdown pairs are); every query
  * takes a consistent snapshot with vn_device()/vn_snapshot() and answers
- * from it. One device, index 0: the VM's virtual GPU, with the identity
- * the guest libcuda reports too (the same struct vgpu_cu_devinfo).
+ * from it. One device per GPU of the VM (docs/multigpu.md), index i the
+ * VM's GPU i, with the identity the guest libcuda reports too (the same
+ * per-VM UUID and bus id); CUDA_VISIBLE_DEVICES does not apply, as with
+ * the real NVML. Sensors are the VM's first GPU's only.
  */
 #ifndef VGPU_GUEST_NVML_INTERNAL_H
 #define VGPU_GUEST_NVML_INTERNAL_H
@@ -24,8 +26,14 @@ nvmlReturn_t vn_snapshot(struct vgpu_vminfo *s);
  * a handle that is not ours, GPU_IS_LOST when the daemon's block is gone
  * or no longer describes a device. */
 nvmlReturn_t vn_device(nvmlDevice_t d, struct vgpu_vminfo *s);
-/* The handle of device 0. */
+/* The handle of device 0, of device i; a handle's index (-1: not ours);
+ * the number of devices a snapshot describes; a snapshot made to
+ * describe device i (its identity, memory; sensors only for 0). */
 nvmlDevice_t vn_handle(void);
+nvmlDevice_t vn_handle_of(unsigned i);
+int vn_index(nvmlDevice_t d);
+unsigned vn_count(const struct vgpu_vminfo *s);
+void vn_select(struct vgpu_vminfo *s, unsigned i);
 /* Is there a device to report (identity published)? */
 static inline bool vn_present(const struct vgpu_vminfo *s)
 {

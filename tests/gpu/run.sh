@@ -262,6 +262,12 @@ echo "== bench/bandwidth (GB/s) =="
 cat "$out/bench-bandwidth.txt"
 [[ -f $out/bench-bandwidth-huge.txt ]] &&
 	{ echo "== on huge pages =="; cat "$out/bench-bandwidth-huge.txt"; }
+# several GPUs (docs/multigpu.md): only where the machine has two or more
+if (($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') >= 2)); then
+	OUT=$out/multigpu bash tests/gpu/multigpu.sh "$B" >"$out/multigpu.txt" 2>&1
+	rc=$?
+	verdict "multigpu.sh (two GPUs)" "[[ $rc -eq 0 ]]"
+fi
 echo
 echo "== bench/fairness (shares from %globaltimer) =="
 cat "$out/bench-fairness.txt"

@@ -30,7 +30,9 @@ qregion=/dev/shm/vgpu-it-q-$$ # a second VM, with a memory quota (NVML)
 passed=0 failed=0
 cleanup() {
 	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	rm -rf "$tmp" "$region" "$qregion" "$region-q" "$region-big"
+	[[ -n ${mdaemon:-} ]] && kill "$mdaemon" 2>/dev/null && wait "$mdaemon"
+	rm -rf "$tmp" "$region" "$qregion" "$region-q" "$region-big" \
+		"$region"-m[gab]
 }
 trap cleanup EXIT
 
@@ -361,6 +363,88 @@ check scheduler_off_and_on scheduler_switch
 kill "$daemon" && wait "$daemon"
 daemon=
 check vgpud_clean_exit grep -q "stopped" "$tmp/vgpud.log"
+# Several GPUs (docs/multigpu.md): a second vgpud on the sim's three GPUs,
+# of which 0 and 1 reach each other (sim_peer); VM mg has all three, VMs
+# ma and mb have `gpus = any` and must land on different GPUs.
+if [[ $backend == sim ]]; then
+	m=$tmp/multigpu
+	mkdir -p "$m/vms.d"
+	printf 'backend = sim\ncontrol_socket = %s/ctl.sock\nsim_gpus = 3\nsim_peer = 0-1\ngpus = 0,1,2\nlog_level = debug\n' \
+		"$m" >"$m/vgpud.conf"
+	printf 'region = %s-mg\nregion_size = 64M\nchannels = 4\ngpus = 0,1,2\nmemory_limit = 40M\n' \
+		"$region" >"$m/vms.d/mg.conf"
+	for v in ma mb; do
+		printf 'region = %s-%s\nregion_size = 16M\nchannels = 2\ngpus = any\n' \
+			"$region" "$v" >"$m/vms.d/$v.conf"
+	done
+	VGPU_SIM_MEMORY=256M "$build/vgpud" -c "$m" 2>"$m/vgpud.log" &
+	mdaemon=$!
+	for _ in $(seq 100); do [[ -S $m/ctl.sock ]] && break; sleep 0.05; done
+	mg() { VGPU_REGION=$region-mg LD_LIBRARY_PATH=$build/guest/lib "$@"; }
+	check multigpu mg "$build/tests/gpu/multigpu" "$kernels" --peer 0-1 \
+		--quota 40
+	# CUDA_VISIBLE_DEVICES: indices, order, UUID prefixes, a bad entry
+	# ending the list, nothing visible
+	visible() {
+		local all u1 u2 out
+		all=$(mg "$build/tests/gpu/multigpu" --list) || return 1
+		u1=$(awk '$1 == "device" && $2 == 1 {print $3}' <<<"$all")
+		u2=$(awk '$1 == "device" && $2 == 2 {print $3}' <<<"$all")
+		out=$(CUDA_VISIBLE_DEVICES=2,1 mg "$build/tests/gpu/multigpu" --list)
+		grep -qx "device 0 $u2 0000:03:00.0" <<<"$out" &&
+		grep -qx "device 1 $u1 0000:02:00.0" <<<"$out" || return 1
+		out=$(CUDA_VISIBLE_DEVICES=${u1:0:9} mg "$build/tests/gpu/multigpu" --list)
+		grep -qx "devices 1" <<<"$out" && grep -q " $u1 " <<<"$out" || return 1
+		out=$(CUDA_VISIBLE_DEVICES=1,7,0 mg "$build/tests/gpu/multigpu" --list)
+		grep -qx "devices 1" <<<"$out" || return 1
+		out=$(CUDA_VISIBLE_DEVICES= mg "$build/tests/gpu/multigpu" --list)
+		grep -qx "cuInit CUDA_ERROR_NO_DEVICE" <<<"$out" || return 1
+		# the whole test on devices 2 and 0, which cannot reach each other
+		CUDA_VISIBLE_DEVICES=2,0 mg "$build/tests/gpu/multigpu" \
+			"$kernels" --peer none
+	}
+	check multigpu_visible_devices visible
+	# NVML: every GPU of the VM, the UUIDs libcuda reports, each GPU's
+	# total the per-GPU quota; CUDA_VISIBLE_DEVICES does not apply
+	nvml_gpus() {
+		local want got
+		want=$(mg "$build/tests/gpu/multigpu" --list | awk '$1 == "device" {print "device", $2, $3}')
+		got=$(CUDA_VISIBLE_DEVICES=1 mg env PYTHONPATH="$build/pypi/nvidia-ml-py" python3 -c '
+import pynvml as n
+n.nvmlInit()
+for i in range(n.nvmlDeviceGetCount()):
+    h = n.nvmlDeviceGetHandleByIndex(i)
+    u = n.nvmlDeviceGetUUID(h)
+    u = u.decode() if isinstance(u, bytes) else u
+    assert n.nvmlDeviceGetMemoryInfo(h).total == 40 << 20, i
+    assert n.nvmlDeviceGetIndex(h) == i
+    assert n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByUUID(u)) == i
+    print("device", i, u)
+') || return 1
+		echo "$got"
+		[[ $want == "$got" && $(wc -l <<<"$got") -eq 3 ]]
+	}
+	check multigpu_nvml nvml_gpus
+	# `gpus = any`: ma and mb on different GPUs, both working at once
+	placement() {
+		"$build/vgpuctl" -s "$m/ctl.sock" status >"$m/status.txt" || return 1
+		cat "$m/status.txt"
+		grep -q "vm ma  gpus 0 (any)" "$m/status.txt" &&
+		grep -q "vm mb  gpus 1 (any)" "$m/status.txt" || return 1
+		local a b
+		VGPU_REGION=$region-ma LD_LIBRARY_PATH=$build/guest/lib \
+			"$build/tests/gpu/drvapi" "$kernels" >"$m/ma.out" 2>&1 &
+		a=$!
+		VGPU_REGION=$region-mb LD_LIBRARY_PATH=$build/guest/lib \
+			"$build/tests/gpu/drvapi" "$kernels" >"$m/mb.out" 2>&1 &
+		b=$!
+		wait $a && wait $b
+	}
+	check multigpu_placement_any placement
+	kill "$mdaemon" && wait "$mdaemon"
+	mdaemon=
+fi
+
 # tests/gpu/llm/run.sh itself, against a stand-in llama-server (the real
 # test needs a GPU: make llm)
 [[ $backend == sim ]] &&

@@ -76,7 +76,8 @@ Test(config, host_keys)
 	cr_assert_eq(load(), 0, "%s", msg);
 	cr_expect_eq(C.backend, VGPUD_BACKEND_SIM);
 	cr_expect_str_eq(C.driver, "/opt/nv/libcuda.so.1");
-	cr_expect_eq(C.gpu, 3);
+	cr_expect_eq(C.ngpu_specs, 1); /* gpu = N: gpus with one entry */
+	cr_expect_str_eq(C.gpu_spec[0], "3");
 	cr_expect_eq(C.log_level, VGPUD_LOG_DEBUG);
 	cr_expect_str_eq(C.control_socket, "/run/x.sock");
 	cr_expect_eq(C.lease_ms, 45000);

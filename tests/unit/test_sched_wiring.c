@@ -155,7 +155,7 @@ Test(sched_scan, kernels_are_charged_what_they_measured_never_more_than_wall)
 	vgpud_sched_retire(&D, &D.vms[1], 0, 52 * MS);
 	cr_expect_eq(atomic_load(&C(0, 0)->busy_seq), 0u);
 	cr_expect_eq(atomic_load(&C(0, 0)->gpu_ns), 0u);
-	cr_expect_eq(D.sched_busy, 0u);
+	cr_expect_eq(D.sched_busy[0], 0u);
 	vgpud_sched_scan(&D, 62 * MS);
 	cr_expect_eq(vgpud_sched_gpu_ns(&D, 0, 62 * MS), a);
 }
