@@ -11,7 +11,8 @@
 #           alone, then beside VM h (4 processes, deep queues)
 # JSON lines on stdout (and $OUT/fairness.jsonl), a table on stderr.
 # Environment: FAIR_SECS (default 6) per run, FAIR_MS (1) kernel length,
-# FAIR_CASES (default all: "4v1 w3to1 4equal light") which cases.
+# FAIR_CASES (default all: "4v1 w3to1 4equal light") which cases,
+# FAIR_QUEUE (default 2ms) vgpud's sched_queue.
 set -uo pipefail
 B=${1:-build}
 out=${OUT:-/tmp/vgpu-fairness}
@@ -38,8 +39,8 @@ start_vgpud() {
 	cfg=$out/cfg
 	rm -rf "$cfg"
 	mkdir -p "$cfg/vms.d"
-	printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\nscheduler = %s\n' \
-		"$real" "$cfg" "$sched" >"$cfg/vgpud.conf"
+	printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\nscheduler = %s\nsched_queue = %s\n' \
+		"$real" "$cfg" "$sched" "${FAIR_QUEUE:-2ms}" >"$cfg/vgpud.conf"
 	for spec in "$@"; do
 		IFS=: read -r name w ch <<<"$spec"
 		printf 'region = /dev/shm/vgpu-fair-%s-%s\nregion_size = 256M\nchannels = %s\ncompute_weight = %s\n' \

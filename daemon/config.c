@@ -365,6 +365,25 @@ static int set_metrics(void *o, const char *v, const char **why)
 	return 0;
 }
 
+/* sched_queue = 500us | 2ms: how much estimated GPU time a VM may have
+ * queued (docs/scheduler.md); what a light VM's kernel may wait behind. */
+static int set_sched_queue(void *o, const char *v, const char **why)
+{
+	char *end;
+	uint64_t n;
+	*why = "expected a duration from 100us to 100ms, such as 500us or 2ms";
+	if (parse_u64(v, &n, &end))
+		return -1;
+	if (!strcmp(end, "ms") && n <= 100)
+		n *= 1000;
+	else if (strcmp(end, "us"))
+		return -1;
+	if (n < 100 || n > 100000)
+		return -1;
+	((struct vgpud_config *)o)->sched_queue_us = n;
+	return 0;
+}
+
 static int set_scheduler(void *o, const char *v, const char **why)
 {
 	struct vgpud_config *c = o;
@@ -381,7 +400,8 @@ static const struct key host_keys[] = {
 	{"backend", set_backend}, {"driver", set_driver}, {"gpu", set_gpu},
 	{"log_level", set_log}, {"control_socket", set_socket},
 	{"lease", set_lease}, {"metrics_listen", set_metrics},
-	{"scheduler", set_scheduler}, {"gpus", set_gpus}, {"sim_gpus", set_sim_gpus},
+	{"scheduler", set_scheduler}, {"sched_queue", set_sched_queue},
+	{"gpus", set_gpus}, {"sim_gpus", set_sim_gpus},
 	{"sim_peer", set_sim_peer}, {NULL, NULL}};
 
 static int set_region(void *o, const char *v, const char **why)
@@ -775,6 +795,7 @@ void vgpud_config_defaults(struct vgpud_config *c)
 		 "/run/vgpud/control.sock");
 	c->lease_ms = 30000;
 	c->sched_on = true;
+	c->sched_queue_us = 2000;
 	c->ngpu_specs = 1; /* gpus = 0 */
 	snprintf(c->gpu_spec[0], sizeof(c->gpu_spec[0]), "0");
 	c->sim_gpus = 1;

@@ -76,6 +76,8 @@ struct vgpud_config {
 	uint32_t metrics_addr;              /* IPv4, host byte order */
 	uint16_t metrics_port;              /* 0: any free port (logged) */
 	bool sched_on;                      /* scheduler = on (default) | off */
+	uint64_t sched_queue_us;            /* sched_queue: a VM's queued GPU
+					     * time at most (default 2ms) */
 	uint32_t nvms;
 	struct vgpud_vm vms[VGPUD_MAX_VMS];
 };

@@ -213,7 +213,13 @@ int vgpud_reload(struct vgpud *d, char *msg, size_t n)
 				      neu->sched_on ? "on" : "off");
 	d->cfg.log_level = neu->log_level;
 	d->cfg.lease_ms = neu->lease_ms;
+	if (d->cfg.sched_queue_us != neu->sched_queue_us)
+		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
+				      "sched_queue %lluus -> %lluus\n",
+				      (unsigned long long)d->cfg.sched_queue_us,
+				      (unsigned long long)neu->sched_queue_us);
 	d->cfg.sched_on = neu->sched_on;
+	d->cfg.sched_queue_us = neu->sched_queue_us;
 	if (d->sched)
 		vgpud_sched_apply(d, vgpu_now_ns());
 	vlog_set_level(d->cfg.log_level);

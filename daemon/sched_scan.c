@@ -14,11 +14,11 @@
  * measurement arrives when it completes, after the time it ran. */
 #define BUDGET_MAX_NS (1000 * MS)
 
-/* The policy's defaults but a 2 ms queue: a heavy VM's queued kernels are
- * what a light VM's next kernel waits behind (contexts time-slice; the
- * GPU cannot be preempted from here), and grants refill within a scan
- * (0.5 ms) plus a completion poll (50 us), so 2 ms keeps a lone VM's
- * queue from running dry. */
+/* The policy's defaults but the queue, `sched_queue` (default 2 ms): a
+ * heavy VM's queued kernels are what a light VM's next kernel waits behind
+ * (contexts time-slice; the GPU cannot be preempted from here), and grants
+ * refill within a scan (0.5 ms) plus a completion poll (50 us), so 2 ms
+ * keeps a lone VM's queue from running dry. */
 static const struct vs_params params = {
 	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 2 * MS,
 	.cap_burst_ns = 10 * MS};
@@ -57,6 +57,8 @@ static struct vgpud_sched_chan *chan_slot(const struct vgpud_vmstate *v,
 
 void vgpud_sched_apply(struct vgpud *d, uint64_t now)
 {
+	for (uint32_t g = 0; g < ndoms(d); g++)
+		d->sched[g].p.queue_ns = d->cfg.sched_queue_us * 1000;
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		const struct vgpud_vm *c = &d->cfg.vms[i];
 		struct vgpud_sched_vm *S = vm_slot(&d->vms[i]);
@@ -89,7 +91,8 @@ int vgpud_sched_open(struct vgpud *d, uint64_t now)
 		if (!v->sched_seen)
 			return -1;
 		/* a first launch need not wait for the first scan */
-		atomic_store(&vm_slot(v)->limit_ns, params.queue_ns);
+		atomic_store(&vm_slot(v)->limit_ns,
+			     d->cfg.sched_queue_us * 1000);
 	}
 	vgpud_sched_apply(d, now);
 	return 0;

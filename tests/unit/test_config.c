@@ -64,6 +64,7 @@ Test(config, empty_directory_gives_defaults)
 	cr_expect_str_eq(C.driver, "/usr/lib/x86_64-linux-gnu/libcuda.so.1");
 	cr_expect_eq(C.log_level, VGPUD_LOG_INFO);
 	cr_expect_eq(C.lease_ms, 30000);
+	cr_expect_eq(C.sched_queue_us, 2000);
 	cr_expect_eq(C.nvms, 0);
 	cr_expect_str_eq(C.dir, dir);
 }
@@ -165,6 +166,20 @@ Test(config, host_errors)
 	expect_error("vgpud.conf", 1, "debug");
 	put("vgpud.conf", "gpu = 64\n");
 	expect_error("vgpud.conf", 1, "from 0 to 63");
+	put("vgpud.conf", "\nsched_queue = 50us\n");
+	expect_error("vgpud.conf", 2, "from 100us to 100ms");
+	put("vgpud.conf", "sched_queue = 2s\n");
+	expect_error("vgpud.conf", 1, "from 100us to 100ms");
+}
+
+Test(config, sched_queue_units)
+{
+	put("vgpud.conf", "sched_queue = 500us\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(C.sched_queue_us, 500);
+	put("vgpud.conf", "sched_queue = 4ms\n");
+	cr_assert_eq(load(), 0, "%s", msg);
+	cr_expect_eq(C.sched_queue_us, 4000);
 }
 
 Test(config, cross_key_and_cross_file_checks)
