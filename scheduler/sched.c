@@ -177,9 +177,9 @@ bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns, uint64_t now)
 	}
 	struct vs_vm *v = &s->vm[vm];
 	v->held = false;
-	if (v->queued && (est_ns > s->p.queue_ns ||
-			  v->queued_ns > s->p.queue_ns - est_ns))
-		return false; /* its own backlog: not a throttle */
+	if (v->queued >= 2 && (est_ns > s->p.queue_ns ||
+			       v->queued_ns > s->p.queue_ns - est_ns))
+		return false; /* its own backlog: not a throttle (room()) */
 	v->queued++;
 	v->queued_ns += est_ns;
 	v->admitted++;
@@ -216,12 +216,23 @@ void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now)
 	vs_meter_idle(&s->m, vm, now);
 }
 
+/* Room in the VM's queue: queue_ns less what it has queued, and at least
+ * room for a second launch while only one is queued (a token of 1 ns:
+ * one launch may cross the limit), so that a kernel longer than queue_ns
+ * has its successor queued behind it instead of the GPU idling until
+ * its completion is seen and a grant follows. */
+static uint64_t room(const struct vs_sched *s, const struct vs_vm *v)
+{
+	if (v->queued_ns < s->p.queue_ns)
+		return s->p.queue_ns - v->queued_ns;
+	return v->queued < 2 ? 1 : 0;
+}
+
 uint64_t vs_grant_ns(struct vs_sched *s, uint32_t vm, uint64_t now)
 {
 	if (vs_held(s, vm, now))
 		return 0;
-	const struct vs_vm *v = &s->vm[vm];
-	return v->queued_ns < s->p.queue_ns ? s->p.queue_ns - v->queued_ns : 0;
+	return room(s, &s->vm[vm]);
 }
 
 uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
@@ -242,7 +253,7 @@ uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
 	v->held = why && waiting;
 	if (why)
 		return 0;
-	return queued_ns < s->p.queue_ns ? s->p.queue_ns - queued_ns : 0;
+	return room(s, v);
 }
 
 uint64_t vs_gpu_ns(struct vs_sched *s, uint32_t vm, uint64_t now)

@@ -25,8 +25,9 @@
  *  - Hard cap (percent): a bucket fills at cap% of wall time up to
  *    `cap_burst`, measured GPU time drains it; admission needs it > 0.
  *  - Queue cap: a VM's admitted, unfinished launches may hold at most
- *    `queue` ns of estimated GPU time (one launch always fits when none is
- *    queued), so a heavy VM never stacks a deep queue in front of others.
+ *    `queue` ns of estimated GPU time (a second launch always fits while
+ *    one is queued, so kernels longer than `queue` still run back to
+ *    back), so a heavy VM never stacks a deep queue in front of others.
  *  - Kernels are not preemptible: a kernel admitted runs to its end. What
  *    it runs beyond its estimate or beyond the VM's share is still
  *    measured and charged (vtime ahead, bucket below zero): a debt the VM
