@@ -13,15 +13,18 @@
 
 #define POLL_NS 50000   /* completions are seen this late at most */
 #define WAIT_NS 1000000 /* a token wait re-checks this often anyway */
-#define NEST 256        /* estimates kept (by key hash) */
+#define NEST 4096       /* estimates kept (by key hash) */
 #define NPOOL 4096      /* finished events kept for reuse: a deep queue
 			 * of short kernels must not create and destroy
 			 * two events per launch */
 #define NBLOCKED 16     /* streams a poll pass remembers as not done */
+#define NLAST 32        /* streams whose last end event is kept */
+#define CHAIN_LOOK 64   /* launches searched for one on the same stream */
 
 struct inflight {
 	CUevent ev0, ev; /* before (or NULL) and after the launch */
 	CUstream s;      /* its stream: events on one complete in order */
+	bool chain;      /* timed from the stream's previous end event */
 	uint64_t ctx;    /* their context (vw_ctx_tagged) */
 	const void *key;
 	uint64_t est, t0;
@@ -47,6 +50,14 @@ struct vw_sched {
 	struct pooled pool[NPOOL]; /* a ring, oldest at head */
 	uint32_t pool_head, pool_n;
 	uint64_t last_done;
+	uint64_t avg; /* EWMA of every launch measured: a new key's estimate */
+	struct {      /* each stream's last completed end event, kept as the
+		       * start of a chained launch after it */
+		CUstream s;
+		CUevent ev;
+		uint64_t ctx;
+	} last[NLAST];
+	uint32_t last_next;
 	struct {
 		const void *key;
 		uint64_t est;
@@ -73,14 +84,18 @@ static struct vw_sched *sched_of(struct vworker *W)
 static uint32_t slot(const void *key)
 {
 	uintptr_t k = (uintptr_t)key;
-	return (uint32_t)((k >> 4) ^ (k >> 12)) % NEST;
+	/* Fibonacci hashing: handles are heap addresses with long equal
+	 * strides, which a shift-and-xor folds onto few slots; a key that
+	 * loses its slot is estimated at the average, not the default */
+	return (uint32_t)(((uint64_t)k * 0x9E3779B97F4A7C15ull) >> 52) % NEST;
 }
 
 static uint64_t estimate(struct vw_sched *q, const void *key)
 {
 	uint32_t i = slot(key);
-	return q->est[i].key == key && q->est[i].est ? q->est[i].est
-						     : VW_SCHED_DEFAULT_EST_NS;
+	if (q->est[i].key == key && q->est[i].est)
+		return q->est[i].est;
+	return q->avg ? q->avg : VW_SCHED_DEFAULT_EST_NS;
 }
 
 /* An EWMA (1/4 of each new sample): quick to follow a kernel whose size
@@ -90,6 +105,7 @@ static void learn(struct vw_sched *q, const void *key, uint64_t ns)
 	uint32_t i = slot(key);
 	if (!ns)
 		ns = 1;
+	q->avg = q->avg ? (7 * q->avg + ns) / 8 : ns;
 	if (q->est[i].key != key || !q->est[i].est) {
 		q->est[i].key = key;
 		q->est[i].est = ns;
@@ -199,7 +215,16 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	 * so the pair measures the kernel, not the others' turns, unless
 	 * it was switched out mid-way (longer than a time slice) */
 	t->ctx = vw_ctx_tagged();
-	t->ev0 = mark(q, s, t->ctx);
+	/* back to back on one stream, the previous launch's end event is
+	 * this one's start: one event per launch instead of two */
+	pthread_mutex_lock(&q->mu);
+	for (size_t i = q->n, k = 0; i-- > 0 && k < CHAIN_LOOK; k++)
+		if (q->q[i].s == s && q->q[i].ctx == t->ctx) {
+			t->chain = true;
+			break;
+		}
+	pthread_mutex_unlock(&q->mu);
+	t->ev0 = t->chain ? NULL : mark(q, s, t->ctx);
 }
 
 /* A finished event back to the pool (q->mu held); the oldest goes when
@@ -272,8 +297,8 @@ static void track(struct vw_sched *q, CUevent ev, CUstream s,
 		q->q = n;
 		q->cap = cap;
 	}
-	q->q[q->n++] = (struct inflight){t->ev0, ev, s, t->ctx, t->key,
-					 t->est_ns, t->t0};
+	q->q[q->n++] = (struct inflight){t->ev0, ev, s, t->chain, t->ctx,
+					 t->key, t->est_ns, t->t0};
 	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
 	atomic_fetch_add(&q->C->inflight, 1);
 	set_busy(q->C, true, t->t0);
@@ -305,6 +330,32 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 	track(q, ev, s, t);
 }
 
+/* The stream's last end event, or NULL (q->mu held). */
+static CUevent last_of(struct vw_sched *q, CUstream s, uint64_t ctx)
+{
+	for (uint32_t i = 0; i < NLAST; i++)
+		if (q->last[i].ev && q->last[i].s == s && q->last[i].ctx == ctx)
+			return q->last[i].ev;
+	return NULL;
+}
+
+/* ev is now the stream's last end event; the one it replaces (or the
+ * oldest kept, to make room) goes back to the pool. */
+static void remember(struct vw_sched *q, CUstream s, CUevent ev,
+		     uint64_t ctx)
+{
+	uint32_t i = 0;
+	while (i < NLAST && !(q->last[i].ev && q->last[i].s == s &&
+			      q->last[i].ctx == ctx))
+		i++;
+	if (i == NLAST)
+		i = q->last_next++ % NLAST;
+	release(q, q->last[i].ev, q->last[i].ctx);
+	q->last[i].s = s;
+	q->last[i].ev = ev;
+	q->last[i].ctx = ctx;
+}
+
 /* Launch i is done at now. Its GPU time is what its events measured,
  * reported to the supervisor and learnt as the key's estimate; without
  * them, its time since it (or the launch before it) could run, divided
@@ -316,7 +367,9 @@ static void complete(struct vw_sched *q, const struct inflight *ep,
 	uint64_t from = e.t0 > q->last_done ? e.t0 : q->last_done;
 	uint32_t share = atomic_load(&q->S->gpu_busy);
 	float ms = 0;
-	if (e.ev0 && !q->W->drv.cuEventElapsedTime_v2(&ms, e.ev0, e.ev) &&
+	CUevent start = e.ev0 ? e.ev0
+			      : e.chain ? last_of(q, e.s, e.ctx) : NULL;
+	if (start && !q->W->drv.cuEventElapsedTime_v2(&ms, start, e.ev) &&
 	    ms >= 0) {
 		uint64_t ns = (uint64_t)((double)ms * 1e6);
 		atomic_fetch_add(&q->C->gpu_ns, ns);
@@ -327,7 +380,7 @@ static void complete(struct vw_sched *q, const struct inflight *ep,
 	if (now > q->last_done)
 		q->last_done = now;
 	release(q, e.ev0, e.ctx);
-	release(q, e.ev, e.ctx);
+	remember(q, e.s, e.ev, e.ctx);
 	uint64_t ns = atomic_load(&q->C->inflight_ns);
 	atomic_fetch_sub(&q->C->inflight_ns, e.est < ns ? e.est : ns);
 	atomic_fetch_sub(&q->C->inflight, 1);

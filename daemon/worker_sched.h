@@ -24,6 +24,8 @@ struct vw_ticket {
 	uint64_t est_ns; /* admitted with this estimate; 0: untracked */
 	uint64_t t0;     /* when admitted */
 	CUevent ev0;     /* recorded before the launch (timing); or NULL */
+	bool chain;      /* no ev0: the stream's previous launch was still in
+			  * flight, so this one starts when that one ends */
 	uint64_t ctx;    /* the executor's context tag (vw_ctx_tagged) */
 };
 
@@ -46,6 +48,8 @@ void vw_sched_close(struct vworker *W);
  * channel's ledger slot for `vgpuctl stats` (copy GB/s). */
 void vw_copied(struct vworker *W, uint64_t bytes);
 
-#define VW_SCHED_DEFAULT_EST_NS 500000ull /* a key never seen: 0.5 ms */
+/* A key never seen, before any launch of the worker was measured (then:
+ * the average of its launches): 0.5 ms */
+#define VW_SCHED_DEFAULT_EST_NS 500000ull
 
 #endif
