@@ -794,7 +794,7 @@ void vgpud_config_defaults(struct vgpud_config *c)
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
 		 "/run/vgpud/control.sock");
 	c->lease_ms = 30000;
-	c->sched_on = true;
+	c->sched_on = false; /* costs small-kernel throughput: docs/scheduler.md */
 	c->sched_queue_us = 2000;
 	c->ngpu_specs = 1; /* gpus = 0 */
 	snprintf(c->gpu_spec[0], sizeof(c->gpu_spec[0]), "0");

@@ -18,7 +18,8 @@
 # (tests/gpu/streams), a guest killed while its stream waits for ever (its
 # worker must still exit), vgpuctl status, and TOOLS_TLS entry 2, the
 # current context cuBLASLt asks for (tests/gpu/tools_tls), and the
-# fair-share scheduler (on throughout) switched off and on by a reload.
+# fair-share scheduler (switched on in the config above, throughout) switched
+# off and on by a reload.
 # Ends with
 # "integration: N passed, N failed".
 set -uo pipefail
@@ -44,6 +45,7 @@ control_socket = $tmp/control.sock
 lease = 3s
 log_level = debug
 metrics_listen = 127.0.0.1:0
+scheduler = on
 CONF
 cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region
@@ -343,15 +345,15 @@ check cublas_layout guest "$build/tests/gpu/cublas_layout"
 check contexts guest "$build/tests/gpu/contexts" "$kernels" --vgpu
 
 # the fair-share scheduler (docs/scheduler.md): every case above ran with
-# it on (the default); switched off and on again by a reload, four guest
-# processes' launches still run and the stats say so
+# it on (set above; off is vgpud's default); switched off and on again by a
+# reload, four guest processes' launches still run and the stats say so
 scheduler_switch() {
 	local ctl=("$build/vgpuctl" -s "$tmp/control.sock")
-	echo "scheduler = off" >>"$tmp/vgpud.conf"
+	sed -i 's/^scheduler = on$/scheduler = off/' "$tmp/vgpud.conf"
 	"${ctl[@]}" reload | grep -q "scheduler on -> off" &&
 		concurrent && "${ctl[@]}" stats >"$tmp/stats-off.txt" &&
 		grep -q "^scheduler off" "$tmp/stats-off.txt" || return 1
-	sed -i '/^scheduler = off$/d' "$tmp/vgpud.conf"
+	sed -i 's/^scheduler = off$/scheduler = on/' "$tmp/vgpud.conf"
 	"${ctl[@]}" reload | grep -q "scheduler off -> on" && concurrent &&
 		"${ctl[@]}" stats >"$tmp/stats-on.txt" || return 1
 	cat "$tmp/stats-off.txt" "$tmp/stats-on.txt"

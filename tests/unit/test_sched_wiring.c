@@ -403,12 +403,14 @@ static int load_conf(const char *text, struct vgpud_config *c,
 	return rc;
 }
 
-Test(sched_conf, the_scheduler_is_on_unless_switched_off)
+Test(sched_conf, the_scheduler_is_off_unless_switched_on)
 {
 	static struct vgpud_config c;
 	struct vgpud_cfgerr e;
 	cr_assert_eq(load_conf("log_level = info\n", &c, &e), 0, "%s", e.msg);
-	cr_expect(c.sched_on, "on by default");
+	cr_expect(!c.sched_on, "off by default");
+	cr_assert_eq(load_conf("scheduler = on\n", &c, &e), 0, "%s", e.msg);
+	cr_expect(c.sched_on);
 	cr_assert_eq(load_conf("scheduler = off\n", &c, &e), 0, "%s", e.msg);
 	cr_expect(!c.sched_on);
 	cr_expect_eq(load_conf("scheduler = maybe\n", &c, &e), -1);

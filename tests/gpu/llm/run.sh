@@ -22,7 +22,8 @@
 # prompt-processing and generation tokens/s, native vs vgpu. Logs go to
 # $OUT (default /tmp/vgpu-llm): a few summary files and llm-logs.tgz.
 # Every step has a timeout (LLM_TIMEOUT seconds, default 180). LLM_MODES
-# (default "native vgpu") picks the halves to run. tests/gpu/llm/selftest.sh
+# (default "native vgpu") picks the halves to run; LLM_SCHEDULER (on) sets
+# vgpud's scheduler. tests/gpu/llm/selftest.sh
 # checks this script on a machine without a GPU (a stand-in llama-server,
 # vgpud on the sim backend).
 set -uo pipefail
@@ -125,6 +126,8 @@ start_vgpud() {
 	printf 'backend = %s\ncontrol_socket = %s/ctl.sock\n' "$backend" \
 		"$cfg" >"$cfg/vgpud.conf"
 	[[ $backend == cuda ]] && printf 'driver = %s\n' "$real" >>"$cfg/vgpud.conf"
+	# LLM_SCHEDULER=off: vgpud's fair-share scheduler off (docs/scheduler.md)
+	printf 'scheduler = %s\n' "${LLM_SCHEDULER:-on}" >>"$cfg/vgpud.conf"
 	printf 'region = %s\nregion_size = 256M\nchannels = 8\nmemory_limit = %s\n' \
 		"$region" "$vmmem" >"$cfg/vms.d/llm.conf"
 	"$B/vgpud" -c "$cfg" 2>"$logs/vgpud.log" &
