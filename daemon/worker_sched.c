@@ -18,6 +18,7 @@
 			 * of short kernels must not create and destroy
 			 * two events per launch */
 #define NBLOCKED 16     /* streams a poll pass remembers as not done */
+#define NSCAN 256       /* launches a poll pass looks at, oldest first */
 #define NLAST 32        /* streams whose last end event is kept */
 #define CHAIN_LOOK 64   /* launches searched for one on the same stream */
 
@@ -397,25 +398,40 @@ static bool blocked(CUstream const *b, unsigned nb, CUstream s)
 /* One pass over the launches in flight, in launch order (kept: the
  * survivors are compacted in place). Once a stream's launch is not done,
  * its later ones are not either: they are not queried. So a deep queue
- * of short kernels costs a few queries per pass, not one per launch. */
-static void poll_once(struct vw_sched *q, uint64_t now)
+ * of short kernels costs a few queries per pass, not one per launch.
+ * Called and returns with q->mu held, but queries without it: executors
+ * take q->mu on every launch, and must not wait out the driver calls.
+ * Only this thread removes entries and track() only appends, so the
+ * first m entries are the same ones once the lock is back. */
+static void poll_once(struct vw_sched *q)
 {
-	CUstream b[NBLOCKED];
+	CUstream b[NBLOCKED], st[NSCAN];
+	CUevent ev[NSCAN];
+	bool done[NSCAN] = {false};
 	unsigned nb = 0;
+	size_t m = q->n < NSCAN ? q->n : NSCAN;
+	for (size_t i = 0; i < m; i++) {
+		ev[i] = q->q[i].ev;
+		st[i] = q->q[i].s;
+	}
+	pthread_mutex_unlock(&q->mu);
+	for (size_t i = 0; i < m; i++) {
+		if (blocked(b, nb, st[i]))
+			continue;
+		/* done, or its context gone: either way over */
+		done[i] = q->W->drv.cuEventQuery(ev[i]) != CUDA_ERROR_NOT_READY;
+		if (!done[i] && nb < NBLOCKED)
+			b[nb++] = st[i];
+	}
+	uint64_t now = vgpu_now_ns();
+	pthread_mutex_lock(&q->mu);
 	size_t j = 0;
 	for (size_t i = 0; i < q->n; i++) {
-		struct inflight *e = &q->q[i];
-		if (!blocked(b, nb, e->s)) {
-			CUresult r = q->W->drv.cuEventQuery(e->ev);
-			if (r != CUDA_ERROR_NOT_READY) {
-				/* done, or its context gone: over */
-				complete(q, e, now);
-				continue;
-			}
-			if (nb < NBLOCKED)
-				b[nb++] = e->s;
+		if (i < m && done[i]) {
+			complete(q, &q->q[i], now);
+			continue;
 		}
-		q->q[j++] = *e;
+		q->q[j++] = q->q[i];
 	}
 	q->n = j;
 	if (!q->n)
@@ -441,7 +457,7 @@ static void *poller(void *arg)
 		struct timespec ts = {0, POLL_NS};
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&q->mu);
-		poll_once(q, vgpu_now_ns());
+		poll_once(q);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
