@@ -2,6 +2,7 @@
  * the line and the reason. */
 #define _GNU_SOURCE
 #include "../../daemon/config.h"
+#include "../support/confdir.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,29 +14,18 @@ static char dir[64];
 
 static void mkconf(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vgpud-conf-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	char p[128];
-	snprintf(p, sizeof(p), "%s/vms.d", dir);
-	cr_assert_eq(mkdir(p, 0755), 0);
+	confdir_make(dir, sizeof(dir), "conf");
 }
 
 static void rmconf(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_expect_eq(system(cmd), 0);
+	confdir_remove(dir);
 }
 TestSuite(config, .init = mkconf, .fini = rmconf);
 
 static void put(const char *rel, const char *text)
 {
-	char p[160];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	FILE *f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	confdir_put(dir, rel, text);
 }
 
 static struct vgpud_config C;

@@ -9,6 +9,7 @@
 #include "../../daemon/reload.h"
 #include "../../daemon/sim/sim.h"
 #include "../../guest/cuda/visible.h"
+#include "../support/confdir.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,36 +21,23 @@ static char dir[64];
 
 static void mkconf(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vgpud-mgpu-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	char p[128];
-	snprintf(p, sizeof(p), "%s/vms.d", dir);
-	cr_assert_eq(mkdir(p, 0755), 0);
+	confdir_make(dir, sizeof(dir), "mgpu");
 }
 
 static void rmconf(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_expect_eq(system(cmd), 0);
+	confdir_remove(dir);
 }
 TestSuite(mgpu_config, .init = mkconf, .fini = rmconf);
 
 static void put(const char *rel, const char *text)
 {
-	char p[160];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	FILE *f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	confdir_put(dir, rel, text);
 }
 
 static void unput(const char *rel)
 {
-	char p[160];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	unlink(p);
+	confdir_unput(dir, rel);
 }
 
 static struct vgpud_config C;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "../../daemon/reload.h"
 #include "../../daemon/supervisor.h"
+#include "../support/confdir.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,7 @@ static char msg[4096];
 
 static void put(const char *rel, const char *text)
 {
-	char p[160];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	FILE *f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	confdir_put(dir, rel, text);
 }
 
 #define VM_A "region = /dev/shm/vgpu-rl-a\nregion_size = 16M\nchannels = 4\n"
@@ -33,11 +29,7 @@ static void put(const char *rel, const char *text)
 static void up(void)
 {
 	struct vgpud_cfgerr e;
-	char p[128];
-	snprintf(dir, sizeof(dir), "/tmp/vgpud-reload-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(p, sizeof(p), "%s/vms.d", dir);
-	cr_assert_eq(mkdir(p, 0755), 0);
+	confdir_make(dir, sizeof(dir), "reload");
 	put("vgpud.conf", "backend = sim\nlog_level = warn\n");
 	put("vms.d/a.conf", VM_A "memory_limit = 64M\n");
 	put("vms.d/b.conf", VM_B);
@@ -53,9 +45,7 @@ static void up(void)
 
 static void down(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_expect_eq(system(cmd), 0);
+	confdir_remove(dir);
 	free(D.vms);
 }
 
