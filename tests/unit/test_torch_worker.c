@@ -144,8 +144,9 @@ Test(torch_worker, order_request_checked)
 	o.n = 0;
 	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 4, NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE);
-	o.n = VGPU_CU_ORDER_MAX + 1;
-	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 4 + 4 * o.n, NULL, 0),
+	/* one id too many, sent whole: a payload longer than the struct */
+	uint32_t big[1 + VGPU_CU_ORDER_MAX + 1] = {VGPU_CU_ORDER_MAX + 1};
+	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, big, sizeof(big), NULL, 0),
 		     CUDA_ERROR_INVALID_VALUE);
 	o.n = UINT32_MAX; /* 4 + 4n wraps: still refused */
 	cr_assert_eq(request(VGPU_CU_ORDER_AFTER, 0, &o, 0, NULL, 0),
