@@ -140,3 +140,21 @@ int32_t call(const char *name, struct vgpu_cu_args *a)
 	cr_assert_fail("%s is not in ring/cuda.api", name);
 	return -1;
 }
+
+uint64_t vwf_load_module(const char *image, uint32_t len)
+{
+	uint32_t at = vwf_pos();
+	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
+			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
+			     .epoch = W.srv.ch[0].epoch,
+			     .arena_len = len, .total = len};
+	uint8_t none = 0;
+	m.data = &none;
+	memcpy(vgpu_arena(&W.r, 0), image, len);
+	vw_execute(&W, X, &m);
+	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
+	struct vgpu_cu_args a = {{0}};
+	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &a, sizeof(a)),
+		     CUDA_SUCCESS);
+	return a.a[0];
+}

@@ -63,4 +63,9 @@ int32_t request(uint16_t op, uint16_t flags, const void *data, uint32_t len,
 /* A generated call, by name (ring/cuda.api); a->a[] in, results out. */
 int32_t call(const char *name, struct vgpu_cu_args *a);
 
+/* Loads a module image (len bytes, PTX without its NUL) as the guest
+ * sends one: through the arena (MODULE_LOAD), then MODULE_COMMIT; asserts
+ * both succeed and returns the module's handle. */
+uint64_t vwf_load_module(const char *image, uint32_t len);
+
 #endif

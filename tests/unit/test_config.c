@@ -34,17 +34,12 @@ static char msg[600];
 
 static int load(void)
 {
-	int rc = vgpud_config_load(dir, &C, &E);
-	vgpud_cfgerr_format(&E, msg, sizeof(msg));
-	return rc;
+	return confdir_load(dir, &C, &E, msg, sizeof(msg));
 }
 
 static void expect_error(const char *file, int line, const char *text)
 {
-	cr_assert_eq(load(), -1, "expected an error about %s", text);
-	cr_expect(strstr(E.file, file) != NULL, "file %s, want %s", E.file, file);
-	cr_expect_eq(E.line, line, "line %d, want %d (%s)", E.line, line, msg);
-	cr_expect(strstr(msg, text) != NULL, "'%s' lacks '%s'", msg, text);
+	confdir_expect_error(dir, &C, &E, msg, sizeof(msg), file, line, text);
 }
 
 Test(config, empty_directory_gives_defaults)

@@ -32,21 +32,7 @@ TestSuite(lib_worker, .init = vwf_up, .fini = vwf_down);
 
 static uint64_t load_ptx(void)
 {
-	uint32_t at = vwf_pos();
-	struct vgpu_msg m = {.pos = at, .op = VGPU_CU_MODULE_LOAD,
-			     .flags = VGPU_MSG_ARENA, .reply = at % 16,
-			     .epoch = W.srv.ch[0].epoch,
-			     .arena_len = sizeof(PTX) - 1,
-			     .total = sizeof(PTX) - 1};
-	uint8_t none = 0;
-	m.data = &none;
-	memcpy(vgpu_arena(&W.r, 0), PTX, sizeof(PTX) - 1);
-	vw_execute(&W, X, &m);
-	cr_assert_eq(vgpu_reply_at(&W.r, 0, m.reply)->result, CUDA_SUCCESS);
-	struct vgpu_cu_args a = {{0}};
-	cr_assert_eq(request(VGPU_CU_MODULE_COMMIT, 0, NULL, 0, &a, sizeof(a)),
-		     CUDA_SUCCESS);
-	return a.a[0];
+	return vwf_load_module(PTX, sizeof(PTX) - 1);
 }
 
 static int32_t lookup(uint16_t op, uint64_t module, const char *name,
