@@ -493,6 +493,15 @@ $(BUILD)/tests/gpu/lib_cudart_rdc: tests/gpu/lib_cudart.cu tests/gpu/kernels.cu
 INTEGRATION += $(BUILD)/tests/gpu/lib_cudart_static \
 	$(BUILD)/tests/gpu/lib_cudart_shared $(BUILD)/tests/gpu/lib_cudart_rdc \
 	$(CUDART_LIB)/libcudart.so.13
+# multigpu: the CUDA runtime on a second GPU (library kernels per GPU)
+$(BUILD)/tests/gpu/multigpu_cudart_static: tests/gpu/multigpu_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -Itests/gpu $< -o $@
+$(BUILD)/tests/gpu/multigpu_cudart_shared: tests/gpu/multigpu_cudart.cu tests/gpu/kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -arch=sm_90 -cudart shared -Itests/gpu $< -o $@
+INTEGRATION += $(BUILD)/tests/gpu/multigpu_cudart_static \
+	$(BUILD)/tests/gpu/multigpu_cudart_shared
 integration: $(INTEGRATION) $(KERNEL_IMAGES)
 	tests/integration/run.sh $(BUILD)
 

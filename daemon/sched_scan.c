@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Workers count every launch in their ledger's slot 0 (ledger.h) and a
- * VM is scheduled on its first GPU (docs/multigpu.md). */
-#define GPU 0
+/* A VM with several GPUs is scheduled on each: its k-th GPU (gpus[k]) is
+ * ledger slot k, where its workers count the launches on that GPU, and
+ * the VM is registered in that GPU's policy instance (docs/multigpu.md).
+ * GPUs past VGPUD_SCHED_GPUS share slot 0 (the workers' fallback). */
 #define MS 1000000ull
 /* Busy wall time kept to charge kernels that finish later: a kernel's
  * measurement arrives when it completes, after the time it ran. */
@@ -24,19 +25,35 @@ static const struct vs_params params = {
 	.cap_burst_ns = 10 * MS};
 
 static void busy_change(struct vgpud *d, uint32_t g, bool busy, uint64_t t);
+static void retire_slot(struct vgpud *d, struct vgpud_vmstate *v, uint32_t k,
+			uint32_t ch, uint64_t now);
 
 struct change {
 	uint64_t t;
-	uint32_t vm;
+	uint32_t gpu;
 	bool busy;
 };
 
-/* The host GPU whose policy instance schedules VM i: its first GPU. VMs
- * on different GPUs never compete; each GPU's busy time is its own. */
-static uint32_t dom(const struct vgpud *d, uint32_t i)
+/* The ledger slots of VM i: one per GPU, at most VGPUD_SCHED_GPUS. */
+static uint32_t nslots(const struct vgpud *d, uint32_t i)
 {
-	uint32_t g = d->cfg.vms[i].gpus[0];
+	uint32_t n = d->cfg.vms[i].ngpus;
+	return !n ? 1 : n < VGPUD_SCHED_GPUS ? n : VGPUD_SCHED_GPUS;
+}
+
+/* The host GPU whose policy instance schedules VM i's slot k: its k-th
+ * GPU. VMs on different GPUs never compete; each GPU's busy time is its
+ * own, and a VM's work on one GPU spends only that GPU's share. */
+static uint32_t dom(const struct vgpud *d, uint32_t i, uint32_t k)
+{
+	uint32_t g = d->cfg.vms[i].gpus[k];
 	return g < d->cfg.ngpu_specs ? g : 0;
+}
+
+/* Slot k's busy_seq and gpu_ns last seen, channel by channel. */
+static uint64_t *seen(const struct vgpud_vmstate *v, uint32_t k)
+{
+	return v->sched_seen + (size_t)k * 2 * v->cfg->channels;
 }
 
 static uint32_t ndoms(const struct vgpud *d)
@@ -44,25 +61,27 @@ static uint32_t ndoms(const struct vgpud *d)
 	return d->cfg.ngpu_specs ? d->cfg.ngpu_specs : 1;
 }
 
-static struct vgpud_sched_vm *vm_slot(const struct vgpud_vmstate *v)
+static struct vgpud_sched_vm *vm_slot(const struct vgpud_vmstate *v,
+				      uint32_t k)
 {
-	return vgpud_ledger_sched(v->ledger, v->cfg->channels, GPU);
+	return vgpud_ledger_sched(v->ledger, v->cfg->channels, k);
 }
 
 static struct vgpud_sched_chan *chan_slot(const struct vgpud_vmstate *v,
-					  uint32_t ch)
+					  uint32_t k, uint32_t ch)
 {
-	return vgpud_ledger_sched_chan(v->ledger, v->cfg->channels, GPU, ch);
+	return vgpud_ledger_sched_chan(v->ledger, v->cfg->channels, k, ch);
 }
 
 void vgpud_sched_apply(struct vgpud *d, uint64_t now)
 {
 	for (uint32_t g = 0; g < ndoms(d); g++)
 		d->sched[g].p.queue_ns = d->cfg.sched_queue_us * 1000;
-	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+	for (uint32_t k = 0; k < nslots(d, i); k++) {
 		const struct vgpud_vm *c = &d->cfg.vms[i];
-		struct vgpud_sched_vm *S = vm_slot(&d->vms[i]);
-		vs_vm_set(&d->sched[dom(d, i)], i, c->compute_weight,
+		struct vgpud_sched_vm *S = vm_slot(&d->vms[i], k);
+		vs_vm_set(&d->sched[dom(d, i, k)], i, c->compute_weight,
 			  c->compute_cap, now);
 		if (atomic_load(&S->on) != d->cfg.sched_on) {
 			atomic_store(&S->on, d->cfg.sched_on);
@@ -86,13 +105,15 @@ int vgpud_sched_open(struct vgpud *d, uint64_t now)
 	}
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		struct vgpud_vmstate *v = &d->vms[i];
-		v->sched_seen = calloc(2 * (size_t)v->cfg->channels,
+		v->sched_seen = calloc(2 * (size_t)v->cfg->channels *
+					       VGPUD_SCHED_GPUS,
 				       sizeof(uint64_t));
 		if (!v->sched_seen)
 			return -1;
 		/* a first launch need not wait for the first scan */
-		atomic_store(&vm_slot(v)->limit_ns,
-			     d->cfg.sched_queue_us * 1000);
+		for (uint32_t k = 0; k < nslots(d, i); k++)
+			atomic_store(&vm_slot(v, k)->limit_ns,
+				     d->cfg.sched_queue_us * 1000);
 	}
 	vgpud_sched_apply(d, now);
 	return 0;
@@ -113,11 +134,20 @@ void vgpud_sched_retire(struct vgpud *d, struct vgpud_vmstate *v,
 {
 	if (!d->sched || !v->sched_seen)
 		return;
-	struct vgpud_sched_chan *C = chan_slot(v, ch);
-	if (v->sched_seen[ch] & 1)
-		busy_change(d, dom(d, (uint32_t)(v - d->vms)), false, now);
-	v->sched_seen[ch] = 0;
-	v->sched_seen[v->cfg->channels + ch] = 0;
+	uint32_t i = (uint32_t)(v - d->vms);
+	for (uint32_t k = 0; k < nslots(d, i); k++)
+		retire_slot(d, v, k, ch, now);
+}
+
+static void retire_slot(struct vgpud *d, struct vgpud_vmstate *v, uint32_t k,
+			uint32_t ch, uint64_t now)
+{
+	struct vgpud_sched_chan *C = chan_slot(v, k, ch);
+	uint64_t *s = seen(v, k);
+	if (s[ch] & 1)
+		busy_change(d, dom(d, (uint32_t)(v - d->vms), k), false, now);
+	s[ch] = 0;
+	s[v->cfg->channels + ch] = 0;
 	atomic_store(&C->gpu_ns, 0);
 	v->sched_retired_held_ns += atomic_exchange(&C->held_ns, 0);
 	atomic_store(&C->inflight_ns, 0);
@@ -160,19 +190,21 @@ static void feed_changes(struct vgpud *d, uint64_t now)
 	static struct change *ev;
 	static size_t cap;
 	size_t n = 0;
-	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+	for (uint32_t k = 0; k < nslots(d, i); k++) {
 		struct vgpud_vmstate *v = &d->vms[i];
+		uint64_t *seen_k = seen(v, k);
 		for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
-			struct vgpud_sched_chan *C = chan_slot(v, ch);
+			struct vgpud_sched_chan *C = chan_slot(v, k, ch);
 			uint64_t s = atomic_load_explicit(&C->busy_seq,
 							  memory_order_acquire);
-			if (s == v->sched_seen[ch])
+			if (s == seen_k[ch])
 				continue;
 			uint64_t t = atomic_load(&C->changed_ns);
 			if (atomic_load(&C->busy_seq) != s)
 				continue; /* mid-change: next scan */
 			bool busy = s & 1;
-			if (busy != (v->sched_seen[ch] & 1)) {
+			if (busy != (seen_k[ch] & 1)) {
 				if (n == cap) {
 					size_t c = cap ? 2 * cap : 64;
 					struct change *e = realloc(ev, c * sizeof(*e));
@@ -181,14 +213,15 @@ static void feed_changes(struct vgpud *d, uint64_t now)
 					ev = e;
 					cap = c;
 				}
-				ev[n++] = (struct change){t < now ? t : now, i, busy};
+				ev[n++] = (struct change){t < now ? t : now,
+							  dom(d, i, k), busy};
 			}
-			v->sched_seen[ch] = s;
+			seen_k[ch] = s;
 		}
 	}
 	qsort(ev, n, sizeof(*ev), by_time);
 	for (size_t k = 0; k < n; k++)
-		busy_change(d, dom(d, ev[k].vm), ev[k].busy, ev[k].t);
+		busy_change(d, ev[k].gpu, ev[k].busy, ev[k].t);
 	for (uint32_t g = 0; g < ndoms(d); g++) {
 		if (d->sched_busy[g] && now > d->sched_since[g]) {
 			d->sched_budget[g] += now - d->sched_since[g];
@@ -211,14 +244,17 @@ static void charge(struct vgpud *d, uint32_t g, uint64_t now)
 	uint64_t e[VGPUD_MAX_VMS], sum = 0;
 	for (uint32_t i = 0; i < d->cfg.nvms; i++) {
 		e[i] = 0;
-		if (dom(d, i) != g)
-			continue;
 		struct vgpud_vmstate *v = &d->vms[i];
 		uint32_t nch = v->cfg->channels;
-		for (uint32_t ch = 0; ch < nch; ch++) {
-			uint64_t g = atomic_load(&chan_slot(v, ch)->gpu_ns);
-			e[i] += g - v->sched_seen[nch + ch];
-			v->sched_seen[nch + ch] = g;
+		for (uint32_t k = 0; k < nslots(d, i); k++) {
+			if (dom(d, i, k) != g)
+				continue;
+			uint64_t *s = seen(v, k);
+			for (uint32_t ch = 0; ch < nch; ch++) {
+				uint64_t ns = atomic_load(&chan_slot(v, k, ch)->gpu_ns);
+				e[i] += ns - s[nch + ch];
+				s[nch + ch] = ns;
+			}
 		}
 		sum += e[i];
 	}
@@ -235,21 +271,22 @@ static void charge(struct vgpud *d, uint32_t g, uint64_t now)
 	}
 }
 
-/* Whether the VM has launches queued or waiting. */
-static bool grant(struct vgpud *d, uint32_t i, uint64_t now, bool write)
+/* Whether the VM has launches queued or waiting on its k-th GPU. */
+static bool grant(struct vgpud *d, uint32_t i, uint32_t k, uint64_t now,
+		  bool write)
 {
 	struct vgpud_vmstate *v = &d->vms[i];
-	struct vgpud_sched_vm *S = vm_slot(v);
+	struct vgpud_sched_vm *S = vm_slot(v, k);
 	uint32_t queued = 0;
 	uint64_t queued_ns = 0;
 	bool waiting = false;
 	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
-		struct vgpud_sched_chan *C = chan_slot(v, ch);
+		struct vgpud_sched_chan *C = chan_slot(v, k, ch);
 		queued += atomic_load(&C->inflight);
 		queued_ns += atomic_load(&C->inflight_ns);
 		waiting |= atomic_load(&C->waiting) != 0;
 	}
-	uint32_t gpu = dom(d, i);
+	uint32_t gpu = dom(d, i, k);
 	uint64_t g = vs_tokens(&d->sched[gpu], i, waiting, queued, queued_ns,
 			       now);
 	if (!write)
@@ -275,20 +312,27 @@ bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
 	/* twice: every VM's demand is known before any grant is decided
 	 * (the first pass's answers would lag a VM waking up by a scan) */
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
-		grant(d, i, now, false);
+		for (uint32_t k = 0; k < nslots(d, i); k++)
+			grant(d, i, k, now, false);
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
-		active |= grant(d, i, now, true);
+		for (uint32_t k = 0; k < nslots(d, i); k++)
+			active |= grant(d, i, k, now, true);
 	return active;
 }
 
+/* Summed over the VM's GPUs. */
 uint64_t vgpud_sched_gpu_ns(struct vgpud *d, uint32_t i, uint64_t now)
 {
-	return d->sched ? vs_gpu_ns(&d->sched[dom(d, i)], i, now) : 0;
+	uint64_t ns = 0;
+	for (uint32_t k = 0; d->sched && k < nslots(d, i); k++)
+		ns += vs_gpu_ns(&d->sched[dom(d, i, k)], i, now);
+	return ns;
 }
 
 uint64_t vgpud_sched_throttled_ns(const struct vgpud *d, uint32_t i)
 {
-	return d->sched && i < VS_MAX_VMS
-		       ? d->sched[dom(d, i)].vm[i].throttled_ns
-		       : 0;
+	uint64_t ns = 0;
+	for (uint32_t k = 0; d->sched && i < VS_MAX_VMS && k < nslots(d, i); k++)
+		ns += d->sched[dom(d, i, k)].vm[i].throttled_ns;
+	return ns;
 }

@@ -98,6 +98,7 @@ struct vworker {
 	struct vw_sched *sched; /* launches in flight (worker_sched.c) */
 	struct vgpud_sched_vm *schedvm; /* the VM's tokens (ledger.h); NULL:
 					 * no scheduler (tests, fuzzing) */
+	struct vw_mlib *mlib; /* libraries per GPU (worker_multigpu_lib.c) */
 };
 
 typedef CUresult (*vw_gen_fn)(struct vworker *W, const struct vgpu_cu_args *in,
@@ -216,6 +217,21 @@ uint32_t vw_cur_dev(struct vworker *W);
 uint64_t vw_dev_ctx_id(struct vworker *W, uint32_t i); /* 0: not yet */
 bool vw_multigpu_execute(struct vworker *W, struct vw_exec *x,
 			 const struct vgpu_msg *m);
+/* Libraries on several GPUs (daemon/worker_multigpu_lib.c): keep takes
+ * the image of library module `module` (a worker with ndev > 1 only);
+ * vw_mlib_function and vw_mlib_module turn the home function (id) or
+ * module of a library into its counterpart on the current primary
+ * context's device, loading the image there on first use (unchanged for
+ * other modules); vw_mlib_fn_id: the function id behind such a
+ * counterpart (0: none); forget: the module was unloaded; count: its
+ * copies loaded on other devices (tests). */
+void vw_mlib_keep(struct vworker *W, uint64_t module, uint8_t *image);
+CUresult vw_mlib_function(struct vworker *W, uint64_t id, uint64_t module,
+			  CUfunction *f);
+CUresult vw_mlib_module(struct vworker *W, uint64_t module, CUmodule *mod);
+uint64_t vw_mlib_fn_id(struct vworker *W, CUfunction f);
+void vw_mlib_forget(struct vworker *W, uint64_t module);
+uint32_t vw_mlib_count(struct vworker *W, uint64_t module);
 
 /* requests (daemon/worker_calls.c): run m, reply unless NOREPLY */
 void vw_execute(struct vworker *W, struct vw_exec *x, const struct vgpu_msg *m);

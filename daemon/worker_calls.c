@@ -196,9 +196,11 @@ static void module_commit(struct vworker *W, struct vw_exec *x,
 			  const struct vgpu_msg *m)
 {
 	struct vw_exec_state *st = vw_exec_state(x);
-	struct vgpu_cu_args out = {{0}};
+	struct vgpu_cu_args in = {{0}}, out = {{0}};
 	CUresult r = CUDA_ERROR_INVALID_VALUE;
 	CUmodule mod;
+	if (m->len == sizeof(in)) /* older guests send nothing here */
+		memcpy(&in, m->data, sizeof(in));
 	/* the driver believes the sizes an image states: check them first */
 	if (st->image && st->image_got == st->image_len &&
 	    vgpu_image_fits(st->image, st->image_len)) {
@@ -211,6 +213,12 @@ static void module_commit(struct vworker *W, struct vw_exec *x,
 			W->drv.cuModuleUnload(mod);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
+	}
+	/* a library on several GPUs loads again on each (multigpu) */
+	if (r == CUDA_SUCCESS && W->ndev > 1 &&
+	    (in.a[0] & VGPU_CU_COMMIT_LIBRARY)) {
+		vw_mlib_keep(W, out.a[0], st->image);
+		st->image = NULL;
 	}
 	free(st->image);
 	st->image = NULL;
@@ -285,6 +293,8 @@ static void get_global(struct vworker *W, const struct vgpu_msg *m)
 	CUresult r = read_getfn(m, &g) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		r = vw_handle_get(W, VGPU_HK_MODULE, g.module, (void **)&mod);
+	if (r == CUDA_SUCCESS) /* a library's: this GPU's copy */
+		r = vw_mlib_module(W, g.module, &mod);
 	if (r == CUDA_SUCCESS)
 		r = W->drv.cuModuleGetGlobal_v2(&p, &n, mod, g.name);
 	if (r == CUDA_SUCCESS && vw_range(W, p, n) != CUDA_SUCCESS)

@@ -607,7 +607,8 @@ static void knode_get(struct vworker *W, const struct vgpu_msg *m)
 		r = W->drv.cuGraphKernelNodeGetParams_v2(node, &p);
 	/* a function this process looked up; one from elsewhere (a library
 	 * kernel) has no id to give */
-	if (!r && !(k.function = vw_handle_id_of(W, VGPU_HK_FUNCTION, p.func)))
+	if (!r && !(k.function = vw_handle_id_of(W, VGPU_HK_FUNCTION, p.func)) &&
+	    !(k.function = vw_mlib_fn_id(W, p.func))) /* another GPU's */
 		r = CUDA_ERROR_NOT_SUPPORTED;
 	if (!r)
 		r = vw_function(W, k.function, &f, &fi);

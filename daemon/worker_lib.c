@@ -129,6 +129,8 @@ static void get_global(struct vworker *W, struct vw_exec *x,
 					      : CUDA_ERROR_INVALID_VALUE;
 	if (!r)
 		r = vw_handle_get(W, VGPU_HK_MODULE, a.a[0], (void **)&mod);
+	if (!r) /* a library's: this GPU's copy (worker_multigpu_lib.c) */
+		r = vw_mlib_module(W, a.a[0], &mod);
 	if (!r)
 		r = W->drv.cuModuleGetGlobal_v2(&p, &n, mod, name);
 	if (!r && vw_range(W, p, n) != CUDA_SUCCESS)

@@ -29,6 +29,7 @@ struct inflight {
 	uint64_t ctx;    /* their context (vw_ctx_tagged) */
 	const void *key;
 	uint64_t est, t0;
+	uint32_t gpu;    /* the ledger slot it counts in (multigpu) */
 };
 
 /* An event belongs to the context it was made in: kept with its tag. */
@@ -39,8 +40,9 @@ struct pooled {
 
 struct vw_sched {
 	struct vworker *W;
-	struct vgpud_sched_vm *S;
-	struct vgpud_sched_chan *C;
+	/* by ledger slot: the VM's GPU k is slot k (docs/multigpu.md) */
+	struct vgpud_sched_vm *S[VGPUD_SCHED_GPUS];
+	struct vgpud_sched_chan *C[VGPUD_SCHED_GPUS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
@@ -71,9 +73,16 @@ static struct vw_sched *sched_of(struct vworker *W)
 	struct vw_sched *q = W->sched;
 	if (!q && (q = calloc(1, sizeof(*q)))) {
 		q->W = W;
-		q->S = W->schedvm;
-		q->C = vgpud_ledger_sched_chan(W->ledger, W->r.g.nchannels, 0,
-					       W->chan);
+		q->S[0] = W->schedvm;
+		/* a test's worker (ndev 0) has slot 0 alone */
+		for (uint32_t g = 0; g < VGPUD_SCHED_GPUS && (!g || g < W->ndev);
+		     g++) {
+			if (g)
+				q->S[g] = vgpud_ledger_sched(
+					W->ledger, W->r.g.nchannels, g);
+			q->C[g] = vgpud_ledger_sched_chan(
+				W->ledger, W->r.g.nchannels, g, W->chan);
+		}
 		pthread_mutex_init(&q->mu, NULL);
 		pthread_cond_init(&q->cv, NULL);
 		W->sched = q;
@@ -158,10 +167,10 @@ static bool take(struct vgpud_sched_vm *S, uint64_t est)
 /* Spend est of the VM's tokens, waiting for the supervisor's next grant
  * while there are none. False: admitted untracked (scheduler switched
  * off, or the worker closing). */
-static bool admit(struct vw_sched *q, uint64_t est)
+static bool admit(struct vw_sched *q, uint32_t g, uint64_t est)
 {
-	struct vgpud_sched_vm *S = q->S;
-	struct vgpud_sched_chan *C = q->C;
+	struct vgpud_sched_vm *S = q->S[g];
+	struct vgpud_sched_chan *C = q->C[g];
 	if (take(S, est))
 		return true;
 	uint64_t t0 = vgpu_now_ns();
@@ -204,10 +213,14 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	struct vw_sched *q = sched_of(W);
 	if (!q)
 		return;
+	/* the GPU it runs on: its slot (GPUs past the ledger's: slot 0) */
+	t->gpu = vw_cur_dev(W);
+	if (t->gpu >= VGPUD_SCHED_GPUS || !q->S[t->gpu])
+		t->gpu = 0;
 	pthread_mutex_lock(&q->mu);
 	uint64_t est = estimate(q, key);
 	pthread_mutex_unlock(&q->mu);
-	if (!admit(q, est))
+	if (!admit(q, t->gpu, est))
 		return;
 	t->est_ns = est;
 	t->t0 = vgpu_now_ns();
@@ -299,10 +312,10 @@ static void track(struct vw_sched *q, CUevent ev, CUstream s,
 		q->cap = cap;
 	}
 	q->q[q->n++] = (struct inflight){t->ev0, ev, s, t->chain, t->ctx,
-					 t->key, t->est_ns, t->t0};
-	atomic_fetch_add(&q->C->inflight_ns, t->est_ns);
-	atomic_fetch_add(&q->C->inflight, 1);
-	set_busy(q->C, true, t->t0);
+					 t->key, t->est_ns, t->t0, t->gpu};
+	atomic_fetch_add(&q->C[t->gpu]->inflight_ns, t->est_ns);
+	atomic_fetch_add(&q->C[t->gpu]->inflight, 1);
+	set_busy(q->C[t->gpu], true, t->t0);
 	if (!q->running && !q->stop &&
 	    pthread_create(&q->th, NULL, poller, q) == 0)
 		q->running = true;
@@ -317,7 +330,7 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 		return;
 	struct vw_sched *q = W->sched;
 	if (r != CUDA_SUCCESS) { /* nothing queued: the tokens go back */
-		atomic_fetch_sub(&q->S->admitted_ns, t->est_ns);
+		atomic_fetch_sub(&q->S[t->gpu]->admitted_ns, t->est_ns);
 		release_locked(q, t->ev0, t->ctx);
 		return;
 	}
@@ -366,14 +379,14 @@ static void complete(struct vw_sched *q, const struct inflight *ep,
 {
 	struct inflight e = *ep;
 	uint64_t from = e.t0 > q->last_done ? e.t0 : q->last_done;
-	uint32_t share = atomic_load(&q->S->gpu_busy);
+	uint32_t share = atomic_load(&q->S[e.gpu]->gpu_busy);
 	float ms = 0;
 	CUevent start = e.ev0 ? e.ev0
 			      : e.chain ? last_of(q, e.s, e.ctx) : NULL;
 	if (start && !q->W->drv.cuEventElapsedTime_v2(&ms, start, e.ev) &&
 	    ms >= 0) {
 		uint64_t ns = (uint64_t)((double)ms * 1e6);
-		atomic_fetch_add(&q->C->gpu_ns, ns);
+		atomic_fetch_add(&q->C[e.gpu]->gpu_ns, ns);
 		learn(q, e.key, ns);
 	} else if (now > from) {
 		learn(q, e.key, (now - from) / (share ? share : 1));
@@ -382,9 +395,10 @@ static void complete(struct vw_sched *q, const struct inflight *ep,
 		q->last_done = now;
 	release(q, e.ev0, e.ctx);
 	remember(q, e.s, e.ev, e.ctx);
-	uint64_t ns = atomic_load(&q->C->inflight_ns);
-	atomic_fetch_sub(&q->C->inflight_ns, e.est < ns ? e.est : ns);
-	atomic_fetch_sub(&q->C->inflight, 1);
+	struct vgpud_sched_chan *C = q->C[e.gpu];
+	uint64_t ns = atomic_load(&C->inflight_ns);
+	atomic_fetch_sub(&C->inflight_ns, e.est < ns ? e.est : ns);
+	atomic_fetch_sub(&C->inflight, 1);
 }
 
 static bool blocked(CUstream const *b, unsigned nb, CUstream s)
@@ -434,8 +448,9 @@ static void poll_once(struct vw_sched *q)
 		q->q[j++] = q->q[i];
 	}
 	q->n = j;
-	if (!q->n)
-		set_busy(q->C, false, now);
+	for (uint32_t g = 0; g < VGPUD_SCHED_GPUS; g++) /* each GPU's own */
+		if (q->C[g] && !atomic_load(&q->C[g]->inflight))
+			set_busy(q->C[g], false, now);
 }
 
 static void *poller(void *arg)

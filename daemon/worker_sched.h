@@ -27,6 +27,7 @@ struct vw_ticket {
 	bool chain;      /* no ev0: the stream's previous launch was still in
 			  * flight, so this one starts when that one ends */
 	uint64_t ctx;    /* the executor's context tag (vw_ctx_tagged) */
+	uint32_t gpu;    /* the ledger slot: the VM device it runs on */
 };
 
 void vw_sched_before(struct vworker *W, const void *key, CUstream s,

@@ -129,6 +129,8 @@ void vw_handle_del(struct vworker *W, int kind, uint64_t id)
 	pthread_mutex_unlock(&W->mu);
 	if (exec) /* the host ranges it read (worker_graph_host.c) */
 		vw_graph_host_exec_gone(W, id);
+	if (h && kind == VGPU_HK_MODULE) /* a library's other GPUs' copies */
+		vw_mlib_forget(W, id);
 }
 
 /* Objects the driver names again (graph nodes, a capture's graph): the
@@ -231,14 +233,19 @@ uint64_t vw_function_new(struct vworker *W, CUfunction f,
 CUresult vw_function(struct vworker *W, uint64_t id, CUfunction *f,
 		     struct vgpu_cu_fninfo *fi)
 {
+	uint64_t module = 0;
 	pthread_mutex_lock(&W->mu);
 	struct vw_handle *h = find(W, VGPU_HK_FUNCTION, id);
-	if (h && h->fn) {
+	bool ok = h && h->fn;
+	if (ok) {
 		*f = h->real;
 		*fi = *h->fn;
+		module = h->module;
 	}
 	pthread_mutex_unlock(&W->mu);
-	return h && h->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	/* a library's kernel on another GPU: that GPU's function */
+	return ok ? vw_mlib_function(W, id, module, f)
+		  : CUDA_ERROR_INVALID_HANDLE;
 }
 
 CUresult vw_stream(struct vworker *W, uint64_t id, CUstream *s)

@@ -208,6 +208,11 @@ enum vgpu_cu_mgpu_op {
 	VGPU_MGPU_PTR_DEV = 9,    /* a1 device pointer of the process's
 				   * -> a0 its device */
 };
+/* MODULE_COMMIT's a0 (0 from older guests): the image is a library's
+ * (cuLibraryLoadData). A worker serving several GPUs keeps it and loads
+ * it again in another device's primary context the first time a kernel
+ * or global of it is used there (daemon/worker_multigpu_lib.c). */
+#define VGPU_CU_COMMIT_LIBRARY 1ull
 
 /* VGPU_CU_MEM_POOL's operations; a2.. as listed. */
 enum vgpu_cu_pool_op {

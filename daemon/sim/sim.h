@@ -536,5 +536,10 @@ int sim_ctx_user_dev(const void *c); /* a user context's device */
 CUresult sim_check_dev(CUdevice dev); /* init, then INVALID_DEVICE */
 void sim_peer_reset(void);          /* the reset: peer access off */
 int sim_heap_dev_of(CUdeviceptr p); /* device of p's allocation; -1 */
+/* A module belongs to the device of the context it was loaded in: the
+ * sim's contexts share one state, but cuLaunchKernel refuses a function
+ * of another device's module (INVALID_HANDLE), as a real driver refuses
+ * another context's, so tests see a library used on the wrong GPU. */
+int sim_module_dev(const struct sim_module *m);
 
 #endif

@@ -122,6 +122,10 @@ CUresult sim_cuLaunchKernel(CUfunction hf, unsigned int gx, unsigned int gy,
 	struct sim_func *f = (struct sim_func *)sim_obj_get(hf, SIM_FUNC);
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (f->mod && sim_module_dev(f->mod) != sim_cur_dev()) {
+		sim_obj_put(&f->obj); /* another GPU's module (multigpu) */
+		return CUDA_ERROR_INVALID_HANDLE;
+	}
 	struct sim_launch *l = sim_launch_prepare(
 		f, (struct sim_dim3){gx, gy, gz}, (struct sim_dim3){bx, by, bz},
 		sharedMemBytes, kernelParams, extra, &rc);

@@ -28,7 +28,13 @@ struct sim_module {
 	size_t nf;
 	struct sim_global *g;
 	size_t ng;
+	int dev; /* the device of the context it was loaded in */
 };
+
+int sim_module_dev(const struct sim_module *m)
+{
+	return m->dev;
+}
 
 /* Globals are freed by owner, so after a context reset (which freed all
  * device memory) a reused address is not freed twice. */
@@ -148,6 +154,7 @@ static struct sim_module *create(struct sim_image *im, CUresult *rc)
 		return NULL;
 	}
 	sim_obj_init(&m->obj, SIM_MODULE, module_destroy);
+	m->dev = sim_cur_dev();
 	if ((*rc = build(m, im))) {
 		discard(m);
 		return NULL;

@@ -45,20 +45,21 @@ __attribute__((constructor)) static void register_fork_handler(void)
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
-/* ctx, or the current context for NULL; it must be the primary one. */
+/* ctx, or the current context for NULL; it must be one of the process's:
+ * any device's primary context (the runtime keeps each device's state
+ * under its own, docs/multigpu.md) or one it created. */
 static CUresult resolve(CUcontext *ctx)
 {
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
-	CUcontext primary = NULL;
 	if (!*ctx && (r = cuCtxGetCurrent(ctx)))
 		return r;
 	if (!*ctx)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if ((r = vgpu_cu_primary_ctx(&primary)))
-		return r;
-	return *ctx == primary ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+	return vgpu_cu_ctx_dev((uint64_t)(uintptr_t)*ctx) >= 0
+		       ? CUDA_SUCCESS
+		       : CUDA_ERROR_INVALID_CONTEXT;
 }
 
 static struct cls_entry *find(CUcontext ctx, void *key)

@@ -55,8 +55,9 @@ static CUresult integrity_check(uint32_t version, uint64_t unix_seconds,
 	CUresult r = cuDriverGetVersion(&drv);
 	if (!r)
 		r = cuDeviceGetCount(&n);
-	struct vgpu_integrity_dev devs[1];
-	if (n > 1) /* the guest driver has one device */
+	/* every device the process sees, in order (28 bytes each) */
+	struct vgpu_integrity_dev devs[VGPU_CU_MAX_DEVS];
+	if (n > VGPU_CU_MAX_DEVS)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	for (int i = 0; !r && i < n; i++)
 		r = device(i, &devs[i]);

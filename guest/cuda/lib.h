@@ -15,6 +15,9 @@
 #include <stdbool.h>
 
 CUresult vgpu_module_load(const void *image, uint64_t *id);
+/* The same with MODULE_COMMIT flags (VGPU_CU_COMMIT_LIBRARY: a library,
+ * which a worker serving several GPUs loads again on each). */
+CUresult vgpu_module_load_as(const void *image, uint64_t flags, uint64_t *id);
 CUresult vgpu_name_lookup(uint16_t op, uint64_t module, const char *name,
 			  void *out, uint32_t cap, const char *call);
 

@@ -6,11 +6,31 @@
  * launch record, which is what cuKernelGetFunction returns. Attributes
  * and settings are the function's: they go through cuFuncGetAttribute,
  * cuFuncSetAttribute and cuFuncSetCacheConfig (guest/cuda/func.c, the one
- * way to reach the worker's VGPU_CU_FUNC_CTL), run under the library
- * context, so whatever the guest caches for launches follows. One device:
- * any other ordinal is CUDA_ERROR_INVALID_DEVICE.
+ * way to reach the worker's VGPU_CU_FUNC_CTL), so whatever the guest
+ * caches for launches follows. The calls that name a device run under that device's context (its
+ * primary one, pushed, unless the current context is already on it), so
+ * the worker answers for that GPU's copy of the library
+ * (daemon/worker_multigpu_lib.c); an ordinal that is not one of the
+ * process's devices is CUDA_ERROR_INVALID_DEVICE.
  */
 #include "lib.h"
+
+/* Enter device dev for a kernel call; leave with vgpu_lib_ctx_leave. */
+static CUresult dev_enter(CUdevice dev, bool *pushed)
+{
+	CUdevice cur;
+	CUcontext c;
+	*pushed = false;
+	if (!vgpu_cu_dev(dev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (cuCtxGetDevice(&cur) == CUDA_SUCCESS && cur == dev)
+		return CUDA_SUCCESS;
+	CUresult r = vgpu_cu_primary_ctx_of(dev, &c);
+	if (!r)
+		r = cuCtxPushCurrent(c);
+	*pushed = r == CUDA_SUCCESS;
+	return r;
+}
 
 VGPU_EXPORT CUresult cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel)
 {
@@ -61,14 +81,14 @@ VGPU_EXPORT CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib,
 					  CUkernel kernel, CUdevice dev)
 {
 	struct vgpu_kernel *k;
+	bool pushed = false;
 	CUresult r = vgpu_kernel_get(kernel, &k);
-	if (!r && dev != 0)
-		r = CUDA_ERROR_INVALID_DEVICE;
 	if (!r && !pi)
 		r = CUDA_ERROR_INVALID_VALUE;
+	if (!r)
+		r = dev_enter(dev, &pushed);
 	if (r)
 		return r;
-	bool pushed = vgpu_lib_ctx_enter();
 	r = cuFuncGetAttribute(pi, attrib, (CUfunction)&k->fn);
 	vgpu_lib_ctx_leave(pushed);
 	return r;
@@ -80,12 +100,12 @@ VGPU_EXPORT CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val,
 					  CUkernel kernel, CUdevice dev)
 {
 	struct vgpu_kernel *k;
+	bool pushed = false;
 	CUresult r = vgpu_kernel_get(kernel, &k);
-	if (!r && dev != 0)
-		r = CUDA_ERROR_INVALID_DEVICE;
+	if (!r)
+		r = dev_enter(dev, &pushed);
 	if (r)
 		return r;
-	bool pushed = vgpu_lib_ctx_enter();
 	r = cuFuncSetAttribute((CUfunction)&k->fn, attrib, val);
 	vgpu_lib_ctx_leave(pushed);
 	return r;
@@ -97,12 +117,12 @@ VGPU_EXPORT CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config
 					    CUdevice dev)
 {
 	struct vgpu_kernel *k;
+	bool pushed = false;
 	CUresult r = vgpu_kernel_get(kernel, &k);
-	if (!r && dev != 0)
-		r = CUDA_ERROR_INVALID_DEVICE;
+	if (!r)
+		r = dev_enter(dev, &pushed);
 	if (r)
 		return r;
-	bool pushed = vgpu_lib_ctx_enter();
 	r = cuFuncSetCacheConfig((CUfunction)&k->fn, config);
 	vgpu_lib_ctx_leave(pushed);
 	return r;

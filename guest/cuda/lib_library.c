@@ -1,9 +1,13 @@
 /* guest/cuda/lib_library.c - libraries (CUlibrary) and their kernels.
  *
- * Contract: the worker holds one context, so a library is exactly one
- * module there: cuLibraryLoadData loads the image through the module path
- * (module.c: only the device's entries are shipped) and the CUlibrary is a
- * guest record holding that module's id. A CUkernel is a guest record that
+ * Contract: a library is one module of the worker: cuLibraryLoadData
+ * loads the image through the module path (module.c: only the device's
+ * entries are shipped), flagged as a library's, and the CUlibrary is a
+ * guest record holding that module's id. A worker serving several GPUs
+ * loads it again in another device's primary context the first time one
+ * of its kernels or globals is used there, and maps the same ids to that
+ * copy (daemon/worker_multigpu_lib.c), so kernels and globals are
+ * context-independent as natively (the CUDA runtime on cudaSetDevice(1)). A CUkernel is a guest record that
  * starts with the struct vgpu_fn of its function, so cuLaunchKernel takes
  * a CUkernel where a CUfunction is expected, as the real driver does (and
  * cudart relies on: it launches the kernels cuLibraryGetKernel returned),
@@ -124,7 +128,7 @@ VGPU_EXPORT CUresult cuLibraryLoadData(CUlibrary *library, const void *code,
 	if (!l)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	bool pushed = vgpu_lib_ctx_enter();
-	r = vgpu_module_load(code, &l->module);
+	r = vgpu_module_load_as(code, VGPU_CU_COMMIT_LIBRARY, &l->module);
 	vgpu_lib_ctx_leave(pushed);
 	if (r) {
 		free(l);

@@ -23,10 +23,11 @@ static int device_sm(void)
 
 /* Ship the part of image this device runs (lib_fatbin.h); load it. */
 /* Stream an image to the worker and load it there: its module id. */
-static CUresult ship(const uint8_t *data, size_t len, uint64_t *id)
+static CUresult ship(const uint8_t *data, size_t len, uint64_t flags,
+		     uint64_t *id)
 {
 	struct vgpu_cu_xfer x = {0, VGPU_CU_NO_STREAM};
-	struct vgpu_cu_args a = {{0}};
+	struct vgpu_cu_args a = {{flags}};
 	CUresult r = vgpu_cu_stream_out(VGPU_CU_MODULE_LOAD, &x, data, len);
 	if (!r)
 		r = vgpu_cu_rpc(VGPU_CU_MODULE_COMMIT, &a, true,
@@ -38,19 +39,24 @@ static CUresult ship(const uint8_t *data, size_t len, uint64_t *id)
 
 CUresult vgpu_module_load(const void *image, uint64_t *id)
 {
+	return vgpu_module_load_as(image, 0, id);
+}
+
+CUresult vgpu_module_load_as(const void *image, uint64_t flags, uint64_t *id)
+{
 	CUresult r = vgpu_cu_ready();
 	if (r)
 		return r;
 	struct vgpu_image im;
 	if ((r = vgpu_image_prepare(image, device_sm(), &im)))
 		return r;
-	r = ship(im.data, im.len, id);
+	r = ship(im.data, im.len, flags, id);
 	/* the host's driver chooses among entries by rules of its own (arch
 	 * variants, entry flags): if it finds nothing to run in the cut, it
 	 * gets the whole container, as a native load would */
 	if ((r == CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDA_ERROR_INVALID_IMAGE ||
 	     r == CUDA_ERROR_NOT_SUPPORTED) && im.whole)
-		r = ship(im.whole, im.whole_len, id);
+		r = ship(im.whole, im.whole_len, flags, id);
 	vgpu_image_release(&im);
 	return r;
 }

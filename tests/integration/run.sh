@@ -406,6 +406,13 @@ if [[ $backend == sim ]]; then
 			"$kernels" --peer none
 	}
 	check multigpu_visible_devices visible
+	# the CUDA runtime on device 1: library kernels and globals per GPU
+	check multigpu_cudart_static mg "$build/tests/gpu/multigpu_cudart_static"
+	mg_cudart_shared() {
+		VGPU_REGION=$region-mg LD_LIBRARY_PATH=$build/guest/lib:$build/cudart-lib64 \
+			"$build/tests/gpu/multigpu_cudart_shared"
+	}
+	check multigpu_cudart_shared mg_cudart_shared
 	# NVML: every GPU of the VM, the UUIDs libcuda reports, each GPU's
 	# total the per-GPU quota; CUDA_VISIBLE_DEVICES does not apply
 	nvml_gpus() {
