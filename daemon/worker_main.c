@@ -175,6 +175,20 @@ static void publish_ident(struct vworker *W)
 		g->total_mem = W->infos[i].total_mem;
 		if (W->drv.cuDeviceTotalMem_v2(&total, W->devs[i]) == CUDA_SUCCESS)
 			g->phys_total = total;
+		g->peers = g->peer_atomics = 0;
+		for (uint32_t j = 0; j < id->ngpus && j < 32; j++) {
+			int can = 0, at = 0;
+			if (j == i || W->drv.cuDeviceCanAccessPeer(
+					      &can, W->devs[i], W->devs[j]) ||
+			    !can)
+				continue; /* the driver's answer (multigpu) */
+			g->peers |= 1u << j;
+			if (!W->drv.cuDeviceGetP2PAttribute(
+				    &at,
+				    CU_DEVICE_P2P_ATTRIBUTE_NATIVE_ATOMIC_SUPPORTED,
+				    W->devs[i], W->devs[j]) && at)
+				g->peer_atomics |= 1u << j;
+		}
 	}
 	atomic_store(&id->state, VGPUD_IDENT_READY);
 }

@@ -24,7 +24,8 @@
 #include <string.h>
 
 #define VGPU_VMINFO_MAGIC 0x31464e4955504756ull /* "VGPUINF1" */
-#define VGPU_VMINFO_VERSION 2u /* 2: gpus[] (several GPUs per VM) */
+#define VGPU_VMINFO_VERSION 3u /* 2: gpus[] (several GPUs per VM);
+				* 3: their peers */
 #define VGPU_VMINFO_SIZE 8192u /* bytes reserved in the region */
 #define VGPU_VMINFO_MAX_PROCS 64u
 #define VGPU_VMINFO_STR 96u
@@ -85,6 +86,9 @@ struct vgpu_vminfo_gpu {
 	uint64_t total_mem;        /* min(quota, physical) */
 	uint64_t phys_total;
 	uint64_t vm_used;          /* this VM's processes, on this GPU */
+	/* bit j: this GPU reaches the VM's GPU j (cuDeviceCanAccessPeer),
+	 * with native atomics (CU_DEVICE_P2P_ATTRIBUTE_NATIVE_ATOMIC_...) */
+	uint32_t peers, peer_atomics;
 };
 
 struct vgpu_vminfo {

@@ -46,12 +46,19 @@ CUresult vgpu_launch_pack(const struct vgpu_fn *f, void **params,
 		else
 			return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (fi->param_bytes && (!buf || size < fi->param_bytes))
+	if (fi->param_bytes && (!buf || !size))
 		return CUDA_ERROR_INVALID_VALUE;
-	/* a kernel without parameters, launched with neither form: buf is
-	 * NULL, and memcpy from NULL is undefined even for 0 bytes (UBSan) */
-	if (fi->param_bytes)
-		memcpy(p, buf, fi->param_bytes);
+	/* A buffer shorter than the parameters is taken, as the driver
+	 * takes it: only its bytes are meaningful (NCCL declares a 4 KiB
+	 * argument struct and passes the bytes it filled in); the rest is
+	 * sent as zeros. A kernel without parameters launched with neither
+	 * form: buf is NULL, and memcpy from NULL is undefined even for 0
+	 * bytes (UBSan). */
+	if (fi->param_bytes) {
+		size_t n = size < fi->param_bytes ? size : fi->param_bytes;
+		memcpy(p, buf, n);
+		memset(p + n, 0, fi->param_bytes - n);
+	}
 	return CUDA_SUCCESS;
 }
 

@@ -434,6 +434,19 @@ for i in range(n.nvmlDeviceGetCount()):
 		[[ $want == "$got" && $(wc -l <<<"$got") -eq 3 ]]
 	}
 	check multigpu_nvml nvml_gpus
+	# NVML's peer matrix is the driver's (sim_peer = 0-1): what NCCL reads
+	nvml_p2p() {
+		mg env PYTHONPATH="$build/pypi/nvidia-ml-py" python3 -c '
+import pynvml as n
+n.nvmlInit()
+h = [n.nvmlDeviceGetHandleByIndex(i) for i in range(3)]
+rd = [[n.nvmlDeviceGetP2PStatus(h[a], h[b], 0) for b in range(3)] for a in range(3)]
+nv = {n.nvmlDeviceGetP2PStatus(h[a], h[b], 2) for a in range(3) for b in range(3)}
+print(rd, nv)
+assert rd == [[5, 0, 5], [0, 5, 5], [5, 5, 5]] and nv == {5}
+'
+	}
+	check multigpu_nvml_p2p nvml_p2p
 	# `gpus = any`: ma and mb on different GPUs, both working at once
 	placement() {
 		"$build/vgpuctl" -s "$m/ctl.sock" status >"$m/status.txt" || return 1
