@@ -349,6 +349,8 @@ GPU_CHECKS := $(addprefix $(BUILD)/tests/gpu/,threads hostile forkinit quota vmm
 GPU_CHECKS += $(BUILD)/tests/gpu/bulk
 # lib.c, lib_export.c: libraries, kernels and export tables (area lib)
 GPU_CHECKS += $(BUILD)/tests/gpu/lib $(BUILD)/tests/gpu/lib_export
+# lib_va.c: device addresses never become host ones (area lib)
+GPU_CHECKS += $(BUILD)/tests/gpu/lib_va
 # streams.c: streams, events, callbacks, memory ops, launches (area stream)
 GPU_CHECKS += $(BUILD)/tests/gpu/streams
 # torch_tmap.c: TMA descriptors as Triton makes them (area torch)

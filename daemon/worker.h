@@ -283,6 +283,9 @@ bool vw_torch_execute(struct vworker *W, struct vw_exec *x,
 /* cublas area: export table 1734dc26's SM layout (daemon/worker_cublas.c). */
 bool vw_cublas_execute(struct vworker *W, struct vw_exec *x,
 		       const struct vgpu_msg *m);
+/* lib area: where device memory comes from (daemon/worker_lib_va.c). */
+bool vw_va_execute(struct vworker *W, struct vw_exec *x,
+		   const struct vgpu_msg *m);
 
 /* Host callbacks (daemon/worker_stream_cb.c). vw_cb_run blocks the
  * calling driver thread until the guest has run callback `token` (told

@@ -165,6 +165,6 @@ bool vw_lib_execute(struct vworker *W, struct vw_exec *x,
 		get_global(W, x, m);
 		return true;
 	default:
-		return false;
+		return vw_va_execute(W, x, m);
 	}
 }

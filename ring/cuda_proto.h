@@ -151,6 +151,11 @@ enum vgpu_cu_op {
 				       * 1734dc26's entry 4, run by the
 				       * worker's driver in the sender's
 				       * current context */
+	VGPU_CU_VA_WINDOW = 0x67,     /* struct vgpu_cu_va (the guest's own
+				       * mappings, for the worker to keep its
+				       * driver out of) -> struct vgpu_cu_va
+				       * (where the worker's driver puts
+				       * device memory; docs/memory.md) */
 
 	/* -- torch -- */
 	VGPU_CU_TENSORMAP_TILED = 0x68, /* struct vgpu_cu_tmap -> the
@@ -409,6 +414,22 @@ struct vgpu_cu_smlayout {
 	uint32_t pad;
 	uint8_t gpc[VGPU_CU_SM_LAYOUT_MAX];
 	uint8_t index[VGPU_CU_SM_LAYOUT_MAX];
+};
+
+/* VGPU_CU_VA_WINDOW: address ranges [lo, hi), page-aligned, below 2^47,
+ * hi > lo. The request lists the guest process's mappings (merged to at
+ * most VGPU_CU_VA_MAX); the worker reserves the free parts of them in its
+ * own address space once per process (the rest of the list is refused
+ * with CUDA_ERROR_INVALID_VALUE, as are more than VGPU_CU_VA_TOTAL bytes
+ * in all) and answers the ranges its driver gives device memory from. */
+#define VGPU_CU_VA_MAX 32
+#define VGPU_CU_VA_TOTAL (16ull << 40)
+struct vgpu_cu_va {
+	uint32_t n;
+	uint32_t pad;
+	struct {
+		uint64_t lo, hi;
+	} r[VGPU_CU_VA_MAX];
 };
 
 /* VGPU_CU_ORDER_AFTER (torch area): the sender's executor waits until

@@ -4,13 +4,16 @@
  * interface of the driver's tools layer. Measured on driver 580
  * (reference/cuda13-driver-surface.md, docs/lib.md): the CUDA runtime does
  * without it, but cuBLAS refuses to run a GEMM (CUBLAS_STATUS_NOT_SUPPORTED)
- * when it is refused. cuBLAS calls only entry 4, (CUcontext ctx,
+ * when it is refused. cuBLAS calls entry 4, (CUcontext ctx,
  * unsigned long long *out): the context's unique id, as cuCtxGetId gives it,
  * and for a NULL context 0 with CUDA_SUCCESS (measured on driver 580 by
  * tests/gpu/lib_export: entry4(primary) = cuCtxGetId(primary) = 1,
- * entry4(NULL) = 0, rc 0; the current context is not consulted). Every
- * other entry is a logged stub returning CUDA_ERROR_NOT_SUPPORTED.
+ * entry4(NULL) = 0, rc 0; the current context is not consulted). A handle
+ * with no workspace set also calls entries 51 (a stream's object) and 39
+ * (that object's stream id): export_cublas_stream.c. Every other entry is
+ * a logged stub returning CUDA_ERROR_NOT_SUPPORTED.
  */
+#include "export_cublas_stream.h"
 #include "export_table.h"
 
 static CUresult context_id(CUcontext ctx, unsigned long long *out)
@@ -63,7 +66,6 @@ VGPU_EXPORT_STUB(cublas, NAME, 35)
 VGPU_EXPORT_STUB(cublas, NAME, 36)
 VGPU_EXPORT_STUB(cublas, NAME, 37)
 VGPU_EXPORT_STUB(cublas, NAME, 38)
-VGPU_EXPORT_STUB(cublas, NAME, 39)
 VGPU_EXPORT_STUB(cublas, NAME, 40)
 VGPU_EXPORT_STUB(cublas, NAME, 41)
 VGPU_EXPORT_STUB(cublas, NAME, 42)
@@ -75,7 +77,6 @@ VGPU_EXPORT_STUB(cublas, NAME, 47)
 VGPU_EXPORT_STUB(cublas, NAME, 48)
 VGPU_EXPORT_STUB(cublas, NAME, 49)
 VGPU_EXPORT_STUB(cublas, NAME, 50)
-VGPU_EXPORT_STUB(cublas, NAME, 51)
 VGPU_EXPORT_STUB(cublas, NAME, 52)
 VGPU_EXPORT_STUB(cublas, NAME, 53)
 VGPU_EXPORT_STUB(cublas, NAME, 54)
@@ -158,7 +159,7 @@ static const vgpu_slot slots[93] = {
 	VGPU_SLOT(cublas_stub_36),
 	VGPU_SLOT(cublas_stub_37),
 	VGPU_SLOT(cublas_stub_38),
-	VGPU_SLOT(cublas_stub_39),
+	VGPU_SLOT(vgpu_cublas_stream_id),
 	VGPU_SLOT(cublas_stub_40),
 	VGPU_SLOT(cublas_stub_41),
 	VGPU_SLOT(cublas_stub_42),
@@ -170,7 +171,7 @@ static const vgpu_slot slots[93] = {
 	VGPU_SLOT(cublas_stub_48),
 	VGPU_SLOT(cublas_stub_49),
 	VGPU_SLOT(cublas_stub_50),
-	VGPU_SLOT(cublas_stub_51),
+	VGPU_SLOT(vgpu_cublas_stream_object),
 	VGPU_SLOT(cublas_stub_52),
 	VGPU_SLOT(cublas_stub_53),
 	VGPU_SLOT(cublas_stub_54),

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "mem_space.h"
+#include "lib_va.h"
 #include "rpc.h"
 #include <errno.h>
 #include <pthread.h>
@@ -96,7 +97,7 @@ static int grow(void **v, size_t *cap, size_t n, size_t sz)
 static int granule_take(uint64_t a)
 {
 	size_t i = glower(a);
-	if (i < T.ng && T.g[i] == a)
+	if ((i < T.ng && T.g[i] == a) || vgpu_va_reserved(a, GRANULE))
 		return 0;
 	if (grow((void **)&T.g, &T.gcap, T.ng, sizeof(*T.g)))
 		return -ENOMEM;
@@ -311,6 +312,7 @@ static CUresult alloc_recorded(alloc_fn fn, void *ctx, bool async,
 	CUdeviceptr aside[RETRIES];
 	int naside = 0;
 	CUresult r;
+	vgpu_va_setup(); /* once: the worker's windows, reserved here */
 	for (;;) {
 		CUdeviceptr p;
 		uint64_t size;

@@ -9,7 +9,9 @@
  * reserved in this process's own address space (PROT_NONE, by 2 MiB
  * granule, MAP_FIXED_NOREPLACE, kept after the memory is freed, as the
  * driver keeps its virtual range) so that no later host allocation of the
- * guest can ever have an address inside it; an allocation the guest's own
+ * guest can ever have an address inside it (inside the worker's device
+ * address windows, reserved whole before the first allocation by
+ * lib_va.c, nothing more is needed); an allocation the guest's own
  * mappings already overlap is not handed out (the allocating wrapper asks
  * the worker again). Entries belong to one connection: after fork() and a
  * fresh cuInit the parent's are gone. docs/memory.md states the policy.

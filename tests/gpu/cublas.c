@@ -10,6 +10,11 @@
  *                shapes; on this path cuBLASLt calls export table
  *                1734dc26 entry 4 (the SM layout) unchecked
  *  gemm_fp16     the same in fp16
+ *  gemm_bf16_4096_nows  cublasGemmEx bf16 4096^3 on the handle, which has
+ *                no workspace set: cuBLAS then keeps a workspace of its
+ *                own per stream, keyed by the ids export table 21318c60
+ *                entries 51 and 39 give (CUBLAS_STATUS_INTERNAL_ERROR
+ *                while the guest refused them)
  *  gemm_batched  cublasGemmStridedBatchedEx, fp16, 8 products of 64^3
  *  lt_fp8        cublasLtMatmul with fp8 E4M3 inputs (Hopper; A
  *                transposed as fp8 requires), bf16 out
@@ -224,6 +229,8 @@ int main(void)
 	/* PyTorch's bf16 check: 256x384 by 384x512 */
 	gemm_ex(h, "gemm_bf16", CUDA_R_16BF, BF16, 256, 512, 384);
 	gemm_ex(h, "gemm_fp16", CUDA_R_16F, FP16, 256, 512, 384);
+	/* h has no workspace set (cublasSetWorkspace): cuBLAS's own */
+	gemm_ex(h, "gemm_bf16_4096_nows", CUDA_R_16BF, BF16, 4096, 4096, 4096);
 	gemm_batched(h);
 	const struct lt_case lts[] = {
 		{"lt_fp8", CUDA_R_8F_E4M3, CUDA_R_16BF, E4M3, 1, 1, 256, 128, 512,

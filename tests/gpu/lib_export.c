@@ -17,6 +17,12 @@
  *  export_cublas     entry 4 of 21318c60 (what cuBLAS calls) gives the
  *                    context's id, as cuCtxGetId, for the primary
  *                    context; 0 (and success) for NULL, as driver 580
+ *  export_cublas_stream  entries 51 (a stream's object) and 39 (its id),
+ *                    what cuBLAS calls without a workspace: 39 of 51's
+ *                    object equals cuStreamGetId for the NULL, legacy,
+ *                    per-thread and a created stream, the same object
+ *                    for the same stream, a thread's own per-thread
+ *                    stream, and the refusals measured on driver 580
  *  export_integrity  INTEGRITY_CHECK entry 1 equals the HMAC-MD2 the
  *                    runtime computes (guest/cuda/lib_integrity.c) over
  *                    the values this process sees, for several versions;
@@ -289,6 +295,87 @@ static void cublas_table(CUcontext primary)
 	check_end(&c);
 }
 
+typedef CUresult (*sobj_fn)(CUcontext, CUstream, void **, int);
+typedef CUresult (*sid_fn)(CUcontext, const void *, unsigned long long *);
+static sobj_fn e51;
+static sid_fn e39;
+
+/* Entry 39 of entry 51's object for (ctx, s, ptds) against cuStreamGetId
+ * of want (in the calling thread); the object through *obj. */
+static void stream_case(struct check *c, const char *what, CUcontext ctx,
+			CUstream s, int ptds, CUstream want, void **obj)
+{
+	unsigned long long id = 0, sid = 0;
+	*obj = NULL;
+	EXPECT_OK(c, cuStreamGetId(want, &sid));
+	EXPECT_OK(c, e51(ctx, s, obj, ptds));
+	EXPECT_OK(c, e39(ctx, *obj, &id));
+	if (!*obj || id != sid)
+		check_fail(c, "%s: object %p id %llu, cuStreamGetId %llu", what,
+			   *obj, id, sid);
+}
+
+static void *stream_thread(void *arg)
+{
+	CUcontext ctx = arg;
+	void **objs = calloc(2, sizeof(void *));
+	struct check c = {.name = "export_cublas_stream thread"};
+	if (!objs || cuCtxSetCurrent(ctx))
+		return objs;
+	stream_case(&c, "thread per-thread", ctx, NULL, 1,
+		    CU_STREAM_PER_THREAD, &objs[0]);
+	stream_case(&c, "thread legacy", ctx, NULL, 0, CU_STREAM_LEGACY,
+		    &objs[1]);
+	if (c.bad)
+		objs[0] = objs[1] = NULL;
+	return objs;
+}
+
+static void cublas_stream(CUcontext ctx)
+{
+	struct check c = {.name = "export_cublas_stream"};
+	const uintptr_t *t = table(G_CUBLAS);
+	void *nul, *legacy, *pt, *pt2, *sobj, *again, *o = NULL;
+	void **th = NULL;
+	unsigned long long id = 0;
+	CUstream s = NULL;
+	pthread_t tid;
+	if (!t || !t[51] || !t[39]) {
+		check_fail(&c, "21318c60 refused or entries empty");
+		check_end(&c);
+		return;
+	}
+	e51 = (sobj_fn)t[51];
+	e39 = (sid_fn)t[39];
+	stream_case(&c, "NULL", ctx, NULL, 0, CU_STREAM_LEGACY, &nul);
+	stream_case(&c, "legacy", ctx, CU_STREAM_LEGACY, 1, CU_STREAM_LEGACY,
+		    &legacy);
+	stream_case(&c, "NULL ptds", ctx, NULL, 1, CU_STREAM_PER_THREAD, &pt);
+	stream_case(&c, "per-thread", ctx, CU_STREAM_PER_THREAD, 0,
+		    CU_STREAM_PER_THREAD, &pt2);
+	EXPECT_OK(&c, cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	stream_case(&c, "created", NULL, s, 0, s, &sobj);
+	EXPECT_OK(&c, e51(ctx, s, &again, 0));
+	if (nul != legacy || pt != pt2 || again != sobj || nul == pt ||
+	    sobj == nul || sobj == pt)
+		check_fail(&c, "objects: NULL %p legacy %p per-thread %p %p "
+			   "stream %p %p", nul, legacy, pt, pt2, sobj, again);
+	if (pthread_create(&tid, NULL, stream_thread, ctx) ||
+	    pthread_join(tid, (void **)&th) || !th || !th[0] ||
+	    th[0] == pt || th[1] != nul)
+		check_fail(&c, "another thread: per-thread %p legacy %p",
+			   th ? th[0] : NULL, th ? th[1] : NULL);
+	free(th);
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, e51(ctx, NULL, NULL, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE, e51(NULL, NULL, &o, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_HANDLE,
+	       e51(ctx, (CUstream)(intptr_t)-1, &o, 0));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, e39(ctx, NULL, &id));
+	EXPECT(&c, CUDA_ERROR_INVALID_VALUE, e39(ctx, sobj, NULL));
+	EXPECT_OK(&c, cuStreamDestroy(s));
+	check_end(&c);
+}
+
 int main(int argc, char **argv)
 {
 	CUcontext ctx;
@@ -308,6 +395,7 @@ int main(int argc, char **argv)
 	checks();
 	integrity();
 	cublas_table(ctx);
+	cublas_stream(ctx);
 	cls(ctx); /* last: it ends the context once */
 	return check_summary("lib_export");
 }

@@ -98,7 +98,8 @@ verdict "vmm through vgpu" "[[ $rc -eq 0 ]]"
 verdict "vmm digests bit-identical" "diff <(grep ^digest '$out/vmm-native.txt') \
 	<(grep ^digest '$out/vmm-vgpu.txt') >'$out/vmm-digest.diff'"
 
-# libraries and kernels, export tables, NVIDIA's runtime static and shared
+# libraries and kernels, export tables, device address windows (lib_va),
+# NVIDIA's runtime static and shared
 # (tests/gpu/lib*.c, lib_cudart.cu), natively and through vgpu; the
 # runtime programs' digests must be bit-identical
 cudart_lib=$B/cudart-lib64
@@ -112,6 +113,8 @@ for mode in native vgpu; do
 	"${run[@]}" "$B/tests/gpu/lib_export" "$B/tests/gpu/kernels.fatbin" \
 		>"$out/lib_export-$mode.txt" 2>&1
 	verdict "lib_export $mode" "[[ $? -eq 0 ]]"
+	"${run[@]}" "$B/tests/gpu/lib_va" >"$out/lib_va-$mode.txt" 2>&1
+	verdict "lib_va $mode" "[[ $? -eq 0 ]]"
 	for rt in static shared rdc; do
 		"${run[@]}" "$B/tests/gpu/lib_cudart_$rt" \
 			"$B/tests/gpu/kernels_multi.fatbin" \

@@ -263,6 +263,7 @@ check vmm_hostile guest "$build/tests/gpu/vmm" --vgpu-hostile "$kernels"
 
 check libraries guest "$build/tests/gpu/lib" "$build/tests/gpu/kernels_multi.fatbin"
 check export_tables guest "$build/tests/gpu/lib_export" "$build/tests/gpu/kernels.fatbin"
+check va_windows guest "$build/tests/gpu/lib_va"
 check tensor_maps guest "$build/tests/gpu/torch_tmap"
 check thread_order guest "$build/tests/gpu/torch_order" "$kernels"
 # NVIDIA's CUDA runtime, unmodified: static, -rdc, shared (tests/gpu/lib_cudart.cu)

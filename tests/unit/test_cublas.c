@@ -122,3 +122,52 @@ Test(cublas, cublaslt_table_exists_and_entry4_fails_cleanly)
 	cr_assert_eq(((put_fn)t[13])(not_ours, not_ours + 16),
 		     CUDA_ERROR_INVALID_VALUE);
 }
+
+/* Table 21318c60 entries 51 (a stream's object) and 39 (its id), what
+ * cuBLAS calls for a handle with no workspace: the refusals the driver
+ * gives before any stream is looked at (measured on driver 580), and
+ * objects this library did not hand out. The answers themselves are
+ * tests/gpu/lib_export's export_cublas_stream (sim and GPU). */
+typedef CUresult (*sobj_fn)(CUcontext, CUstream, void **, int);
+typedef CUresult (*sid_fn)(CUcontext, const void *, unsigned long long *);
+
+static const uintptr_t *cublas_table(void)
+{
+	typedef CUresult (*table_fn)(const void **, const CUuuid *);
+	table_fn get_table = (table_fn)sym("cuGetExportTable");
+	CUuuid id = {{0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6,
+		      0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2}};
+	const void *t = NULL;
+	cr_assert_eq(get_table(&t, &id), CUDA_SUCCESS);
+	cr_assert_eq(((const uintptr_t *)t)[0], 0x2e8);
+	return t;
+}
+
+Test(cublas, stream_object_refusals)
+{
+	sobj_fn e51 = (sobj_fn)cublas_table()[51];
+	void *o = (void *)0x1234;
+	int fake = 0;
+	cr_assert_eq(e51((CUcontext)&fake, NULL, NULL, 0),
+		     CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(e51(NULL, NULL, &o, 0), CUDA_ERROR_INVALID_HANDLE);
+	cr_assert_eq(e51(NULL, CU_STREAM_PER_THREAD, &o, 1),
+		     CUDA_ERROR_INVALID_HANDLE);
+	cr_assert_eq(e51((CUcontext)&fake, (CUstream)(intptr_t)-1, &o, 0),
+		     CUDA_ERROR_INVALID_HANDLE);
+	/* a stream before cuInit: the driver's own answer, nothing written */
+	cr_assert_eq(e51(NULL, (CUstream)&fake, &o, 0),
+		     CUDA_ERROR_NOT_INITIALIZED);
+	cr_assert_eq(o, (void *)0x1234);
+}
+
+Test(cublas, stream_id_of_foreign_objects)
+{
+	sid_fn e39 = (sid_fn)cublas_table()[39];
+	unsigned long long id = 99;
+	uint64_t lookalike[2] = {0x6d61657274736776ull, 5};
+	cr_assert_eq(e39(NULL, NULL, &id), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(e39(NULL, lookalike, NULL), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(e39(NULL, lookalike, &id), CUDA_ERROR_INVALID_VALUE);
+	cr_assert_eq(id, 99);
+}
