@@ -77,7 +77,9 @@ uint64_t vw_dev_ctx_id(struct vworker *W, uint32_t i)
 {
 	if (i >= ndev(W))
 		return 0;
-	return W->ndev ? W->pctx_id[vm_of(W, i)] : W->ctx_id;
+	return W->ndev ? __atomic_load_n(&W->pctx_id[vm_of(W, i)],
+					 __ATOMIC_ACQUIRE)
+		       : W->ctx_id;
 }
 
 uint32_t vw_cur_dev(struct vworker *W)
@@ -110,9 +112,9 @@ static CUresult retain(struct vworker *W, uint32_t v)
 			W->drv.cuDevicePrimaryCtxRelease_v2(W->devs[v]);
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
-		if (!r) {
-			W->pctx[v] = c;
-			W->pctx_id[v] = id;
+		if (!r) { /* read without the lock: vw_dev_ctx_id, primary_dev */
+			__atomic_store_n(&W->pctx_id[v], id, __ATOMIC_RELEASE);
+			__atomic_store_n(&W->pctx[v], c, __ATOMIC_RELEASE);
 		}
 	}
 	pthread_mutex_unlock(&once);

@@ -93,7 +93,8 @@ static int primary_dev(struct vworker *W)
 {
 	uint64_t tag = vw_ctx_tagged();
 	for (uint32_t v = 0; v < W->ndev; v++)
-		if (tag ? tag == W->pctx_id[v] : W->pctx[v] == W->ctx)
+		if (tag ? tag == __atomic_load_n(&W->pctx_id[v], __ATOMIC_ACQUIRE)
+			: __atomic_load_n(&W->pctx[v], __ATOMIC_ACQUIRE) == W->ctx)
 			return (int)v;
 	return -1;
 }

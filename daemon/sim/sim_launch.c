@@ -57,9 +57,12 @@ static CUresult from_extra(const struct sim_func *f, void **extra,
 	}
 	if (!f->d.argsize && !ptr && !size)
 		return CUDA_SUCCESS;
-	if (!ptr || !size || *size < f->d.argsize)
+	if (!ptr || !size || !*size)
 		return CUDA_ERROR_INVALID_VALUE;
-	memcpy(buf, ptr, f->d.argsize);
+	/* A buffer shorter than the parameters is taken, as the driver takes
+	 * it (NCCL passes only the bytes of its 4 KiB argument struct it
+	 * filled in); buf is zeroed, so the rest reads as zeros. */
+	memcpy(buf, ptr, *size < f->d.argsize ? *size : f->d.argsize);
 	return CUDA_SUCCESS;
 }
 

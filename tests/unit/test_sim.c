@@ -10,6 +10,7 @@
 #include "../../daemon/sim/sim.h"
 #include <criterion/criterion.h>
 #include <elf.h>
+#include <stddef.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -860,16 +861,31 @@ Test(sim, launch_configuration_is_checked)
 	ERR(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 49153, 0, a, NULL),
 	    CUDA_ERROR_INVALID_VALUE);
 	OK(D.cuLaunchKernel(f, 1, 1, 1, 32, 32, 1, 49152, 0, a, NULL));
-	/* arguments: both forms, neither, short buffer, no END, NULL entry */
-	size_t small = 20;
-	void *ex[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, a,
-		      CU_LAUNCH_PARAM_BUFFER_SIZE, &small, CU_LAUNCH_PARAM_END};
+	/* arguments: both forms, neither, no END, NULL entry */
+	struct { CUdeviceptr p; unsigned v; unsigned long long n; } pk =
+		{p, 9, 16};
+	size_t full = sizeof(pk);
+	void *ex[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &pk,
+		      CU_LAUNCH_PARAM_BUFFER_SIZE, &full, CU_LAUNCH_PARAM_END};
 	ERR(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, a, ex),
 	    CUDA_ERROR_INVALID_VALUE);
 	ERR(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, NULL, NULL),
 	    CUDA_ERROR_INVALID_VALUE);
-	ERR(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, NULL, ex),
-	    CUDA_ERROR_INVALID_VALUE);
+	/* a short buffer is taken, as the driver takes it (NCCL relies on
+	 * it): the missing n reads as 0, so nothing is filled */
+	unsigned got[16];
+	OK(D.cuMemsetD32_v2(p, 5, 16));
+	size_t part = offsetof(__typeof__(pk), n);
+	ex[3] = &part;
+	OK(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, NULL, ex));
+	OK(D.cuCtxSynchronize());
+	OK(D.cuMemcpyDtoH_v2(got, p, sizeof(got)));
+	cr_assert_eq(got[0], 5u, "short buffer: n zero-filled, nothing written");
+	ex[3] = &full;
+	OK(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, NULL, ex));
+	OK(D.cuCtxSynchronize());
+	OK(D.cuMemcpyDtoH_v2(got, p, sizeof(got)));
+	cr_assert_eq(got[15], 9u, "full buffer: all 16 filled");
 	void *bad_key[] = {(void *)7, NULL, CU_LAUNCH_PARAM_END};
 	ERR(D.cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, 0, NULL, bad_key),
 	    CUDA_ERROR_INVALID_VALUE);
