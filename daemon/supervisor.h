@@ -66,6 +66,8 @@ struct vgpud_vmstate {
 	uint64_t *sched_seen; /* per channel: busy_seq, then gpu_ns, last seen
 			       * (sched_scan.c) */
 	uint64_t sched_retired_held_ns; /* launches' waits, workers gone */
+	uint64_t sched_launches; /* its channels' launches, last scan */
+	uint64_t sched_work_ns;  /* last scan it had work (0: never) */
 };
 
 struct vgpud {
