@@ -12,7 +12,8 @@
 #           unmetered)
 #   meter   scheduler = on, sched_solo = off: every launch metered, as a
 #           VM sharing the GPU is
-# 1. bench/cuda_calls natively and through each setting.
+# 1. bench/cuda_calls natively and through each setting, SC_REPS (3)
+#    times each; the median per figure.
 # 2. llama.cpp generation (tests/gpu/llm/run.sh; SC_GRAPHS, default "off",
 #    which CUDA graph settings) natively and through each setting.
 # 3. bench/fairness (FAIR_SECS, default 3) with the scheduler on and off,
@@ -54,7 +55,10 @@ nvidia-smi --query-gpu=name --format=csv,noheader | sed 's/^/gpu: /' | tee -a "$
 
 # ---- 1. cuda_calls -------------------------------------------------------
 k=$B/tests/gpu/kernels.cubin
-"$B/bench/cuda_calls" "$k" native >"$work/logs/calls-native.jsonl" 2>&1
+reps=${SC_REPS:-3}
+for r in $(seq "$reps"); do
+	"$B/bench/cuda_calls" "$k" native >>"$work/logs/calls-native.jsonl" 2>&1
+done
 for s in $settings; do
 	cfg=$work/cfg-$s
 	mkdir -p "$cfg/vms.d"
@@ -65,17 +69,20 @@ for s in $settings; do
 	VGPU_SCHED_PROF=1 "$B/vgpud" -c "$cfg" 2>"$work/logs/calls-vgpud-$s.log" &
 	daemon=$!
 	for _ in $(seq 100); do [[ -S $cfg/ctl.sock ]] && break; sleep 0.05; done
-	VGPU_REGION=/dev/shm/vgpu-sc-$$ LD_LIBRARY_PATH=$B/guest/lib \
-		"$B/bench/cuda_calls" "$k" "vgpu-$s" >"$work/logs/calls-$s.jsonl" 2>&1
+	for r in $(seq "$reps"); do
+		VGPU_REGION=/dev/shm/vgpu-sc-$$ LD_LIBRARY_PATH=$B/guest/lib \
+			"$B/bench/cuda_calls" "$k" "vgpu-$s" >>"$work/logs/calls-$s.jsonl" 2>&1
+	done
 	stop_daemon
 done
 {
-	echo "== bench/cuda_calls, us per call (native, then vgpu: $settings) =="
+	echo "== bench/cuda_calls, us per call, median of $reps (native, then vgpu: $settings) =="
 	for m in kernels_5us_back_to_back launch_api_time null_call_stream_query; do
 		printf '%-26s' "$m"
 		for f in native $settings; do
 			v=$(grep -o "\"metric\": *\"$m\"[^}]*" "$work/logs/calls-$f.jsonl" |
-				grep -o '"us_per_call": *[0-9.]*' | grep -o '[0-9.]*$')
+				grep -o '"us_per_call": *[0-9.]*' | grep -o '[0-9.]*$' |
+				sort -n | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}')
 			printf ' %8s' "${v:--}"
 		done
 		echo
