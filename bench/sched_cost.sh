@@ -19,7 +19,9 @@
 # 3. bench/fairness (FAIR_SECS, default 3) with the scheduler on and off,
 #    then on with SC_AHEAD (default "sched_queue_ahead = 500us"); its
 #    JSON lines.
-# Workers of the `meter` runs print where a metered launch's time goes
+# SC_SETTINGS (default "off on meter") picks settings for 1 and 2,
+# SC_FAIR_CASES (default all) the cases of 3, SC_AHEAD_RUN=0 skips its
+# sched_queue_ahead half. Workers of the `meter` runs print where a metered launch's time goes
 # (VGPU_SCHED_PROF=1; the vgpud logs). Everything lands in $OUT (default
 # /tmp/vgpu-sched-cost): summary.txt and logs.tgz.
 set -uo pipefail
@@ -50,7 +52,7 @@ conf_of() { # SETTING -> vgpud.conf lines
 	meter) printf 'scheduler = on\nsched_solo = off\n' ;;
 	esac
 }
-settings="off on meter"
+settings=${SC_SETTINGS:-off on meter}
 nvidia-smi --query-gpu=name --format=csv,noheader | sed 's/^/gpu: /' | tee -a "$sum"
 
 # ---- 1. cuda_calls -------------------------------------------------------
@@ -136,11 +138,14 @@ fi
 
 # ---- 3. fairness ----------------------------------------------------------
 export FAIR_SECS=${FAIR_SECS:-3}
+[[ -n ${SC_FAIR_CASES:-} ]] && export FAIR_CASES=$SC_FAIR_CASES
 OUT=$work/fair "$here/bench/fairness.sh" "$B" >"$work/logs/fair.jsonl" \
 	2>"$work/logs/fair-table.txt"
-OUT=$work/fair-ahead FAIR_SCHEDS=on FAIR_CONF="${SC_AHEAD:-sched_queue_ahead = 500us}" \
-	"$here/bench/fairness.sh" "$B" >"$work/logs/fair-ahead.jsonl" \
-	2>"$work/logs/fair-ahead-table.txt"
+: >"$work/logs/fair-ahead.jsonl"
+[[ ${SC_AHEAD_RUN:-1} == 0 ]] ||
+	OUT=$work/fair-ahead FAIR_SCHEDS=on FAIR_CONF="${SC_AHEAD:-sched_queue_ahead = 500us}" \
+		"$here/bench/fairness.sh" "$B" >"$work/logs/fair-ahead.jsonl" \
+		2>"$work/logs/fair-ahead-table.txt"
 cp "$work/fair/vgpud.log" "$work/logs/fair-vgpud.log" 2>/dev/null
 {
 	echo "== bench/fairness (FAIR_SECS=$FAIR_SECS): scheduler on, off =="

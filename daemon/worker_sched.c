@@ -448,30 +448,40 @@ static bool blocked(CUstream const *b, unsigned nb, CUstream s)
 	return false;
 }
 
+static bool query(struct vw_sched *q, CUevent ev)
+{
+	q->prof.queries++;
+	/* done, or its context gone: either way over */
+	return q->W->drv.cuEventQuery(ev) != CUDA_ERROR_NOT_READY;
+}
+
 /* One pass over the launches in flight, in launch order (kept: the
- * survivors are compacted in place). Once a stream's launch is not done,
- * its later ones are not either: they are not queried. So a deep queue
- * of short kernels costs a few queries per pass, not one per launch.
+ * survivors are compacted in place). On one stream, launches complete in
+ * order: a bisection finds the first not done, so a deep queue of short
+ * kernels costs a few queries per pass, not one per launch.
  * Called and returns with q->mu held, but queries without it: executors
  * take q->mu on every launch, and must not wait out the driver calls.
  * Only this thread removes entries and track() only appends, so the
  * first m entries are the same ones once the lock is back. */
 static void poll_once(struct vw_sched *q)
 {
-	CUstream b[NBLOCKED], st[NSCAN];
+	CUstream st[NSCAN];
 	CUevent ev[NSCAN];
 	uint64_t cx[NSCAN];
 	bool done[NSCAN] = {false};
-	/* each stream's newest launch in the window, queried first: if it
-	 * is done, so are all before it on that stream (one query per
-	 * stream, not per launch, while the GPU keeps up) */
+	/* The window's launches grouped by stream (and context), each group
+	 * in launch order at ord[off .. off + n): on one stream events
+	 * complete in order, so the first not done is found by bisection
+	 * (the newest queried first: while the GPU keeps up it is done and
+	 * one query covers the stream). Streams past NBLOCKED are queried
+	 * one launch at a time. */
 	struct {
 		CUstream s;
 		uint64_t ctx;
-		size_t last;
-		bool all;
-	} ss[NBLOCKED];
-	unsigned nb = 0, ns = 0;
+		size_t off, n;
+	} g[NBLOCKED];
+	size_t ord[NSCAN], grp[NSCAN];
+	unsigned ng = 0;
 	size_t m = q->n < NSCAN ? q->n : NSCAN;
 	for (size_t i = 0; i < m; i++) {
 		ev[i] = q->q[i].ev;
@@ -482,31 +492,47 @@ static void poll_once(struct vw_sched *q)
 	uint64_t p0 = profiling() ? vgpu_now_ns() : 0;
 	for (size_t i = 0; i < m; i++) {
 		unsigned k = 0;
-		while (k < ns && !(ss[k].s == st[i] && ss[k].ctx == cx[i]))
+		while (k < ng && !(g[k].s == st[i] && g[k].ctx == cx[i]))
 			k++;
-		if (k == ns && ns < NBLOCKED)
-			ss[ns++] = (typeof(ss[0])){st[i], cx[i], i, false};
-		if (k < ns)
-			ss[k].last = i;
+		if (k == ng && ng < NBLOCKED)
+			g[ng++] = (typeof(g[0])){st[i], cx[i], 0, 0};
+		grp[i] = k; /* ng: not grouped */
+		if (k < ng)
+			g[k].n++;
 	}
-	for (unsigned k = 0; k < ns; k++) {
-		ss[k].all = q->W->drv.cuEventQuery(ev[ss[k].last]) !=
-			    CUDA_ERROR_NOT_READY;
-		q->prof.queries++;
+	for (unsigned k = 0, off = 0; k < ng; k++) {
+		g[k].off = off;
+		off += (unsigned)g[k].n;
+		g[k].n = 0;
 	}
-	for (size_t i = 0; i < m; i++) {
-		unsigned k = 0;
-		while (k < ns && !(ss[k].s == st[i] && ss[k].ctx == cx[i]))
-			k++;
-		if (k < ns && ss[k].all) {
-			done[i] = true;
-			continue;
+	for (size_t i = 0; i < m; i++)
+		if (grp[i] < ng) {
+			unsigned k = (unsigned)grp[i];
+			ord[g[k].off + g[k].n++] = i;
 		}
-		if (blocked(b, nb, st[i]))
+	for (unsigned k = 0; k < ng; k++) {
+		const size_t *o = ord + g[k].off;
+		size_t lo = 0, hi = g[k].n; /* o[< lo] done; o[hi] not done */
+		if (query(q, ev[o[hi - 1]]))
+			lo = hi;
+		else
+			hi--;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (query(q, ev[o[mid]]))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t j = 0; j < lo; j++)
+			done[o[j]] = true;
+	}
+	CUstream b[NBLOCKED];
+	unsigned nb = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (grp[i] < ng || blocked(b, nb, st[i]))
 			continue;
-		/* done, or its context gone: either way over */
-		done[i] = q->W->drv.cuEventQuery(ev[i]) != CUDA_ERROR_NOT_READY;
-		q->prof.queries++;
+		done[i] = query(q, ev[i]);
 		if (!done[i] && nb < NBLOCKED)
 			b[nb++] = st[i];
 	}
