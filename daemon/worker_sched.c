@@ -75,6 +75,10 @@ struct vw_sched {
 
 static int prof_on = -1; /* -1: not read yet */
 
+/* Profile counters: executors and the poller add to them concurrently. */
+#define PADD(q, f, n) __atomic_fetch_add(&(q)->prof.f, (n), __ATOMIC_RELAXED)
+#define PGET(q, f) __atomic_load_n(&(q)->prof.f, __ATOMIC_RELAXED)
+
 static bool profiling(void)
 {
 	if (__atomic_load_n(&prof_on, __ATOMIC_RELAXED) < 0) {
@@ -182,10 +186,11 @@ static bool take(struct vgpud_sched_vm *S, uint64_t est)
 /* Spend est of the VM's tokens, waiting for the supervisor's next grant
  * while there are none. False: admitted untracked (scheduler switched
  * off, or the worker closing). */
-static bool admit(struct vw_sched *q, uint64_t est)
+static bool admit(struct vw_sched *q, uint64_t est, uint64_t *waited)
 {
 	struct vgpud_sched_vm *S = q->S;
 	struct vgpud_sched_chan *C = q->C;
+	*waited = 0;
 	if (take(S, est))
 		return true;
 	uint64_t t0 = vgpu_now_ns();
@@ -206,8 +211,9 @@ static bool admit(struct vw_sched *q, uint64_t est)
 	atomic_fetch_sub(&C->waiting, 1);
 	uint64_t dt = vgpu_now_ns() - t0;
 	atomic_fetch_add(&C->held_ns, dt);
-	q->prof.wait_ns += dt; /* racy between executors: a profile only */
-	q->prof.waits++;
+	*waited = dt;
+	PADD(q, wait_ns, dt);
+	PADD(q, waits, 1);
 	return ok;
 }
 
@@ -235,7 +241,7 @@ static CUevent record(struct vw_sched *q, CUevent ev, CUstream s)
 		return ev;
 	if (ev) /* its context is gone, or s is another's */
 		W->drv.cuEventDestroy_v2(ev);
-	q->prof.created++;
+	PADD(q, created, 1);
 	if (W->drv.cuEventCreate(&ev, 0))
 		return NULL;
 	if (!W->drv.cuEventRecord(ev, s))
@@ -269,16 +275,17 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	atomic_fetch_add_explicit(&q->C->launches, 1, memory_order_relaxed);
 	/* alone on the GPU: nothing to be fair to, so nothing to meter */
 	if (atomic_load_explicit(&q->S->solo, memory_order_relaxed)) {
-		q->prof.solo++;
+		if (profiling())
+			PADD(q, solo, 1);
 		return;
 	}
 	bool prof = profiling();
-	uint64_t p0 = prof ? vgpu_now_ns() : 0, w0 = q->prof.wait_ns;
+	uint64_t p0 = prof ? vgpu_now_ns() : 0, waited;
 	t->ctx = vw_ctx_tagged();
 	pthread_mutex_lock(&q->mu);
 	uint64_t est = estimate(q, key);
 	pthread_mutex_unlock(&q->mu);
-	if (!admit(q, est))
+	if (!admit(q, est, &waited))
 		return;
 	t->est_ns = est;
 	t->t0 = vgpu_now_ns();
@@ -302,8 +309,8 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	pthread_mutex_unlock(&q->mu);
 	t->ev0 = t->chain ? NULL : record(q, ev0, s);
 	if (prof) {
-		q->prof.launches++;
-		q->prof.before_ns += vgpu_now_ns() - p0 - (q->prof.wait_ns - w0);
+		PADD(q, launches, 1);
+		PADD(q, before_ns, vgpu_now_ns() - p0 - waited);
 	}
 }
 
@@ -381,7 +388,7 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 	}
 	track(q, ev, s, t);
 	if (p0)
-		q->prof.after_ns += vgpu_now_ns() - p0;
+		PADD(q, after_ns, vgpu_now_ns() - p0);
 }
 
 /* The stream's last end event, or NULL (q->mu held). */
@@ -450,7 +457,7 @@ static bool blocked(CUstream const *b, unsigned nb, CUstream s)
 
 static bool query(struct vw_sched *q, CUevent ev)
 {
-	q->prof.queries++;
+	PADD(q, queries, 1);
 	/* done, or its context gone: either way over */
 	return q->W->drv.cuEventQuery(ev) != CUDA_ERROR_NOT_READY;
 }
@@ -537,9 +544,9 @@ static void poll_once(struct vw_sched *q)
 			b[nb++] = st[i];
 	}
 	uint64_t now = vgpu_now_ns();
-	q->prof.polls++;
+	PADD(q, polls, 1);
 	if (p0)
-		q->prof.query_ns += now - p0;
+		PADD(q, query_ns, now - p0);
 	pthread_mutex_lock(&q->mu);
 	size_t j = 0;
 	for (size_t i = 0; i < q->n; i++) {
@@ -563,22 +570,22 @@ static void prof_print(struct vw_sched *q)
 	if (now - q->prof.last_print < 1000000000ull)
 		return;
 	q->prof.last_print = now;
-	uint64_t n = q->prof.launches ? q->prof.launches : 1;
-	uint64_t nq = q->prof.queries ? q->prof.queries : 1;
+	uint64_t n = PGET(q, launches) ? PGET(q, launches) : 1;
+	uint64_t nq = PGET(q, queries) ? PGET(q, queries) : 1;
 	fprintf(stderr,
 		"vgpu-sched-prof chan %u: metered %llu solo %llu | before %.2f us "
 		"after %.2f us per launch | waits %llu (%.3f ms in all) | "
 		"polls %llu queries %llu (%.2f us each) | events created %llu\n",
-		q->W->chan, (unsigned long long)q->prof.launches,
-		(unsigned long long)q->prof.solo,
-		(double)q->prof.before_ns / (double)n / 1e3,
-		(double)q->prof.after_ns / (double)n / 1e3,
-		(unsigned long long)q->prof.waits,
-		(double)q->prof.wait_ns / 1e6,
-		(unsigned long long)q->prof.polls,
-		(unsigned long long)q->prof.queries,
-		(double)q->prof.query_ns / (double)nq / 1e3,
-		(unsigned long long)q->prof.created);
+		q->W->chan, (unsigned long long)PGET(q, launches),
+		(unsigned long long)PGET(q, solo),
+		(double)PGET(q, before_ns) / (double)n / 1e3,
+		(double)PGET(q, after_ns) / (double)n / 1e3,
+		(unsigned long long)PGET(q, waits),
+		(double)PGET(q, wait_ns) / 1e6,
+		(unsigned long long)PGET(q, polls),
+		(unsigned long long)PGET(q, queries),
+		(double)PGET(q, query_ns) / (double)nq / 1e3,
+		(unsigned long long)PGET(q, created));
 }
 
 static void *poller(void *arg)
