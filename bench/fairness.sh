@@ -12,7 +12,9 @@
 # JSON lines on stdout (and $OUT/fairness.jsonl), a table on stderr.
 # Environment: FAIR_SECS (default 6) per run, FAIR_MS (1) kernel length,
 # FAIR_CASES (default all: "4v1 w3to1 4equal light") which cases,
-# FAIR_QUEUE (default 2ms) vgpud's sched_queue.
+# FAIR_QUEUE (default 2ms) vgpud's sched_queue, FAIR_CONF more lines for
+# vgpud.conf (e.g. "sched_queue_ahead = 500us"), FAIR_SCHEDS (default
+# "on off") which settings of `scheduler` to run.
 set -uo pipefail
 B=${1:-build}
 out=${OUT:-/tmp/vgpu-fairness}
@@ -41,6 +43,7 @@ start_vgpud() {
 	mkdir -p "$cfg/vms.d"
 	printf 'backend = cuda\ndriver = %s\ncontrol_socket = %s/ctl.sock\nscheduler = %s\nsched_queue = %s\n' \
 		"$real" "$cfg" "$sched" "${FAIR_QUEUE:-2ms}" >"$cfg/vgpud.conf"
+	[[ -n ${FAIR_CONF:-} ]] && printf '%s\n' "$FAIR_CONF" >>"$cfg/vgpud.conf"
 	for spec in "$@"; do
 		IFS=: read -r name w ch <<<"$spec"
 		printf 'region = /dev/shm/vgpu-fair-%s-%s\nregion_size = 256M\nchannels = %s\ncompute_weight = %s\n' \
@@ -85,7 +88,7 @@ one_case() {
 }
 
 cases=" ${FAIR_CASES:-4v1 w3to1 4equal light} "
-for sched in on off; do
+for sched in ${FAIR_SCHEDS:-on off}; do
 	[[ $cases == *" 4v1 "* ]] && one_case 4v1 "$sched" a:100:4 b:100:1
 	[[ $cases == *" w3to1 "* ]] && one_case w3to1 "$sched" a:300:1 b:100:1
 	[[ $cases == *" 4equal "* ]] &&

@@ -367,11 +367,15 @@ static int set_metrics(void *o, const char *v, const char **why)
 
 /* sched_queue = 500us | 2ms: how much estimated GPU time a VM may have
  * queued (docs/scheduler.md); what a light VM's kernel may wait behind. */
-static int set_sched_queue(void *o, const char *v, const char **why)
+/* A duration from 100us to 100ms (us), or 0 when zero_ok ("off"). */
+static int parse_queue(const char *v, bool zero_ok, uint64_t *out)
 {
 	char *end;
 	uint64_t n;
-	*why = "expected a duration from 100us to 100ms, such as 500us or 2ms";
+	if (zero_ok && (!strcmp(v, "off") || !strcmp(v, "0"))) {
+		*out = 0;
+		return 0;
+	}
 	if (parse_u64(v, &n, &end))
 		return -1;
 	if (!strcmp(end, "ms") && n <= 100)
@@ -380,8 +384,24 @@ static int set_sched_queue(void *o, const char *v, const char **why)
 		return -1;
 	if (n < 100 || n > 100000)
 		return -1;
-	((struct vgpud_config *)o)->sched_queue_us = n;
+	*out = n;
 	return 0;
+}
+
+static int set_sched_queue(void *o, const char *v, const char **why)
+{
+	*why = "expected a duration from 100us to 100ms, such as 500us or 2ms";
+	return parse_queue(v, false,
+			   &((struct vgpud_config *)o)->sched_queue_us);
+}
+
+/* sched_queue_ahead = off | 500us: the queue of a VM ahead of another
+ * that had work lately (docs/scheduler.md, "Light VMs"). */
+static int set_sched_queue_ahead(void *o, const char *v, const char **why)
+{
+	*why = "expected off or a duration from 100us to 100ms, such as 500us";
+	return parse_queue(v, true,
+			   &((struct vgpud_config *)o)->sched_queue_ahead_us);
 }
 
 static int set_scheduler(void *o, const char *v, const char **why)
@@ -396,11 +416,25 @@ static int set_scheduler(void *o, const char *v, const char **why)
 	return -1;
 }
 
+static int set_sched_solo(void *o, const char *v, const char **why)
+{
+	struct vgpud_config *c = o;
+	if (!strcmp(v, "on") || !strcmp(v, "off")) {
+		c->sched_solo = !strcmp(v, "on");
+		return 0;
+	}
+	*why = "expected on (a VM alone on its GPU runs unmetered) or off "
+	       "(every launch metered)";
+	return -1;
+}
+
 static const struct key host_keys[] = {
 	{"backend", set_backend}, {"driver", set_driver}, {"gpu", set_gpu},
 	{"log_level", set_log}, {"control_socket", set_socket},
 	{"lease", set_lease}, {"metrics_listen", set_metrics},
 	{"scheduler", set_scheduler}, {"sched_queue", set_sched_queue},
+	{"sched_solo", set_sched_solo},
+	{"sched_queue_ahead", set_sched_queue_ahead},
 	{"gpus", set_gpus}, {"sim_gpus", set_sim_gpus},
 	{"sim_peer", set_sim_peer}, {NULL, NULL}};
 
@@ -794,8 +828,10 @@ void vgpud_config_defaults(struct vgpud_config *c)
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
 		 "/run/vgpud/control.sock");
 	c->lease_ms = 30000;
-	c->sched_on = false; /* costs small-kernel throughput: docs/scheduler.md */
+	c->sched_on = true; /* a lone VM runs unmetered (sched_solo): no cost */
 	c->sched_queue_us = 2000;
+	c->sched_solo = true;
+	c->sched_queue_ahead_us = 0;
 	c->ngpu_specs = 1; /* gpus = 0 */
 	snprintf(c->gpu_spec[0], sizeof(c->gpu_spec[0]), "0");
 	c->sim_gpus = 1;

@@ -78,6 +78,10 @@ struct vgpud_config {
 	bool sched_on;                      /* scheduler = on (default) | off */
 	uint64_t sched_queue_us;            /* sched_queue: a VM's queued GPU
 					     * time at most (default 2ms) */
+	uint64_t sched_queue_ahead_us;      /* sched_queue_ahead: a VM ahead
+					     * of another lately busy; 0 off */
+	bool sched_solo;                    /* sched_solo = on (default): a VM
+					     * alone on its GPU goes unmetered */
 	uint32_t nvms;
 	struct vgpud_vm vms[VGPUD_MAX_VMS];
 };

@@ -102,6 +102,11 @@ struct vgpud_sched_vm {
 	_Atomic uint64_t admitted_ns; /* estimates admitted, ever */
 	_Atomic uint32_t gpu_busy;    /* busy contexts on the GPU, all VMs */
 	_Atomic uint32_t waiters;     /* executors waiting for tokens */
+	/* 1: no other VM on this GPU has had work for a while (the
+	 * supervisor's to write): launches go unmetered, without tokens or
+	 * events, as with the scheduler off (docs/scheduler.md, "Solo") */
+	_Atomic uint32_t solo;
+	uint32_t pad;
 };
 
 /* Per channel and GPU: one writer (the channel's worker); the supervisor
@@ -114,6 +119,9 @@ struct vgpud_sched_chan {
 	_Atomic uint64_t changed_ns;  /* CLOCK_MONOTONIC of that change */
 	_Atomic uint64_t held_ns;     /* time launches waited, in all */
 	_Atomic uint64_t gpu_ns;      /* kernels' own time (device events) */
+	_Atomic uint64_t launches;    /* launches seen, metered or solo: the
+				       * supervisor's sign of work while solo */
+	_Atomic uint64_t waits;       /* launches that waited for a grant */
 };
 
 /* The memfd: channels' entries, the VM-wide entry, the identity, the

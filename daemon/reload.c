@@ -218,6 +218,18 @@ int vgpud_reload(struct vgpud *d, char *msg, size_t n)
 				      "sched_queue %lluus -> %lluus\n",
 				      (unsigned long long)d->cfg.sched_queue_us,
 				      (unsigned long long)neu->sched_queue_us);
+	if (d->cfg.sched_solo != neu->sched_solo)
+		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
+				      "sched_solo %s -> %s\n",
+				      d->cfg.sched_solo ? "on" : "off",
+				      neu->sched_solo ? "on" : "off");
+	if (d->cfg.sched_queue_ahead_us != neu->sched_queue_ahead_us)
+		o += (size_t)snprintf(msg + o, o < n ? n - o : 0,
+				      "sched_queue_ahead %lluus -> %lluus\n",
+				      (unsigned long long)d->cfg.sched_queue_ahead_us,
+				      (unsigned long long)neu->sched_queue_ahead_us);
+	d->cfg.sched_queue_ahead_us = neu->sched_queue_ahead_us;
+	d->cfg.sched_solo = neu->sched_solo;
 	d->cfg.sched_on = neu->sched_on;
 	d->cfg.sched_queue_us = neu->sched_queue_us;
 	if (d->sched)

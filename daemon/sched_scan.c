@@ -24,6 +24,12 @@ static const struct vs_params params = {
 	.slack_ns = 2 * MS, .max_lag_ns = 4 * MS, .queue_ns = 2 * MS,
 	.cap_burst_ns = 10 * MS};
 
+/* A VM is solo (its launches unmetered: ledger.h) while no other VM on
+ * its GPU has had work for this long. Longer than a light VM's pauses
+ * between kernels, so that a VM launching now and then keeps the heavy
+ * one beside it metered (and its queue capped) between its kernels. */
+#define SOLO_QUIET_NS (50 * MS)
+
 static void busy_change(struct vgpud *d, uint32_t g, bool busy, uint64_t t);
 static void retire_slot(struct vgpud *d, struct vgpud_vmstate *v, uint32_t k,
 			uint32_t ch, uint64_t now);
@@ -75,8 +81,10 @@ static struct vgpud_sched_chan *chan_slot(const struct vgpud_vmstate *v,
 
 void vgpud_sched_apply(struct vgpud *d, uint64_t now)
 {
-	for (uint32_t g = 0; g < ndoms(d); g++)
+	for (uint32_t g = 0; g < ndoms(d); g++) {
 		d->sched[g].p.queue_ns = d->cfg.sched_queue_us * 1000;
+		d->sched[g].p.queue_ahead_ns = d->cfg.sched_queue_ahead_us * 1000;
+	}
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 	for (uint32_t k = 0; k < nslots(d, i); k++) {
 		const struct vgpud_vm *c = &d->cfg.vms[i];
@@ -271,26 +279,37 @@ static void charge(struct vgpud *d, uint32_t g, uint64_t now)
 	}
 }
 
-/* Whether the VM has launches queued or waiting on its k-th GPU. */
+/* Whether the VM has work on its k-th GPU: launches queued or waiting,
+ * or (solo, so neither is reported) launched since the last scan. */
 static bool grant(struct vgpud *d, uint32_t i, uint32_t k, uint64_t now,
 		  bool write)
 {
 	struct vgpud_vmstate *v = &d->vms[i];
 	struct vgpud_sched_vm *S = vm_slot(v, k);
 	uint32_t queued = 0;
-	uint64_t queued_ns = 0;
+	uint64_t queued_ns = 0, launches = 0;
 	bool waiting = false;
 	for (uint32_t ch = 0; ch < v->cfg->channels; ch++) {
 		struct vgpud_sched_chan *C = chan_slot(v, k, ch);
 		queued += atomic_load(&C->inflight);
 		queued_ns += atomic_load(&C->inflight_ns);
 		waiting |= atomic_load(&C->waiting) != 0;
+		launches += atomic_load_explicit(&C->launches,
+						 memory_order_relaxed);
 	}
+	bool launched = launches != v->sched_launches[k];
+	/* a solo VM that launches counts as asking: another VM coming back
+	 * is levelled against it (no banked credit while it was alone) */
+	bool asking = waiting || (launched && atomic_load(&S->solo));
 	uint32_t gpu = dom(d, i, k);
-	uint64_t g = vs_tokens(&d->sched[gpu], i, waiting, queued, queued_ns,
+	uint64_t g = vs_tokens(&d->sched[gpu], i, asking, queued, queued_ns,
 			       now);
+	bool work = waiting || queued || launched;
 	if (!write)
-		return waiting || queued;
+		return work;
+	v->sched_launches[k] = launches;
+	if (work)
+		v->sched_work_ns[k] = now ? now : 1;
 	uint64_t lim = atomic_load(&S->admitted_ns) + g;
 	uint64_t old = atomic_exchange(&S->limit_ns, lim);
 	atomic_store(&S->gpu_busy, d->sched_busy[gpu]);
@@ -298,7 +317,40 @@ static bool grant(struct vgpud *d, uint32_t i, uint32_t k, uint64_t now,
 		atomic_fetch_add(&S->grant_seq, 1);
 		vgpu_futex_wake(&S->grant_seq);
 	}
-	return waiting || queued;
+	return work;
+}
+
+static bool recent(const struct vgpud_vmstate *v, uint32_t k, uint64_t now)
+{
+	return v->sched_work_ns[k] && now - v->sched_work_ns[k] < SOLO_QUIET_NS;
+}
+
+/* Solo: a VM with nobody to be fair to on a GPU runs unmetered there (no
+ * tokens, no events: the cost of the scheduler off). Not a capped VM: a
+ * cap holds alone too. The first launch of another VM is metered at once
+ * (that VM is not solo: this one had work), and the next scan ends the
+ * solo. */
+static void solo(struct vgpud *d, uint64_t now)
+{
+	uint32_t n[VGPUD_MAX_GPUS] = {0};
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+		for (uint32_t k = 0; k < nslots(d, i); k++)
+			n[dom(d, i, k)] += recent(&d->vms[i], k, now);
+	for (uint32_t i = 0; i < d->cfg.nvms; i++)
+	for (uint32_t k = 0; k < nslots(d, i); k++) {
+		struct vgpud_vmstate *v = &d->vms[i];
+		struct vgpud_sched_vm *S = vm_slot(v, k);
+		uint32_t others = n[dom(d, i, k)] - recent(v, k, now);
+		uint32_t want = d->cfg.sched_solo && !v->cfg->compute_cap &&
+				!others;
+		if (atomic_load(&S->solo) == want)
+			continue;
+		atomic_store(&S->solo, want);
+		if (want) { /* launches waiting for tokens go now */
+			atomic_fetch_add(&S->grant_seq, 1);
+			vgpu_futex_wake(&S->grant_seq);
+		}
+	}
 }
 
 bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
@@ -317,6 +369,7 @@ bool vgpud_sched_scan(struct vgpud *d, uint64_t now)
 	for (uint32_t i = 0; i < d->cfg.nvms; i++)
 		for (uint32_t k = 0; k < nslots(d, i); k++)
 			active |= grant(d, i, k, now, true);
+	solo(d, now);
 	return active;
 }
 

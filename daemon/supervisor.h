@@ -66,6 +66,10 @@ struct vgpud_vmstate {
 	uint64_t *sched_seen; /* per channel: busy_seq, then gpu_ns, last seen
 			       * (sched_scan.c) */
 	uint64_t sched_retired_held_ns; /* launches' waits, workers gone */
+	/* per ledger slot (GPU): its channels' launches at the last scan,
+	 * and the last scan it had work (0: never) */
+	uint64_t sched_launches[VGPUD_SCHED_GPUS];
+	uint64_t sched_work_ns[VGPUD_SCHED_GPUS];
 };
 
 struct vgpud {

@@ -5,6 +5,7 @@
 #include "worker_sched.h"
 #include "../ring/wait.h"
 #include <linux/futex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -13,6 +14,7 @@
 
 #define POLL_NS 50000   /* completions are seen this late at most */
 #define WAIT_NS 1000000 /* a token wait re-checks this often anyway */
+#define LINGER_NS 2000000 /* the poller idles this long before it sleeps */
 #define NEST 4096       /* estimates kept (by key hash) */
 #define NPOOL 4096      /* finished events kept for reuse: a deep queue
 			 * of short kernels must not create and destroy
@@ -65,12 +67,38 @@ struct vw_sched {
 		const void *key;
 		uint64_t est;
 	} est[NEST];
+	/* VGPU_SCHED_PROF=1 in the worker's environment: where a metered
+	 * launch's time goes, printed to stderr each second (the poller) */
+	struct {
+		uint64_t before_ns, after_ns, wait_ns, launches, solo, waits;
+		uint64_t polls, queries, query_ns, created, last_print;
+	} prof;
 };
+
+static int prof_on = -1; /* -1: not read yet */
+
+/* Profile counters: executors and the poller add to them concurrently. */
+#define PADD(q, f, n) __atomic_fetch_add(&(q)->prof.f, (n), __ATOMIC_RELAXED)
+#define PGET(q, f) __atomic_load_n(&(q)->prof.f, __ATOMIC_RELAXED)
+
+static bool profiling(void)
+{
+	if (__atomic_load_n(&prof_on, __ATOMIC_RELAXED) < 0) {
+		const char *e = getenv("VGPU_SCHED_PROF");
+		__atomic_store_n(&prof_on, e && *e && *e != '0',
+				 __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(&prof_on, __ATOMIC_RELAXED) > 0;
+}
 
 static struct vw_sched *sched_of(struct vworker *W)
 {
+	/* made once, never freed while the worker runs: no lock per launch */
+	struct vw_sched *q = __atomic_load_n(&W->sched, __ATOMIC_ACQUIRE);
+	if (q)
+		return q;
 	pthread_mutex_lock(&W->mu);
-	struct vw_sched *q = W->sched;
+	q = W->sched;
 	if (!q && (q = calloc(1, sizeof(*q)))) {
 		q->W = W;
 		q->S[0] = W->schedvm;
@@ -85,7 +113,7 @@ static struct vw_sched *sched_of(struct vworker *W)
 		}
 		pthread_mutex_init(&q->mu, NULL);
 		pthread_cond_init(&q->cv, NULL);
-		W->sched = q;
+		__atomic_store_n(&W->sched, q, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&W->mu);
 	return q;
@@ -167,31 +195,70 @@ static bool take(struct vgpud_sched_vm *S, uint64_t est)
 /* Spend est of the VM's tokens, waiting for the supervisor's next grant
  * while there are none. False: admitted untracked (scheduler switched
  * off, or the worker closing). */
-static bool admit(struct vw_sched *q, uint32_t g, uint64_t est)
+static bool admit(struct vw_sched *q, uint32_t g, uint64_t est,
+		  uint64_t *waited)
 {
 	struct vgpud_sched_vm *S = q->S[g];
 	struct vgpud_sched_chan *C = q->C[g];
+	*waited = 0;
 	if (take(S, est))
 		return true;
 	uint64_t t0 = vgpu_now_ns();
 	bool ok = false;
+	atomic_fetch_add_explicit(&C->waits, 1, memory_order_relaxed);
 	atomic_fetch_add(&C->waiting, 1); /* the scan's vs_demand */
 	atomic_fetch_add(&S->waiters, 1);
 	for (;;) {
 		uint32_t seq = atomic_load(&S->grant_seq);
 		vgpu_full_fence();
 		if ((ok = take(S, est)) || !atomic_load(&S->on) ||
+		    atomic_load(&S->solo) ||
 		    __atomic_load_n(&q->stop, __ATOMIC_RELAXED))
 			break;
 		futex_wait(&S->grant_seq, seq, WAIT_NS);
 	}
 	atomic_fetch_sub(&S->waiters, 1);
 	atomic_fetch_sub(&C->waiting, 1);
-	atomic_fetch_add(&C->held_ns, vgpu_now_ns() - t0);
+	uint64_t dt = vgpu_now_ns() - t0;
+	atomic_fetch_add(&C->held_ns, dt);
+	*waited = dt;
+	PADD(q, wait_ns, dt);
+	PADD(q, waits, 1);
 	return ok;
 }
 
-static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx);
+/* A pooled event of context ctx, or NULL (q->mu held). */
+static CUevent pool_pop(struct vw_sched *q, uint64_t ctx)
+{
+	for (uint32_t k = q->pool_n; k-- > 0;) {
+		uint32_t i = (q->pool_head + k) % NPOOL;
+		if (q->pool[i].ctx != ctx)
+			continue;
+		CUevent ev = q->pool[i].ev;
+		q->pool[i] = q->pool[(q->pool_head + q->pool_n - 1) % NPOOL];
+		q->pool_n--;
+		return ev;
+	}
+	return NULL;
+}
+
+/* ev (from the pool, or NULL: a new one) recorded on s; NULL if none
+ * can be (s is another context's, or ev's context is gone). */
+static CUevent record(struct vw_sched *q, CUevent ev, CUstream s)
+{
+	struct vworker *W = q->W;
+	if (ev && !W->drv.cuEventRecord(ev, s))
+		return ev;
+	if (ev) /* its context is gone, or s is another's */
+		W->drv.cuEventDestroy_v2(ev);
+	PADD(q, created, 1);
+	if (W->drv.cuEventCreate(&ev, 0))
+		return NULL;
+	if (!W->drv.cuEventRecord(ev, s))
+		return ev;
+	W->drv.cuEventDestroy_v2(ev);
+	return NULL;
+}
 
 void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 		     struct vw_ticket *t)
@@ -201,7 +268,8 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	t->key = key;
 	/* a worker mapped the whole ledger (worker_main.c) has schedvm; a
 	 * test's or the fuzzer's may have only the channels' part */
-	if (!W->ledger || !W->schedvm || !atomic_load(&W->schedvm->on))
+	if (!W->ledger || !W->schedvm ||
+	    !atomic_load_explicit(&W->schedvm->on, memory_order_relaxed))
 		return;
 	/* a captured launch runs nothing now: the graph's launch counts.
 	 * With no capture begun in this worker no stream is capturing, and
@@ -217,28 +285,48 @@ void vw_sched_before(struct vworker *W, const void *key, CUstream s,
 	t->gpu = vw_cur_dev(W);
 	if (t->gpu >= VGPUD_SCHED_GPUS || !q->S[t->gpu])
 		t->gpu = 0;
+	/* the supervisor's sign of work, metered or not */
+	atomic_fetch_add_explicit(&q->C[t->gpu]->launches, 1,
+				  memory_order_relaxed);
+	/* alone on the GPU: nothing to be fair to, so nothing to meter */
+	if (atomic_load_explicit(&q->S[t->gpu]->solo, memory_order_relaxed)) {
+		if (profiling())
+			PADD(q, solo, 1);
+		return;
+	}
+	bool prof = profiling();
+	uint64_t p0 = prof ? vgpu_now_ns() : 0, waited;
+	t->ctx = vw_ctx_tagged();
 	pthread_mutex_lock(&q->mu);
 	uint64_t est = estimate(q, key);
 	pthread_mutex_unlock(&q->mu);
-	if (!admit(q, t->gpu, est))
+	if (!admit(q, t->gpu, est, &waited))
 		return;
 	t->est_ns = est;
 	t->t0 = vgpu_now_ns();
 	/* the kernel's own GPU time, from device timestamps: the start
 	 * event runs when this context is on the GPU (contexts time-slice),
 	 * so the pair measures the kernel, not the others' turns, unless
-	 * it was switched out mid-way (longer than a time slice) */
-	t->ctx = vw_ctx_tagged();
-	/* back to back on one stream, the previous launch's end event is
-	 * this one's start: one event per launch instead of two */
+	 * it was switched out mid-way (longer than a time slice). Back to
+	 * back on one stream, the previous launch's end event is this
+	 * one's start: one event per launch instead of two. Both events
+	 * are taken from the pool under one lock. */
+	CUevent ev0 = NULL;
 	pthread_mutex_lock(&q->mu);
 	for (size_t i = q->n, k = 0; i-- > 0 && k < CHAIN_LOOK; k++)
 		if (q->q[i].s == s && q->q[i].ctx == t->ctx) {
 			t->chain = true;
 			break;
 		}
+	if (!t->chain)
+		ev0 = pool_pop(q, t->ctx);
+	t->ev = pool_pop(q, t->ctx);
 	pthread_mutex_unlock(&q->mu);
-	t->ev0 = t->chain ? NULL : mark(q, s, t->ctx);
+	t->ev0 = t->chain ? NULL : record(q, ev0, s);
+	if (prof) {
+		PADD(q, launches, 1);
+		PADD(q, before_ns, vgpu_now_ns() - p0 - waited);
+	}
 }
 
 /* A finished event back to the pool (q->mu held); the oldest goes when
@@ -256,41 +344,12 @@ static void release(struct vw_sched *q, CUevent ev, uint64_t ctx)
 	q->pool[(q->pool_head + q->pool_n++) % NPOOL] = (struct pooled){ev, ctx};
 }
 
-static void release_locked(struct vw_sched *q, CUevent ev, uint64_t ctx)
+static void release2(struct vw_sched *q, CUevent a, CUevent b, uint64_t ctx)
 {
 	pthread_mutex_lock(&q->mu);
-	release(q, ev, ctx);
+	release(q, a, ctx);
+	release(q, b, ctx);
 	pthread_mutex_unlock(&q->mu);
-}
-
-/* A timing event of the executor's current context recorded on s (one
- * from the pool when there is: creating one per launch costs more than
- * the launch); NULL if none can be (s is another context's). */
-static CUevent mark(struct vw_sched *q, CUstream s, uint64_t ctx)
-{
-	struct vworker *W = q->W;
-	CUevent ev = NULL;
-	pthread_mutex_lock(&q->mu);
-	for (uint32_t k = q->pool_n; k-- > 0;) {
-		uint32_t i = (q->pool_head + k) % NPOOL;
-		if (q->pool[i].ctx != ctx)
-			continue;
-		ev = q->pool[i].ev;
-		q->pool[i] = q->pool[(q->pool_head + q->pool_n - 1) % NPOOL];
-		q->pool_n--;
-		break;
-	}
-	pthread_mutex_unlock(&q->mu);
-	if (ev && !W->drv.cuEventRecord(ev, s))
-		return ev;
-	if (ev) /* its context is gone, or s is another's */
-		W->drv.cuEventDestroy_v2(ev);
-	if (W->drv.cuEventCreate(&ev, 0))
-		return NULL;
-	if (!W->drv.cuEventRecord(ev, s))
-		return ev;
-	W->drv.cuEventDestroy_v2(ev);
-	return NULL;
 }
 
 static void *poller(void *arg);
@@ -329,19 +388,22 @@ void vw_sched_after(struct vworker *W, struct vw_ticket *t, CUstream s,
 	if (!t->est_ns)
 		return;
 	struct vw_sched *q = W->sched;
+	uint64_t p0 = profiling() ? vgpu_now_ns() : 0;
 	if (r != CUDA_SUCCESS) { /* nothing queued: the tokens go back */
 		atomic_fetch_sub(&q->S[t->gpu]->admitted_ns, t->est_ns);
-		release_locked(q, t->ev0, t->ctx);
+		release2(q, t->ev0, t->ev, t->ctx);
 		return;
 	}
 	/* behind the launch; if the stream is another context's the record
 	 * fails and the launch runs unmetered (its estimate stays spent) */
-	CUevent ev = mark(q, s, t->ctx);
+	CUevent ev = record(q, t->ev, s);
 	if (!ev) {
-		release_locked(q, t->ev0, t->ctx);
+		release2(q, t->ev0, NULL, t->ctx);
 		return;
 	}
 	track(q, ev, s, t);
+	if (p0)
+		PADD(q, after_ns, vgpu_now_ns() - p0);
 }
 
 /* The stream's last end event, or NULL (q->mu held). */
@@ -409,35 +471,98 @@ static bool blocked(CUstream const *b, unsigned nb, CUstream s)
 	return false;
 }
 
+static bool query(struct vw_sched *q, CUevent ev)
+{
+	PADD(q, queries, 1);
+	/* done, or its context gone: either way over */
+	return q->W->drv.cuEventQuery(ev) != CUDA_ERROR_NOT_READY;
+}
+
 /* One pass over the launches in flight, in launch order (kept: the
- * survivors are compacted in place). Once a stream's launch is not done,
- * its later ones are not either: they are not queried. So a deep queue
- * of short kernels costs a few queries per pass, not one per launch.
+ * survivors are compacted in place). On one stream, launches complete in
+ * order: a bisection finds the first not done, so a deep queue of short
+ * kernels costs a few queries per pass, not one per launch.
  * Called and returns with q->mu held, but queries without it: executors
  * take q->mu on every launch, and must not wait out the driver calls.
  * Only this thread removes entries and track() only appends, so the
  * first m entries are the same ones once the lock is back. */
 static void poll_once(struct vw_sched *q)
 {
-	CUstream b[NBLOCKED], st[NSCAN];
+	CUstream st[NSCAN];
 	CUevent ev[NSCAN];
+	uint64_t cx[NSCAN];
 	bool done[NSCAN] = {false};
-	unsigned nb = 0;
+	/* The window's launches grouped by stream (and context), each group
+	 * in launch order at ord[off .. off + n): on one stream events
+	 * complete in order, so the first not done is found by bisection
+	 * (the newest queried first: while the GPU keeps up it is done and
+	 * one query covers the stream). Streams past NBLOCKED are queried
+	 * one launch at a time. */
+	struct {
+		CUstream s;
+		uint64_t ctx;
+		size_t off, n;
+	} g[NBLOCKED];
+	size_t ord[NSCAN], grp[NSCAN];
+	unsigned ng = 0;
 	size_t m = q->n < NSCAN ? q->n : NSCAN;
 	for (size_t i = 0; i < m; i++) {
 		ev[i] = q->q[i].ev;
 		st[i] = q->q[i].s;
+		cx[i] = q->q[i].ctx;
 	}
 	pthread_mutex_unlock(&q->mu);
+	uint64_t p0 = profiling() ? vgpu_now_ns() : 0;
 	for (size_t i = 0; i < m; i++) {
-		if (blocked(b, nb, st[i]))
+		unsigned k = 0;
+		while (k < ng && !(g[k].s == st[i] && g[k].ctx == cx[i]))
+			k++;
+		if (k == ng && ng < NBLOCKED)
+			g[ng++] = (typeof(g[0])){st[i], cx[i], 0, 0};
+		grp[i] = k; /* ng: not grouped */
+		if (k < ng)
+			g[k].n++;
+	}
+	for (unsigned k = 0, off = 0; k < ng; k++) {
+		g[k].off = off;
+		off += (unsigned)g[k].n;
+		g[k].n = 0;
+	}
+	for (size_t i = 0; i < m; i++)
+		if (grp[i] < ng) {
+			unsigned k = (unsigned)grp[i];
+			ord[g[k].off + g[k].n++] = i;
+		}
+	for (unsigned k = 0; k < ng; k++) {
+		const size_t *o = ord + g[k].off;
+		size_t lo = 0, hi = g[k].n; /* o[< lo] done; o[hi] not done */
+		if (query(q, ev[o[hi - 1]]))
+			lo = hi;
+		else
+			hi--;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (query(q, ev[o[mid]]))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t j = 0; j < lo; j++)
+			done[o[j]] = true;
+	}
+	CUstream b[NBLOCKED];
+	unsigned nb = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (grp[i] < ng || blocked(b, nb, st[i]))
 			continue;
-		/* done, or its context gone: either way over */
-		done[i] = q->W->drv.cuEventQuery(ev[i]) != CUDA_ERROR_NOT_READY;
+		done[i] = query(q, ev[i]);
 		if (!done[i] && nb < NBLOCKED)
 			b[nb++] = st[i];
 	}
 	uint64_t now = vgpu_now_ns();
+	PADD(q, polls, 1);
+	if (p0)
+		PADD(q, query_ns, now - p0);
 	pthread_mutex_lock(&q->mu);
 	size_t j = 0;
 	for (size_t i = 0; i < q->n; i++) {
@@ -453,6 +578,33 @@ static void poll_once(struct vw_sched *q)
 			set_busy(q->C[g], false, now);
 }
 
+/* Once a second at most (q->mu held): per launch metered, the
+ * executor's time in before (less token waits) and after, the waits,
+ * and the poller's queries. */
+static void prof_print(struct vw_sched *q)
+{
+	uint64_t now = vgpu_now_ns();
+	if (now - q->prof.last_print < 1000000000ull)
+		return;
+	q->prof.last_print = now;
+	uint64_t n = PGET(q, launches) ? PGET(q, launches) : 1;
+	uint64_t nq = PGET(q, queries) ? PGET(q, queries) : 1;
+	fprintf(stderr,
+		"vgpu-sched-prof chan %u: metered %llu solo %llu | before %.2f us "
+		"after %.2f us per launch | waits %llu (%.3f ms in all) | "
+		"polls %llu queries %llu (%.2f us each) | events created %llu\n",
+		q->W->chan, (unsigned long long)PGET(q, launches),
+		(unsigned long long)PGET(q, solo),
+		(double)PGET(q, before_ns) / (double)n / 1e3,
+		(double)PGET(q, after_ns) / (double)n / 1e3,
+		(unsigned long long)PGET(q, waits),
+		(double)PGET(q, wait_ns) / 1e6,
+		(unsigned long long)PGET(q, polls),
+		(unsigned long long)PGET(q, queries),
+		(double)PGET(q, query_ns) / (double)nq / 1e3,
+		(unsigned long long)PGET(q, created));
+}
+
 static void *poller(void *arg)
 {
 	struct vw_sched *q = arg;
@@ -463,16 +615,31 @@ static void *poller(void *arg)
 	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
 	q->W->drv.cuThreadExchangeStreamCaptureMode(&mode);
 	pthread_mutex_lock(&q->mu);
+	uint64_t idle_since = 0;
 	while (!__atomic_load_n(&q->stop, __ATOMIC_RELAXED)) {
+		/* idle: keep polling a while before sleeping on the condition,
+		 * so that a guest launching in bursts (a token's kernels, a
+		 * synchronise, the next token's) does not pay a futex wake-up
+		 * at each burst's first launch */
 		if (!q->n) {
-			pthread_cond_wait(&q->cv, &q->mu);
-			continue;
+			uint64_t now = vgpu_now_ns();
+			if (!idle_since)
+				idle_since = now;
+			if (now - idle_since >= LINGER_NS) {
+				pthread_cond_wait(&q->cv, &q->mu);
+				idle_since = 0;
+				continue;
+			}
+		} else {
+			idle_since = 0;
 		}
 		pthread_mutex_unlock(&q->mu);
 		struct timespec ts = {0, POLL_NS};
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&q->mu);
 		poll_once(q);
+		if (profiling())
+			prof_print(q);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;

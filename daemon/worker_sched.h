@@ -24,6 +24,7 @@ struct vw_ticket {
 	uint64_t est_ns; /* admitted with this estimate; 0: untracked */
 	uint64_t t0;     /* when admitted */
 	CUevent ev0;     /* recorded before the launch (timing); or NULL */
+	CUevent ev;      /* from the pool, to record behind it; or NULL */
 	bool chain;      /* no ev0: the stream's previous launch was still in
 			  * flight, so this one starts when that one ends */
 	uint64_t ctx;    /* the executor's context tag (vw_ctx_tagged) */

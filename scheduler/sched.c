@@ -154,6 +154,43 @@ void vs_vm_remove(struct vs_sched *s, uint32_t vm, uint64_t now)
 		s->vm[vm].present = false;
 }
 
+/* Another VM that had work within recent_ns is behind vm: vm queues at
+ * most queue_ahead_ns. Recent, not only now: a light VM between two of
+ * its kernels must find the heavy VM's queue short when it comes back. */
+static bool ahead(const struct vs_sched *s, uint32_t vm)
+{
+	const struct vs_vm *v = &s->vm[vm];
+	uint64_t recent = s->p.recent_ns ? s->p.recent_ns : 50 * MS;
+	if (!s->p.queue_ahead_ns)
+		return false;
+	for (uint32_t i = 0; i < s->nvms; i++) {
+		const struct vs_vm *o = &s->vm[i];
+		if (i == vm || !o->present || !o->work_ns ||
+		    s->now - o->work_ns >= recent || capped(o))
+			continue;
+		if (vdiff(v->vtime, o->vtime) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* The queue cap of vm now, and whether a second launch may cross it. */
+static uint64_t queue_of(const struct vs_sched *s, uint32_t vm, bool *second)
+{
+	*second = true;
+	if (ahead(s, vm) && s->p.queue_ahead_ns < s->p.queue_ns) {
+		*second = false;
+		return s->p.queue_ahead_ns;
+	}
+	return s->p.queue_ns;
+}
+
+static void worked(struct vs_sched *s, struct vs_vm *v, bool work)
+{
+	if (work)
+		v->work_ns = s->now ? s->now : 1;
+}
+
 void vs_demand(struct vs_sched *s, uint32_t vm, bool waiting, uint64_t now)
 {
 	sync(s, now);
@@ -163,6 +200,7 @@ void vs_demand(struct vs_sched *s, uint32_t vm, bool waiting, uint64_t now)
 	if (waiting && !v->demand && !v->queued)
 		clamp(s, vm); /* back from idle: level with the pace first */
 	v->demand = waiting;
+	worked(s, v, waiting || v->queued);
 	if (!waiting)
 		v->held = false;
 }
@@ -177,8 +215,11 @@ bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns, uint64_t now)
 	}
 	struct vs_vm *v = &s->vm[vm];
 	v->held = false;
-	if (v->queued >= 2 && (est_ns > s->p.queue_ns ||
-			       v->queued_ns > s->p.queue_ns - est_ns))
+	worked(s, v, true);
+	bool second;
+	uint64_t q = queue_of(s, vm, &second);
+	if (v->queued >= (second ? 2u : 1u) &&
+	    (est_ns > q || v->queued_ns > q - est_ns))
 		return false; /* its own backlog: not a throttle (room()) */
 	v->queued++;
 	v->queued_ns += est_ns;
@@ -221,18 +262,21 @@ void vs_ctx_idle(struct vs_sched *s, uint32_t vm, uint64_t now)
  * one launch may cross the limit), so that a kernel longer than queue_ns
  * has its successor queued behind it instead of the GPU idling until
  * its completion is seen and a grant follows. */
-static uint64_t room(const struct vs_sched *s, const struct vs_vm *v)
+static uint64_t room(const struct vs_sched *s, uint32_t vm)
 {
-	if (v->queued_ns < s->p.queue_ns)
-		return s->p.queue_ns - v->queued_ns;
-	return v->queued < 2 ? 1 : 0;
+	const struct vs_vm *v = &s->vm[vm];
+	bool second;
+	uint64_t q = queue_of(s, vm, &second);
+	if (v->queued_ns < q)
+		return q - v->queued_ns;
+	return second && v->queued < 2 ? 1 : 0;
 }
 
 uint64_t vs_grant_ns(struct vs_sched *s, uint32_t vm, uint64_t now)
 {
 	if (vs_held(s, vm, now))
 		return 0;
-	return room(s, &s->vm[vm]);
+	return room(s, vm);
 }
 
 uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
@@ -249,11 +293,12 @@ uint64_t vs_tokens(struct vs_sched *s, uint32_t vm, bool waiting,
 	v->demand = waiting;
 	v->queued = queued;
 	v->queued_ns = queued_ns;
+	worked(s, v, waiting || queued);
 	const char *why = vs_held(s, vm, now);
 	v->held = why && waiting;
 	if (why)
 		return 0;
-	return room(s, v);
+	return room(s, vm);
 }
 
 uint64_t vs_gpu_ns(struct vs_sched *s, uint32_t vm, uint64_t now)

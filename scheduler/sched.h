@@ -28,6 +28,8 @@
  *    `queue` ns of estimated GPU time (a second launch always fits while
  *    one is queued, so kernels longer than `queue` still run back to
  *    back), so a heavy VM never stacks a deep queue in front of others.
+ *  - Optionally (queue_ahead_ns), a VM ahead of another VM that had work
+ *    recently queues less: what the one behind waits behind.
  *  - Kernels are not preemptible: a kernel admitted runs to its end. What
  *    it runs beyond its estimate or beyond the VM's share is still
  *    measured and charged (vtime ahead, bucket below zero): a debt the VM
@@ -49,6 +51,12 @@ struct vs_params {
 	uint64_t max_lag_ns;   /* most credit an idle VM keeps (4 ms) */
 	uint64_t queue_ns;     /* queued GPU time per VM (4 ms) */
 	uint64_t cap_burst_ns; /* cap bucket depth (10 ms of GPU time) */
+	/* The queue of a VM ahead of another that had work within
+	 * recent_ns (0: no such rule, the default): at most this much, and
+	 * no second launch beyond it, so that the VM behind (a light one
+	 * between its kernels, too) waits behind one kernel at most. */
+	uint64_t queue_ahead_ns;
+	uint64_t recent_ns;    /* 0: 50 ms */
 };
 
 struct vs_vm {
@@ -65,6 +73,7 @@ struct vs_vm {
 	bool was_capped;     /* at the last sync */
 	bool held;           /* its last admission was refused by share/cap */
 	uint64_t throttled_ns; /* wall time held back by its share or cap */
+	uint64_t work_ns;    /* the last time it had work (0: never) */
 };
 
 struct vs_sched {

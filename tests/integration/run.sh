@@ -46,6 +46,9 @@ lease = 3s
 log_level = debug
 metrics_listen = 127.0.0.1:0
 scheduler = on
+# every launch metered (the path VMs sharing a GPU take), though this VM
+# runs alone: solo, the default, is the scheduler-off path
+sched_solo = off
 CONF
 cat >"$tmp/vms.d/it.conf" <<CONF
 region = $region

@@ -142,3 +142,16 @@ Test(reload, vms_added_or_removed_need_a_restart)
 	expect_refused("vms.d/b.conf", 0, "VM 'b' is served but its file is "
 		       "gone");
 }
+
+Test(reload, the_schedulers_keys_apply_and_are_listed)
+{
+	put("vgpud.conf", "backend = sim\nlog_level = warn\nsched_solo = off\n"
+			  "sched_queue_ahead = 500us\nsched_queue = 1ms\n");
+	cr_assert_eq(vgpud_reload(&D, msg, sizeof(msg)), 0, "%s", msg);
+	cr_expect(!D.cfg.sched_solo);
+	cr_expect_eq(D.cfg.sched_queue_ahead_us, 500u);
+	cr_expect_eq(D.cfg.sched_queue_us, 1000u);
+	cr_expect(strstr(msg, "sched_solo on -> off") != NULL, "%s", msg);
+	cr_expect(strstr(msg, "sched_queue_ahead 0us -> 500us") != NULL, "%s",
+		  msg);
+}

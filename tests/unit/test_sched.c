@@ -5,6 +5,7 @@
 #include "scheduler/simgpu.h"
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define US 1000ull
@@ -436,4 +437,44 @@ Test(sched_sim, one_one_one_one, .timeout = 60)
 	shares(NULL, 4, sh);
 	expect_shares(sh, want, 4, 0.02);
 	cr_expect_geq(vs_jain(sh, want, 4), 0.99);
+}
+
+/* queue_ahead: a VM ahead of another that had work lately queues at most
+ * queue_ahead_ns, with no second launch beyond it (what the one behind,
+ * a light VM between its kernels too, waits behind); the VM behind keeps
+ * the whole queue, and once the other is quiet for recent_ns the queue
+ * is whole again. */
+Test(sched_policy, queue_ahead_caps_the_vm_ahead_while_another_is_recent)
+{
+	struct vs_params p = {.slack_ns = 2 * MS, .max_lag_ns = 4 * MS,
+			      .queue_ns = 2 * MS, .cap_burst_ns = 10 * MS,
+			      .queue_ahead_ns = 500 * US,
+			      .recent_ns = 20 * MS};
+	vs_init(&S, &p, 0);
+	vm(0, 1, 0);
+	vm(1, 1, 0);
+	/* both ask; vm0 has run 1 ms more (ahead, within the slack) */
+	vs_tokens(&S, 0, true, 0, 0, 0);
+	vs_tokens(&S, 1, true, 0, 0, 0);
+	vs_charge(&S, 0, 1 * MS, 1 * MS);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 1 * MS), 500 * US);
+	cr_expect_eq(vs_tokens(&S, 1, true, 0, 0, 1 * MS), 2 * MS,
+		     "the VM behind keeps the whole queue");
+	cr_expect_eq(vs_tokens(&S, 0, true, 1, 1 * MS, 1 * MS), 0u,
+		     "one kernel queued, no second beyond the cap");
+	cr_expect(!vs_admit(&S, 0, 1 * MS, 1 * MS), "vs_admit agrees");
+	cr_expect_eq(S.vm[0].queued, 1u);
+	/* vm1 idle since 1 ms: still recent at 15 ms, not at 25 ms */
+	vs_tokens(&S, 1, false, 0, 0, 2 * MS);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 15 * MS), 500 * US);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 25 * MS), 2 * MS,
+		     "alone lately: the whole queue");
+	/* without queue_ahead (the default) nothing changes */
+	vs_init(&S, NULL, 0);
+	vm(0, 1, 0);
+	vm(1, 1, 0);
+	vs_tokens(&S, 0, true, 0, 0, 0);
+	vs_tokens(&S, 1, true, 0, 0, 0);
+	vs_charge(&S, 0, 1 * MS, 1 * MS);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 1 * MS), 4 * MS);
 }

@@ -389,19 +389,43 @@ static int load_conf(const char *text, struct vgpud_config *c,
 	return rc;
 }
 
-Test(sched_conf, the_scheduler_is_off_unless_switched_on)
+Test(sched_conf, the_scheduler_is_on_unless_switched_off)
 {
 	static struct vgpud_config c;
 	struct vgpud_cfgerr e;
 	cr_assert_eq(load_conf("log_level = info\n", &c, &e), 0, "%s", e.msg);
-	cr_expect(!c.sched_on, "off by default");
-	cr_assert_eq(load_conf("scheduler = on\n", &c, &e), 0, "%s", e.msg);
-	cr_expect(c.sched_on);
+	cr_expect(c.sched_on, "on by default");
+	cr_expect(c.sched_solo, "a lone VM unmetered by default");
+	cr_expect_eq(c.sched_queue_ahead_us, 0u, "queue_ahead off by default");
 	cr_assert_eq(load_conf("scheduler = off\n", &c, &e), 0, "%s", e.msg);
 	cr_expect(!c.sched_on);
+	cr_assert_eq(load_conf("scheduler = on\n", &c, &e), 0, "%s", e.msg);
+	cr_expect(c.sched_on);
 	cr_expect_eq(load_conf("scheduler = maybe\n", &c, &e), -1);
 	cr_expect_eq(e.line, 1);
 	cr_expect(strstr(e.msg, "expected on") != NULL, "%s", e.msg);
+}
+
+Test(sched_conf, sched_solo_and_sched_queue_ahead)
+{
+	static struct vgpud_config c;
+	struct vgpud_cfgerr e;
+	cr_assert_eq(load_conf("sched_solo = off\nsched_queue_ahead = 500us\n",
+			       &c, &e), 0, "%s", e.msg);
+	cr_expect(!c.sched_solo);
+	cr_expect_eq(c.sched_queue_ahead_us, 500u);
+	cr_assert_eq(load_conf("sched_queue_ahead = 1ms\n", &c, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(c.sched_queue_ahead_us, 1000u);
+	cr_assert_eq(load_conf("sched_queue_ahead = off\n", &c, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(c.sched_queue_ahead_us, 0u);
+	cr_expect_eq(load_conf("\nsched_solo = maybe\n", &c, &e), -1);
+	cr_expect_eq(e.line, 2);
+	cr_expect(strstr(e.msg, "expected on") != NULL, "%s", e.msg);
+	cr_expect_eq(load_conf("sched_queue_ahead = 50us\n", &c, &e), -1);
+	cr_expect(strstr(e.msg, "expected off or a duration") != NULL, "%s",
+		  e.msg);
 }
 
 /* The fuzzer's and older tests' workers have only the channels' part of
@@ -415,4 +439,124 @@ Test(sched_worker, a_worker_without_the_schedulers_ledger_part_admits_all)
 	cr_expect_eq(launch(), CUDA_SUCCESS);
 	cr_expect_eq(atomic_load(&WS()->admitted_ns), 0u);
 	cr_expect_eq(read_counter(), 1u);
+}
+
+/* ---- solo: a VM alone on its GPU runs unmetered --------------------------- */
+
+static void launched(int vm, int ch, uint64_t n)
+{
+	atomic_fetch_add(&C(vm, ch)->launches, n);
+}
+
+Test(sched_scan, a_lone_vm_runs_solo_until_another_has_work)
+{
+	D.cfg.sched_solo = true;
+	launched(0, 0, 10); /* vm0 launches, vm1 has never had work */
+	vgpud_sched_scan(&D, 2 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 1u, "nobody to be fair to");
+	cr_expect_eq(atomic_load(&S(1)->solo), 0u,
+		     "vm0 had work: vm1's first launch is metered");
+	launched(0, 0, 10);
+	vgpud_sched_scan(&D, 3 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 1u);
+	/* vm1 asks: the next scan ends vm0's solo */
+	atomic_store(&C(1, 0)->waiting, 1);
+	launched(0, 0, 10);
+	vgpud_sched_scan(&D, 4 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 0u, "metered beside vm1");
+	cr_expect_eq(atomic_load(&S(1)->solo), 0u);
+	/* vm1 goes quiet: vm0 stays metered for a while (vm1 may come back
+	 * between two of its kernels), then runs solo again */
+	atomic_store(&C(1, 0)->waiting, 0);
+	uint64_t t = 4;
+	while (!atomic_load(&S(0)->solo) && t < 1000) {
+		launched(0, 0, 1);
+		vgpud_sched_scan(&D, ++t * MS);
+	}
+	cr_expect_geq(t, 4 + 50, "not before vm1 was quiet 50 ms");
+	cr_expect_lt(t, 1000, "solo again once vm1 is quiet");
+	cr_expect_eq(atomic_load(&S(1)->solo), 0u);
+}
+
+Test(sched_scan, never_solo_with_a_cap_or_with_sched_solo_off)
+{
+	D.cfg.sched_solo = true;
+	D.cfg.vms[0].compute_cap = 30; /* a cap holds alone too */
+	vgpud_sched_apply(&D, 2 * MS);
+	launched(0, 0, 10);
+	vgpud_sched_scan(&D, 3 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 0u);
+	D.cfg.vms[0].compute_cap = 0;
+	D.cfg.sched_solo = false;
+	vgpud_sched_apply(&D, 4 * MS);
+	launched(0, 0, 10);
+	vgpud_sched_scan(&D, 5 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 0u, "sched_solo = off");
+	D.cfg.sched_solo = true;
+	launched(0, 0, 10);
+	vgpud_sched_scan(&D, 6 * MS);
+	cr_expect_eq(atomic_load(&S(0)->solo), 1u, "reloaded on: solo");
+}
+
+Test(sched_scan, a_vm_coming_back_beside_a_solo_one_banks_no_credit)
+{
+	D.cfg.sched_solo = true;
+	/* both ran, vm0 far more (its vtime ahead); then vm1 went idle and
+	 * vm0 ran alone, unmetered, for a second */
+	busy(0, 0, true, 2 * MS);
+	busy(1, 0, true, 2 * MS);
+	vgpud_sched_scan(&D, 2 * MS);
+	atomic_store(&C(0, 0)->gpu_ns, 90 * MS);
+	atomic_store(&C(1, 0)->gpu_ns, 10 * MS);
+	busy(0, 0, false, 102 * MS);
+	busy(1, 0, false, 102 * MS);
+	vgpud_sched_scan(&D, 102 * MS);
+	for (uint64_t t = 103; t < 1200; t++) {
+		launched(0, 0, 1);
+		vgpud_sched_scan(&D, t * MS);
+	}
+	cr_assert_eq(atomic_load(&S(0)->solo), 1u);
+	/* vm1 comes back: it may lead by max_lag (4 ms) at most, not by the
+	 * 80 ms it was behind */
+	atomic_store(&C(1, 0)->waiting, 1);
+	launched(0, 0, 1);
+	vgpud_sched_scan(&D, 1200 * MS);
+	int64_t lead = (int64_t)(D.sched->vm[0].vtime - D.sched->vm[1].vtime);
+	cr_expect_leq(lead, (int64_t)(4 * MS * VS_WEIGHT_MAX / 100),
+		      "lead %lld", (long long)lead);
+}
+
+Test(sched_worker, a_solo_vm_launches_without_tokens_or_events)
+{
+	kernel();
+	atomic_store(&WS()->on, 1);
+	atomic_store(&WS()->solo, 1);
+	atomic_store(&WS()->limit_ns, 0); /* would hold a metered launch */
+	cr_expect_eq(launch(), CUDA_SUCCESS);
+	cr_expect_eq(launch(), CUDA_SUCCESS);
+	cr_expect_eq(atomic_load(&WS()->admitted_ns), 0u, "no tokens spent");
+	cr_expect_eq(atomic_load(&WC()->busy_seq), 0u, "not metered");
+	cr_expect_eq(atomic_load(&WC()->inflight), 0u);
+	cr_expect_eq(atomic_load(&WC()->launches), 2u, "but counted: work");
+	cr_expect_eq(read_counter(), 2u);
+}
+
+Test(sched_worker, a_waiting_launch_goes_when_its_vm_turns_solo)
+{
+	kernel();
+	atomic_store(&WS()->on, 1);
+	atomic_store(&WS()->limit_ns, 0);
+	int32_t r[2] = {-1, -1};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, launcher, r), 0);
+	EVENTUALLY(atomic_load(&WC()->waiting) == 1);
+	cr_expect_eq(atomic_load(&WC()->waits), 1u, "a wait for a grant");
+	atomic_store(&WS()->solo, 1); /* as the scan does: then a wake */
+	atomic_fetch_add(&WS()->grant_seq, 1);
+	vgpu_futex_wake(&WS()->grant_seq);
+	pthread_join(th, NULL);
+	cr_expect_eq(r[0], CUDA_SUCCESS);
+	cr_expect_eq(r[1], CUDA_SUCCESS);
+	cr_expect_eq(atomic_load(&WS()->admitted_ns), 0u);
+	cr_expect_eq(read_counter(), 2u);
 }

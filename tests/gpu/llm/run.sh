@@ -23,7 +23,9 @@
 # $OUT (default /tmp/vgpu-llm): a few summary files and llm-logs.tgz.
 # Every step has a timeout (LLM_TIMEOUT seconds, default 180). LLM_MODES
 # (default "native vgpu") picks the halves to run; LLM_SCHEDULER (on) sets
-# vgpud's scheduler. tests/gpu/llm/selftest.sh
+# vgpud's scheduler, LLM_VGPUD_CONF adds lines to vgpud.conf, LLM_GRAPHS
+# (default "on off") which CUDA graph settings to run, LLM_JIT_CACHE a
+# PTX JIT cache kept across runs (default: one per run). tests/gpu/llm/selftest.sh
 # checks this script on a machine without a GPU (a stand-in llama-server,
 # vgpud on the sim backend).
 set -uo pipefail
@@ -84,7 +86,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 # PTX only: the driver JITs every kernel once; one cache for all runs, big
 # enough to hold them (native runs first and fills it: vgpu's worker,
 # same user and driver, reads it, so neither half pays JIT in its timings).
-export CUDA_CACHE_PATH=$work/jit CUDA_CACHE_MAXSIZE=4294967296
+export CUDA_CACHE_PATH=${LLM_JIT_CACHE:-$work/jit} CUDA_CACHE_MAXSIZE=4294967296
 
 if [[ ! -f $models/tiny-llama-f16.gguf || ! -f $models/tiny-llama-q8_0.gguf ]]; then
 	whl=$(ls "$B"/pypi/gguf-*.whl 2>/dev/null | tail -1)
@@ -128,6 +130,7 @@ start_vgpud() {
 	[[ $backend == cuda ]] && printf 'driver = %s\n' "$real" >>"$cfg/vgpud.conf"
 	# LLM_SCHEDULER=off: vgpud's fair-share scheduler off (docs/scheduler.md)
 	printf 'scheduler = %s\n' "${LLM_SCHEDULER:-on}" >>"$cfg/vgpud.conf"
+	[[ -n ${LLM_VGPUD_CONF:-} ]] && printf '%s\n' "$LLM_VGPUD_CONF" >>"$cfg/vgpud.conf"
 	printf 'region = %s\nregion_size = 256M\nchannels = 8\nmemory_limit = %s\n' \
 		"$region" "$vmmem" >"$cfg/vms.d/llm.conf"
 	"$B/vgpud" -c "$cfg" 2>"$logs/vgpud.log" &
@@ -224,7 +227,7 @@ for m in $modes; do
 		continue
 	fi
 	for mod in f16 q8_0; do
-		for g in on off; do generate "$m" "$mod" "$g"; done
+		for g in ${LLM_GRAPHS:-on off}; do generate "$m" "$mod" "$g"; done
 	done
 done
 
