@@ -7,8 +7,11 @@
  * is CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, unregistering anything but
  * a range's start CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, as natively. A
  * registered byte's device pointer is its host address (unified
- * addressing). The sim's kernels cannot dereference such pointers: they
- * reach device allocations only.
+ * addressing), and the sim's kernels dereference it there, as the GPU
+ * does mapped pinned memory (sim_host_find: sim_k_at's second lookup).
+ * Only the worker registers memory in the sim (the guest's pool slice,
+ * its arena): mappings it keeps for its life, so a kernel never outlives
+ * the bytes it reaches.
  */
 #include "sim.h"
 #include <stdlib.h>
@@ -99,4 +102,15 @@ CUresult sim_cuMemHostGetDevicePointer_v2(CUdeviceptr *dptr, void *p,
 		return CUDA_ERROR_INVALID_VALUE;
 	*dptr = (CUdeviceptr)(uintptr_t)p;
 	return CUDA_SUCCESS;
+}
+
+bool sim_host_find(CUdeviceptr p, struct sim_span *out)
+{
+	pthread_mutex_lock(&R.mu);
+	struct range *r = containing((uintptr_t)p, 1);
+	if (r)
+		*out = (struct sim_span){.base = r->base, .size = r->n,
+					 .host = (uint8_t *)r->base};
+	pthread_mutex_unlock(&R.mu);
+	return r != NULL;
 }

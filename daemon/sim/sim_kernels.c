@@ -250,6 +250,33 @@ static void big_param(struct sim_launch *l)
 	sim_k_grid(l, big_thread, &out);
 }
 
+/* ---- vgpu_host_mix(const unsigned *a, unsigned *b, unsigned long long n)
+ * b[i] = b[i] * 3 + (a[i] ^ i), grid-stride in 64 bits ------------------ */
+
+struct mix {
+	struct sim_kptr a, b;
+	uint64_t n;
+};
+
+static void mix_thread(struct sim_launch *l, const struct sim_thread *t,
+		       void *arg)
+{
+	struct mix *m = arg;
+	for (uint64_t i = gidx(l, t); i < m->n; i += gstride(l)) {
+		uint32_t *a = sim_k_at(l, &m->a, (int64_t)i, 4);
+		uint32_t *b = sim_k_at(l, &m->b, (int64_t)i, 4);
+		if (!a || !b)
+			return;
+		*b = *b * 3u + (*a ^ (uint32_t)i);
+	}
+}
+
+static void host_mix(struct sim_launch *l)
+{
+	struct mix m = {ptr_arg(l, 0), ptr_arg(l, 1), sim_k_arg_u64(l, 2)};
+	sim_k_grid(l, mix_thread, &m);
+}
+
 static const struct sim_kimpl kernels[] = {
 	{"vgpu_fill_u32", 3, {8, 4, 8}, NULL, 0, fill_u32},
 	{"vgpu_add_f32", 4, {8, 8, 8, 4}, NULL, 0, add_f32},
@@ -260,6 +287,7 @@ static const struct sim_kimpl kernels[] = {
 	{"vgpu_fault", 1, {8}, NULL, 0, fault},
 	{"vgpu_inc_counter", 0, {0}, "vgpu_counter", 8, inc_counter},
 	{"vgpu_big_param", 2, {BIG_WORDS * 4, 8}, NULL, 0, big_param},
+	{"vgpu_host_mix", 3, {8, 8, 8}, NULL, 0, host_mix},
 };
 
 const struct sim_kimpl *sim_kernel_find(const struct sim_kdesc *d)

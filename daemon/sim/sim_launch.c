@@ -11,7 +11,8 @@
  * with no C implementation is CUDA_ERROR_NOT_SUPPORTED (detail: "sim has
  * no C implementation of kernel X") - the sim does not pretend it ran.
  * When the launch runs, every memory access of the C kernel goes through
- * sim_k_at, which checks it against the allocation its pointer was in: a
+ * sim_k_at, which checks it against the allocation its pointer was in
+ * (device memory, or registered host memory: sim_host.c): a
  * bad pointer or an overrun stops the kernel with a sticky
  * CUDA_ERROR_ILLEGAL_ADDRESS (MISALIGNED_ADDRESS for a misaligned access)
  * instead of touching host memory. Kernels hold the heap's read lock from
@@ -179,7 +180,8 @@ void *sim_k_at(struct sim_launch *l, struct sim_kptr *q, int64_t i,
 	}
 	if (!q->bound) {
 		q->bound = true;
-		q->valid = sim_heap_find(q->p, 1, &q->span);
+		q->valid = sim_heap_find(q->p, 1, &q->span) ||
+			   sim_host_find(q->p, &q->span);
 	}
 	uint64_t a = q->p + (uint64_t)i * sz; /* wraps like the GPU's */
 	if (!q->valid || a < q->span.base || a - q->span.base > q->span.size ||

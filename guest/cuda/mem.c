@@ -33,10 +33,12 @@ CUresult vgpu_mem_htod(CUdeviceptr dst, const void *src, size_t n,
 	if (!src && n)
 		return CUDA_ERROR_INVALID_VALUE;
 	void *alias;
-	if (n && vgpu_pool_range(src, n, &off)) /* pinned: straight */
-		return vgpu_pool_copy(dst, off, n, stream, true, async);
+	/* pinned memory named as the device side first: the source may be
+	 * pinned too, and the worker takes no pinned block as a device range */
 	if (n && vgpu_pool_alias(dst, n, &alias))
 		return vgpu_pool_host_copy(alias, src, n, stream);
+	if (n && vgpu_pool_range(src, n, &off)) /* pinned: straight */
+		return vgpu_pool_copy(dst, off, n, stream, true, async);
 	struct vgpu_cu_xfer x = {dst, stream};
 	CUresult r;
 	if (n > inline_cap(sizeof(x))) {
@@ -64,10 +66,10 @@ CUresult vgpu_mem_dtoh(void *dst, CUdeviceptr src, size_t n, uint64_t stream,
 	if (!dst && n)
 		return CUDA_ERROR_INVALID_VALUE;
 	void *alias;
+	if (n && vgpu_pool_alias(src, n, &alias)) /* as in vgpu_mem_htod */
+		return vgpu_pool_host_copy(dst, alias, n, stream);
 	if (n && vgpu_pool_range(dst, n, &off))
 		return vgpu_pool_copy(src, off, n, stream, false, async);
-	if (n && vgpu_pool_alias(src, n, &alias))
-		return vgpu_pool_host_copy(dst, alias, n, stream);
 	struct vgpu_cu_xfer x = {src, stream};
 	if (n > inline_cap(0))
 		return vgpu_bulk_copy(VGPU_CU_MEMCPY_DTOH, &x, dst, n, false);

@@ -8,10 +8,19 @@
  * driver when the first block is asked for, so the GPU copies from and to
  * it in place and the async copies are truly asynchronous; blocks are
  * handed out first fit, page aligned, and the slice full is
- * CUDA_ERROR_OUT_OF_MEMORY, as natively when pinned memory runs out. A
- * block's device pointer is the worker's address for it (what the driver
- * gives for registered memory); the guest reserves that alias range too,
- * where its own mappings allow.
+ * CUDA_ERROR_OUT_OF_MEMORY, as natively when pinned memory runs out.
+ *
+ * Host pointer == device pointer, as natively with unified addressing:
+ * the device address of the slice is the worker's address for it (what
+ * the driver gives for registered memory), and the guest maps the slice a
+ * second time at exactly that address (mem_host_alias.h) and hands out
+ * blocks there, so a kernel can dereference a cuMemHostAlloc pointer
+ * (NCCL does) and cuMemHostGetDevicePointer returns it unchanged. Where
+ * that range is taken in this process, blocks stay at the region's own
+ * address (logged once, unless VGPU_LOG=quiet): copies, flags and
+ * attributes still work, cuMemHostGetDevicePointer gives the other
+ * address, and only kernels handed the host pointer fault
+ * (docs/memory.md). The guest then reserves the alias range where free.
  *
  * cuMemHostRegister of other guest memory records the range only (the
  * worker cannot map arbitrary guest pages): copies from and to it take the
@@ -19,12 +28,15 @@
  * (cuMemHostGetDevicePointer: CUDA_ERROR_NOT_SUPPORTED).
  */
 #define _GNU_SOURCE
+#include "mem_host_alias.h"
 #include "mem_space.h"
 #include "rpc.h"
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE 4096ull
 #define HOSTALLOC_FLAGS (CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | \
@@ -41,8 +53,11 @@ struct block {
 static struct {
 	pthread_mutex_t mu;
 	uint64_t conn;       /* the connection the slice belongs to */
-	uint8_t *base;       /* this process's slice, as mapped here */
+	uint8_t *base;       /* this process's slice, as blocks are handed
+			      * out: at dev when the alias is mapped */
 	uint64_t size, dev;  /* its size and device address */
+	uint8_t *alias;      /* our mapping at dev, or NULL */
+	uint64_t alias_len;
 	struct block *v;     /* sorted by off */
 	size_t n, cap;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -50,6 +65,50 @@ static struct {
 static void child_after_fork(void)
 {
 	pthread_mutex_init(&P.mu, NULL);
+	P.alias = NULL; /* MADV_DONTFORK: the child has no such mapping */
+}
+
+static bool quiet(void)
+{
+	const char *v = getenv("VGPU_LOG");
+	return v && !strcmp(v, "quiet");
+}
+
+/* Hand blocks out at the device address (P.base = P.dev) where this
+ * process can map the slice there; else say why, once. */
+static void map_alias(uint8_t *slice)
+{
+	static bool told;
+	const struct vgpu_transport *t = &vgpu_cu.conn.t;
+	const char *why = "the region is not mapped here";
+	uint64_t off = (uint64_t)(slice - (uint8_t *)t->map);
+	if (P.dev == (uint64_t)(uintptr_t)slice)
+		return;
+	if (t->map && (uint8_t *)t->map <= slice && off <= t->maplen &&
+	    P.size <= t->maplen - off)
+		P.alias = vgpu_pool_alias_map(t->path, off, P.size, P.dev, &why);
+	if (P.alias) {
+		P.base = P.alias;
+		P.alias_len = P.size;
+		return;
+	}
+	if (!told && !quiet()) {
+		char line[320];
+		int n = snprintf(line, sizeof(line),
+				 "vgpu: pinned memory is not at its device "
+				 "address %#llx (%s): kernels given a "
+				 "cuMemHostAlloc pointer itself will fault "
+				 "(docs/memory.md)\n",
+				 (unsigned long long)P.dev, why);
+		if (n > 0 && write(2, line, (size_t)n) < 0)
+			n = 0;
+	}
+	told = true;
+	/* keep the device alias out of our own allocations, where it is
+	 * free (best effort: the guest's table decides either way) */
+	mmap((void *)(uintptr_t)P.dev, P.size, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+	     -1, 0);
 }
 
 /* Under P.mu: the slice of the current connection, opened once. */
@@ -66,6 +125,8 @@ static CUresult open_pool(void)
 	P.n = P.cap = 0;
 	P.base = NULL;
 	P.conn = c;
+	vgpu_pool_alias_unmap(P.alias, P.alias_len); /* the last connection's */
+	P.alias = NULL;
 	struct vgpu_cu_args a = {{0}};
 	CUresult r = vgpu_cu_rpc(VGPU_CU_POOL_OPEN, &a, true, "cuMemHostAlloc");
 	if (r)
@@ -76,12 +137,7 @@ static CUresult open_pool(void)
 	P.base = vgpu_pool(reg, vgpu_cu.conn.ch.idx);
 	P.size = a.a[1];
 	P.dev = a.a[0];
-	/* keep the device alias out of our own allocations, where it is
-	 * free (best effort: the guest's table decides either way) */
-	if (P.dev != (uint64_t)(uintptr_t)P.base)
-		mmap((void *)(uintptr_t)P.dev, P.size, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			     MAP_FIXED_NOREPLACE, -1, 0);
+	map_alias(P.base);
 	return CUDA_SUCCESS;
 }
 
@@ -184,28 +240,33 @@ VGPU_EXPORT CUresult cuMemFreeHost(void *p)
 	return r;
 }
 
+/* Under P.mu: the slice of the current connection, if open. */
+static struct vgpu_pool_view view(void)
+{
+	if (!P.base || P.conn != vgpu_cu_conn_id())
+		return (struct vgpu_pool_view){0};
+	return (struct vgpu_pool_view){(uint64_t)(uintptr_t)P.base, P.size,
+				       P.dev};
+}
+
 bool vgpu_pool_range(const void *p, size_t n, uint64_t *off)
 {
-	uint64_t a = (uint64_t)(uintptr_t)p, b;
 	pthread_mutex_lock(&P.mu);
-	b = (uint64_t)(uintptr_t)P.base;
-	bool in = P.base && P.conn == vgpu_cu_conn_id() && a >= b &&
-		  a - b < P.size && n <= P.size - (a - b);
-	if (in)
-		*off = a - b;
+	struct vgpu_pool_view v = view();
 	pthread_mutex_unlock(&P.mu);
-	return in;
+	return vgpu_pool_view_off(&v, (uint64_t)(uintptr_t)p, n, off);
 }
 
 bool vgpu_pool_alias(uint64_t dev, size_t n, void **host)
 {
+	uint64_t h;
 	pthread_mutex_lock(&P.mu);
-	bool in = P.base && P.conn == vgpu_cu_conn_id() && dev >= P.dev &&
-		  dev - P.dev < P.size && n <= P.size - (dev - P.dev);
-	if (in)
-		*host = P.base + (dev - P.dev);
+	struct vgpu_pool_view v = view();
 	pthread_mutex_unlock(&P.mu);
-	return in;
+	if (!vgpu_pool_view_host(&v, dev, n, &h))
+		return false;
+	*host = (void *)(uintptr_t)h;
+	return true;
 }
 
 /* A "device" side that is pinned memory named by its device alias: the

@@ -102,3 +102,13 @@ extern "C" __global__ void vgpu_big_param(struct vgpu_big p, unsigned *out)
 	     i += gridDim.x * blockDim.x)
 		out[i] = p.w[i];
 }
+
+/* b[i] = b[i] * 3 + (a[i] ^ i): with a and b pinned host memory passed by
+ * their host pointers (tests/gpu/uva9_pinned.c: unified addressing). */
+extern "C" __global__ void vgpu_host_mix(const unsigned *a, unsigned *b,
+					 unsigned long long n)
+{
+	for (unsigned long long i = blockIdx.x * blockDim.x + threadIdx.x;
+	     i < n; i += (unsigned long long)gridDim.x * blockDim.x)
+		b[i] = b[i] * 3u + (a[i] ^ (unsigned)i);
+}

@@ -1,0 +1,168 @@
+/* tests/unit/test_uva9_alias.c - pinned memory at its device address
+ * (guest/cuda/mem_host_alias.h): the address arithmetic every pinned
+ * lookup goes through (edges, overflow, no slice), and the second mapping
+ * of a region file at a given address: shared with the first, never over
+ * an existing mapping, refused when misaligned or when the file is gone,
+ * and not inherited by a forked child. */
+#define _GNU_SOURCE
+#include "../../guest/cuda/mem_host_alias.c" /* the guest's code, linked here */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define KB 1024ull
+#define MB (1024 * KB)
+
+static const struct vgpu_pool_view V = {.base = 0x7f0000000000ull,
+					.size = 4 * MB,
+					.dev = 0x7e0000000000ull};
+
+Test(uva9_view, offsets_inside_and_at_the_edges)
+{
+	uint64_t off = 77;
+	cr_assert(vgpu_pool_view_off(&V, V.base, 1, &off));
+	cr_expect_eq(off, 0);
+	cr_assert(vgpu_pool_view_off(&V, V.base + 4096, 4 * MB - 4096, &off));
+	cr_expect_eq(off, 4096);
+	cr_assert(vgpu_pool_view_off(&V, V.base + 4 * MB - 1, 1, &off));
+	cr_expect_eq(off, 4 * MB - 1);
+	cr_assert(vgpu_pool_view_off(&V, V.base + 5, 0, &off)); /* 0 is 1 */
+	cr_expect_eq(off, 5);
+}
+
+Test(uva9_view, outside_and_overflow_refused)
+{
+	uint64_t off = 77;
+	cr_expect_not(vgpu_pool_view_off(&V, V.base - 1, 1, &off));
+	cr_expect_not(vgpu_pool_view_off(&V, V.base + 4 * MB, 1, &off));
+	cr_expect_not(vgpu_pool_view_off(&V, V.base + 4 * MB, 0, &off));
+	cr_expect_not(vgpu_pool_view_off(&V, V.base + 1, 4 * MB, &off));
+	cr_expect_not(vgpu_pool_view_off(&V, V.base + 8, UINT64_MAX, &off));
+	cr_expect_not(vgpu_pool_view_off(&V, UINT64_MAX, 2, &off));
+	cr_expect_eq(off, 77, "untouched on a miss");
+	struct vgpu_pool_view none = {0};
+	cr_expect_not(vgpu_pool_view_off(&none, 0, 1, &off));
+	cr_expect_not(vgpu_pool_view_host(&none, 0, 1, &off));
+}
+
+Test(uva9_view, device_to_host)
+{
+	uint64_t h = 0;
+	cr_assert(vgpu_pool_view_host(&V, V.dev + 100, 28, &h));
+	cr_expect_eq(h, V.base + 100);
+	cr_assert(vgpu_pool_view_host(&V, V.dev, 4 * MB, &h));
+	cr_expect_eq(h, V.base);
+	cr_expect_not(vgpu_pool_view_host(&V, V.dev - 1, 1, &h));
+	cr_expect_not(vgpu_pool_view_host(&V, V.dev + 4 * MB, 1, &h));
+	cr_expect_not(vgpu_pool_view_host(&V, V.dev + 4, UINT64_MAX - 2, &h));
+	cr_expect_not(vgpu_pool_view_host(&V, V.base, 1, &h),
+		      "a host address is no device address here");
+}
+
+/* Once the alias is mapped, base == dev: one address answers both. */
+Test(uva9_view, mapped_alias_is_both)
+{
+	struct vgpu_pool_view v = {.base = V.dev, .size = V.size, .dev = V.dev};
+	uint64_t off = 0, h = 0;
+	cr_assert(vgpu_pool_view_off(&v, V.dev + 8192, 16, &off));
+	cr_assert(vgpu_pool_view_host(&v, V.dev + 8192, 16, &h));
+	cr_expect_eq(off, 8192);
+	cr_expect_eq(h, V.dev + 8192);
+}
+
+/* A region file, mapped whole, and an address where nothing is mapped. */
+static char path[64];
+static uint8_t *region;
+static uint64_t hole;
+
+static void up(void)
+{
+	snprintf(path, sizeof(path), "/dev/shm/vgpu-uva9-%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 8 * MB), 0);
+	region = mmap(NULL, 8 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert_neq(region, MAP_FAILED);
+	void *h = mmap(NULL, 4 * MB, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(h, MAP_FAILED);
+	munmap(h, 4 * MB);
+	hole = (uint64_t)(uintptr_t)h;
+}
+
+static void down(void)
+{
+	munmap(region, 8 * MB);
+	unlink(path);
+}
+
+TestSuite(uva9_alias, .init = up, .fini = down);
+
+Test(uva9_alias, second_mapping_shares_the_bytes)
+{
+	const char *why = NULL;
+	uint8_t *m = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, hole, &why);
+	cr_assert_eq((uint64_t)(uintptr_t)m, hole, "why: %s", why);
+	memset(region + 2 * MB, 0xab, 4096);
+	cr_expect_eq(m[0], 0xab);
+	cr_expect_eq(m[4095], 0xab);
+	m[1 * MB - 1] = 0x5c; /* the slice's last byte */
+	cr_expect_eq(region[3 * MB - 1], 0x5c);
+	cr_expect_eq(region[3 * MB], 0, "nothing past the slice");
+	vgpu_pool_alias_unmap(m, 1 * MB);
+}
+
+Test(uva9_alias, never_over_an_existing_mapping)
+{
+	const char *why = NULL;
+	uint8_t *mine = mmap((void *)(uintptr_t)(hole + 1 * MB), 4096,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			     -1, 0);
+	cr_assert_eq((uint64_t)(uintptr_t)mine, hole + 1 * MB);
+	mine[0] = 42;
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 2 * MB, hole, &why));
+	cr_expect_str_eq(why, "that address range is taken here");
+	cr_expect_eq(mine[0], 42, "the mapping in the way is untouched");
+	/* nor the part below it: the range is still free */
+	void *m = mmap((void *)(uintptr_t)hole, 1 * MB, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+		       0);
+	cr_expect_eq((uint64_t)(uintptr_t)m, hole);
+	munmap(m, 1 * MB);
+	munmap(mine, 4096);
+}
+
+Test(uva9_alias, refused_misaligned_or_without_the_file)
+{
+	const char *why = NULL;
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB, hole + 8, &why));
+	cr_expect_str_eq(why, "the device address is no page-aligned user address");
+	cr_expect_null(vgpu_pool_alias_map(path, 100, 1 * MB, hole, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 0, hole, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB,
+					   UINT64_MAX - 4095, &why));
+	cr_expect_null(vgpu_pool_alias_map("/dev/shm/vgpu-uva9-none", 0, 1 * MB,
+					   hole, &why));
+	cr_expect_str_eq(why, "the region file cannot be opened again");
+}
+
+Test(uva9_alias, not_inherited_by_a_child)
+{
+	const char *why = NULL;
+	uint8_t *m = vgpu_pool_alias_map(path, 0, 1 * MB, hole, &why);
+	cr_assert_not_null(m, "why: %s", why);
+	pid_t pid = fork();
+	if (!pid) {
+		unsigned char vec[1];
+		/* ENOMEM: nothing is mapped there in the child */
+		_exit(mincore(m, 4096, vec) == -1 && errno == ENOMEM ? 0 : 1);
+	}
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	vgpu_pool_alias_unmap(m, 1 * MB);
+}
