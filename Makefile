@@ -365,8 +365,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/cublas_layout
 GPU_CHECKS += $(BUILD)/tests/gpu/contexts
 # multigpu.c: several GPUs, peers, copies between them (area multigpu)
 GPU_CHECKS += $(BUILD)/tests/gpu/multigpu
-# uva9_pinned.c: pinned memory's host pointer is its device pointer (uva9)
-GPU_CHECKS += $(BUILD)/tests/gpu/uva9_pinned
+# pinned_uva.c: pinned memory's host pointer is its device pointer
+GPU_CHECKS += $(BUILD)/tests/gpu/pinned_uva
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

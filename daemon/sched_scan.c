@@ -227,7 +227,8 @@ static void feed_changes(struct vgpud *d, uint64_t now)
 			seen_k[ch] = s;
 		}
 	}
-	qsort(ev, n, sizeof(*ev), by_time);
+	if (n) /* ev is NULL while nothing changed: qsort wants non-NULL */
+		qsort(ev, n, sizeof(*ev), by_time);
 	for (size_t k = 0; k < n; k++)
 		busy_change(d, ev[k].gpu, ev[k].busy, ev[k].t);
 	for (uint32_t g = 0; g < ndoms(d); g++) {

@@ -541,7 +541,7 @@ int sim_heap_dev_of(CUdeviceptr p); /* device of p's allocation; -1 */
  * of another device's module (INVALID_HANDLE), as a real driver refuses
  * another context's, so tests see a library used on the wrong GPU. */
 int sim_module_dev(const struct sim_module *m);
-/* -- uva9 -- (sim_host.c)
+/* -- pinned memory at its device address -- (sim_host.c)
  * The registered host range holding p, as a kernel reaches it (its device
  * address is its host address). */
 bool sim_host_find(CUdeviceptr p, struct sim_span *out);

@@ -104,7 +104,7 @@ extern "C" __global__ void vgpu_big_param(struct vgpu_big p, unsigned *out)
 }
 
 /* b[i] = b[i] * 3 + (a[i] ^ i): with a and b pinned host memory passed by
- * their host pointers (tests/gpu/uva9_pinned.c: unified addressing). */
+ * their host pointers (tests/gpu/pinned_uva.c: unified addressing). */
 extern "C" __global__ void vgpu_host_mix(const unsigned *a, unsigned *b,
 					 unsigned long long n)
 {

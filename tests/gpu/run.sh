@@ -5,7 +5,7 @@
 # 1. tests/gpu/drvapi natively, then as a vgpu guest against vgpud's cuda
 #    backend: every check must pass and every digest line must be
 #    bit-identical between the two runs.
-#    tests/gpu/memops --big, tests/gpu/uva9_pinned, tests/gpu/graphs, tests/gpu/vmm and tests/gpu/streams
+#    tests/gpu/memops --big, tests/gpu/pinned_uva, tests/gpu/graphs, tests/gpu/vmm and tests/gpu/streams
 #    likewise. tests/gpu/cublas_run.sh (NVIDIA's cuBLAS/cuBLASLt, cuDNN,
 #    bench/cublas) and tests/gpu/tools_tls natively and through vgpu.
 # 2. the integration suite (tests/integration/run.sh) on the cuda backend.
@@ -77,15 +77,15 @@ verdict "bulk digests bit-identical" "diff \
 	<(grep ^digest '$out/bulk-native.txt') \
 	<(grep ^digest '$out/bulk-vgpu.txt') >'$out/bulk-digest.diff'"
 
-# pinned memory at its device address (tests/gpu/uva9_pinned.c): kernels
+# pinned memory at its device address (tests/gpu/pinned_uva.c): kernels
 # dereference cuMemHostAlloc pointers, compared the same way
-"$B/tests/gpu/uva9_pinned" "$k" >"$out/uva9_pinned-native.txt" 2>&1
-verdict "uva9_pinned native" "[[ $? -eq 0 ]]"
-guest "$B/tests/gpu/uva9_pinned" "$k" >"$out/uva9_pinned-vgpu.txt" 2>&1
-verdict "uva9_pinned through vgpu" "[[ $? -eq 0 ]]"
-verdict "uva9_pinned digests bit-identical" "diff \
-	<(grep ^digest '$out/uva9_pinned-native.txt') \
-	<(grep ^digest '$out/uva9_pinned-vgpu.txt') >/dev/null"
+"$B/tests/gpu/pinned_uva" "$k" >"$out/pinned_uva-native.txt" 2>&1
+verdict "pinned_uva native" "[[ $? -eq 0 ]]"
+guest "$B/tests/gpu/pinned_uva" "$k" >"$out/pinned_uva-vgpu.txt" 2>&1
+verdict "pinned_uva through vgpu" "[[ $? -eq 0 ]]"
+verdict "pinned_uva digests bit-identical" "diff \
+	<(grep ^digest '$out/pinned_uva-native.txt') \
+	<(grep ^digest '$out/pinned_uva-vgpu.txt') >/dev/null"
 
 # stream capture and graphs (tests/gpu/graphs.c), compared the same way
 "$B/tests/gpu/graphs" "$k" >"$out/graphs-native.txt" 2>&1

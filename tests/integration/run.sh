@@ -134,8 +134,8 @@ memops_pair() { # two processes: separate pinned slices, address tables
 }
 check memops_two_processes memops_pair
 # pinned memory's host pointer is its device pointer: a kernel reads and
-# writes cuMemHostAlloc memory through it (tests/gpu/uva9_pinned.c)
-check uva9_pinned guest "$build/tests/gpu/uva9_pinned" "$kernels"
+# writes cuMemHostAlloc memory through it (tests/gpu/pinned_uva.c)
+check pinned_uva guest "$build/tests/gpu/pinned_uva" "$kernels"
 # the bulk path (tests/gpu/bulk.c): split copies, then one thread with
 # small chunks, then two processes (two channels) at once; then 1 B to
 # 4 GiB: VGPU_TEST_BULK_4G=1 runs it, =auto (make check's default) where

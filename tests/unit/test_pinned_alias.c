@@ -1,4 +1,4 @@
-/* tests/unit/test_uva9_alias.c - pinned memory at its device address
+/* tests/unit/test_pinned_alias.c - pinned memory at its device address
  * (guest/cuda/mem_host_alias.h): the address arithmetic every pinned
  * lookup goes through (edges, overflow, no slice), and the second mapping
  * of a region file at a given address: shared with the first, never over
@@ -19,7 +19,7 @@ static const struct vgpu_pool_view V = {.base = 0x7f0000000000ull,
 					.size = 4 * MB,
 					.dev = 0x7e0000000000ull};
 
-Test(uva9_view, offsets_inside_and_at_the_edges)
+Test(pinned_alias, offsets_inside_and_at_the_edges)
 {
 	uint64_t off = 77;
 	cr_assert(vgpu_pool_view_off(&V, V.base, 1, &off));
@@ -32,7 +32,7 @@ Test(uva9_view, offsets_inside_and_at_the_edges)
 	cr_expect_eq(off, 5);
 }
 
-Test(uva9_view, outside_and_overflow_refused)
+Test(pinned_alias, outside_and_overflow_refused)
 {
 	uint64_t off = 77;
 	cr_expect_not(vgpu_pool_view_off(&V, V.base - 1, 1, &off));
@@ -47,7 +47,7 @@ Test(uva9_view, outside_and_overflow_refused)
 	cr_expect_not(vgpu_pool_view_host(&none, 0, 1, &off));
 }
 
-Test(uva9_view, device_to_host)
+Test(pinned_alias, device_to_host)
 {
 	uint64_t h = 0;
 	cr_assert(vgpu_pool_view_host(&V, V.dev + 100, 28, &h));
@@ -62,7 +62,7 @@ Test(uva9_view, device_to_host)
 }
 
 /* Once the alias is mapped, base == dev: one address answers both. */
-Test(uva9_view, mapped_alias_is_both)
+Test(pinned_alias, mapped_alias_is_both)
 {
 	struct vgpu_pool_view v = {.base = V.dev, .size = V.size, .dev = V.dev};
 	uint64_t off = 0, h = 0;
@@ -79,7 +79,7 @@ static uint64_t hole;
 
 static void up(void)
 {
-	snprintf(path, sizeof(path), "/dev/shm/vgpu-uva9-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/dev/shm/vgpu-pinned-alias-%d", (int)getpid());
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, 8 * MB), 0);
@@ -99,9 +99,9 @@ static void down(void)
 	unlink(path);
 }
 
-TestSuite(uva9_alias, .init = up, .fini = down);
+TestSuite(pinned_alias, .init = up, .fini = down);
 
-Test(uva9_alias, second_mapping_shares_the_bytes)
+Test(pinned_alias, second_mapping_shares_the_bytes)
 {
 	const char *why = NULL;
 	uint8_t *m = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, hole, &why);
@@ -115,7 +115,7 @@ Test(uva9_alias, second_mapping_shares_the_bytes)
 	vgpu_pool_alias_unmap(m, 1 * MB);
 }
 
-Test(uva9_alias, never_over_an_existing_mapping)
+Test(pinned_alias, never_over_an_existing_mapping)
 {
 	const char *why = NULL;
 	uint8_t *mine = mmap((void *)(uintptr_t)(hole + 1 * MB), 4096,
@@ -136,7 +136,7 @@ Test(uva9_alias, never_over_an_existing_mapping)
 	munmap(mine, 4096);
 }
 
-Test(uva9_alias, refused_misaligned_or_without_the_file)
+Test(pinned_alias, refused_misaligned_or_without_the_file)
 {
 	const char *why = NULL;
 	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB, hole + 8, &why));
@@ -145,12 +145,12 @@ Test(uva9_alias, refused_misaligned_or_without_the_file)
 	cr_expect_null(vgpu_pool_alias_map(path, 0, 0, hole, &why));
 	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB,
 					   UINT64_MAX - 4095, &why));
-	cr_expect_null(vgpu_pool_alias_map("/dev/shm/vgpu-uva9-none", 0, 1 * MB,
+	cr_expect_null(vgpu_pool_alias_map("/dev/shm/vgpu-pinned-alias-none", 0, 1 * MB,
 					   hole, &why));
 	cr_expect_str_eq(why, "the region file cannot be opened again");
 }
 
-Test(uva9_alias, not_inherited_by_a_child)
+Test(pinned_alias, not_inherited_by_a_child)
 {
 	const char *why = NULL;
 	uint8_t *m = vgpu_pool_alias_map(path, 0, 1 * MB, hole, &why);

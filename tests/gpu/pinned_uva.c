@@ -1,4 +1,4 @@
-/* tests/gpu/uva9_pinned.c - pinned host memory under unified addressing:
+/* tests/gpu/pinned_uva.c - pinned host memory under unified addressing:
  * its host pointer is its device pointer, natively and through vgpu.
  *
  *  uva_pinned_pointers  cuMemHostAlloc(DEVICEMAP) and cuMemAllocHost
@@ -20,7 +20,7 @@
  * Each check prints a digest line; natively and through vgpu they must
  * be bit-identical (tests/gpu/run.sh).
  *
- * Usage: uva9_pinned KERNELS.cubin
+ * Usage: pinned_uva KERNELS.cubin
  */
 #include "check.h"
 #include "file.h"
@@ -234,13 +234,13 @@ int main(int argc, char **argv)
 	    cuModuleGetFunction(&mix, mod, "vgpu_host_mix") ||
 	    cuMemHostAlloc((void **)&a, BYTES, CU_MEMHOSTALLOC_DEVICEMAP) ||
 	    cuMemAllocHost((void **)&b, BYTES)) {
-		printf("FAIL setup (usage: uva9_pinned KERNELS.cubin)\n"
-		       "uva9_pinned: 0 passed, 1 failed\n");
+		printf("FAIL setup (usage: pinned_uva KERNELS.cubin)\n"
+		       "pinned_uva: 0 passed, 1 failed\n");
 		return 1;
 	}
 	check_pointers();
 	check_kernel();
 	check_copies();
 	check_free();
-	return check_summary("uva9_pinned");
+	return check_summary("pinned_uva");
 }
