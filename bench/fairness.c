@@ -1,14 +1,16 @@
 /* bench/fairness.c - GPU shares between VMs, measured by the kernels.
  *
  *   fairness run --image FILE --secs S [--ms K] [--depth D] [--gap-ms G]
- *                --out FILE
+ *                [--start-at T] --out FILE
  *     One guest process: loops the fair_spin kernel (bench/fairness.cu,
  *     K ms of its own GPU time each, default 1) for S seconds with D
  *     launches in flight (default 4), or, with --gap-ms, one at a time,
  *     synchronised, G ms apart (a light, latency-bound VM). Writes one
  *     line per kernel, "k START END RAN" (%globaltimer ns: the kernel's
  *     own stamps), and per synchronised launch "l NS" (launch to
- *     synchronise, host clock).
+ *     synchronise, host clock). --start-at T: once set up, wait until T
+ *     (CLOCK_REALTIME seconds) before the first launch, so that processes
+ *     whose start-up the daemon serialises still run the same S seconds.
  *   fairness report --case NAME --sched on|off [--warm-s W]
  *                VM:WEIGHT:FILE[,FILE...] ...
  *     Each VM's share of the window in which every process ran (its first
@@ -42,6 +44,15 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Sleep until t, CLOCK_REALTIME seconds (0 or past: at once). */
+static void wait_until(double t)
+{
+	struct timespec w = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+	if (t > 0)
+		while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &w, NULL))
+			;
+}
+
 static const char *opt(int argc, char **argv, const char *name,
 		       const char *def)
 {
@@ -59,6 +70,7 @@ static int run(int argc, char **argv)
 	double ms = atof(opt(argc, argv, "--ms", "1"));
 	double gap = atof(opt(argc, argv, "--gap-ms", "0"));
 	int depth = atoi(opt(argc, argv, "--depth", "4"));
+	double start_at = atof(opt(argc, argv, "--start-at", "0"));
 	if (!image || !outp || depth < 1 || depth > 64 || ms <= 0) {
 		fprintf(stderr, "fairness run: --image and --out needed\n");
 		return 2;
@@ -86,6 +98,7 @@ static int run(int argc, char **argv)
 		CK(cuEventCreate(&ev[i], CU_EVENT_DISABLE_TIMING));
 	double *lat = calloc(cap, sizeof(*lat));
 	unsigned long long ns = (unsigned long long)(ms * 1e6);
+	wait_until(start_at);
 	double t0 = now_s();
 	size_t n = 0;
 	while (n < cap && now_s() - t0 < secs) {

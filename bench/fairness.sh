@@ -9,9 +9,13 @@
 #   4equal  4 VMs at equal weight with 1, 2, 3, 4 processes
 #   light   VM l: one 1 ms kernel at a time, 2 ms apart (latency);
 #           alone, then beside VM h (4 processes, deep queues)
+#   lightshort  the same beside a VM h whose kernels are 0.25 ms: the
+#           light kernel's wait for the one heavy kernel running (kernels
+#           are not preempted) falls to a quarter, and what is left is the
+#           queue the scheduler bounds (docs/scheduler.md)
 # JSON lines on stdout (and $OUT/fairness.jsonl), a table on stderr.
 # Environment: FAIR_SECS (default 6) per run, FAIR_MS (1) kernel length,
-# FAIR_CASES (default all: "4v1 w3to1 4equal light") which cases,
+# FAIR_CASES (default all: "4v1 w3to1 4equal light lightshort"),
 # FAIR_QUEUE (default 2ms) vgpud's sched_queue, FAIR_CONF more lines for
 # vgpud.conf (e.g. "sched_queue_ahead = 500us"), FAIR_SCHEDS (default
 # "on off") which settings of `scheduler` to run.
@@ -54,7 +58,7 @@ start_vgpud() {
 	for _ in $(seq 100); do [[ -S $cfg/ctl.sock ]] && break; sleep 0.05; done
 }
 
-# one_case NAME SCHED "VM:WEIGHT:PROCS[:light]" ...
+# one_case NAME SCHED "VM:WEIGHT:PROCS[:light|:heavy[:MS]]" ...
 one_case() {
 	local name=$1 sched=$2
 	shift 2
@@ -64,13 +68,23 @@ one_case() {
 		specs+=("$vm:$w:$n")
 	done
 	start_vgpud "$sched" "${specs[@]}"
+	# one start for all: the daemon starts a VM's workers one after
+	# another (~0.8 s each on the H100), so allow a second per process
+	local most=1 at
 	for v in "$@"; do
-		IFS=: read -r vm w n kind <<<"$v"
+		IFS=: read -r vm w n _ <<<"$v"
+		((n > most)) && most=$n
+	done
+	at=$(date +%s.%N | awk -v d="$((1 + most))" '{printf "%.3f", $1 + d}')
+	for v in "$@"; do
+		local kms
+		IFS=: read -r vm w n kind kms <<<"$v"
 		local files=()
 		for i in $(seq "$n"); do
 			f=$out/$name-$sched-$vm-$i.txt
 			files+=("$f")
-			args=(run --image "$img" --secs "$secs" --ms "$ms" --out "$f")
+			args=(run --image "$img" --secs "$secs" --ms "${kms:-$ms}"
+				--out "$f" --start-at "$at")
 			[[ ${kind:-} == light ]] && args+=(--gap-ms 2)
 			VGPU_REGION=/dev/shm/vgpu-fair-$$-$vm \
 				LD_LIBRARY_PATH=$B/guest/lib "$B/bench/fairness" "${args[@]}" \
@@ -87,7 +101,7 @@ one_case() {
 		tee -a "$jsonl"
 }
 
-cases=" ${FAIR_CASES:-4v1 w3to1 4equal light} "
+cases=" ${FAIR_CASES:-4v1 w3to1 4equal light lightshort} "
 for sched in ${FAIR_SCHEDS:-on off}; do
 	[[ $cases == *" 4v1 "* ]] && one_case 4v1 "$sched" a:100:4 b:100:1
 	[[ $cases == *" w3to1 "* ]] && one_case w3to1 "$sched" a:300:1 b:100:1
@@ -97,4 +111,6 @@ for sched in ${FAIR_SCHEDS:-on off}; do
 		one_case light-solo "$sched" l:100:1:light
 		one_case light "$sched" l:100:1:light h:100:4
 	fi
+	[[ $cases == *" lightshort "* ]] &&
+		one_case lightshort "$sched" l:100:1:light h:100:4:heavy:0.25
 done
