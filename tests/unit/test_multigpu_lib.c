@@ -333,3 +333,27 @@ Test(mgpu_sched, work_on_a_second_gpu_spends_that_gpus_share_alone)
 	cr_expect_eq(atomic_load(&C(0, 1)->busy_seq), 0u);
 	cr_expect_eq(D.sched_busy[1], 0u);
 }
+
+/* Solo is per GPU: vm0 alone on its GPU 0 runs unmetered there while its
+ * work on GPU 1, beside vm1, stays metered. */
+Test(mgpu_sched, solo_on_one_gpu_metered_on_the_other)
+{
+	D.cfg.sched_solo = true;
+	atomic_fetch_add(&C(0, 0)->launches, 5);
+	atomic_fetch_add(&C(0, 1)->launches, 5);
+	atomic_fetch_add(&C(1, 0)->launches, 5); /* vm1: its GPU is host 1 */
+	vgpud_sched_scan(&D, 2 * MS);
+	cr_expect_eq(atomic_load(&S(0, 0)->solo), 1u, "nobody else on GPU 0");
+	cr_expect_eq(atomic_load(&S(0, 1)->solo), 0u, "vm1 works on GPU 1");
+	cr_expect_eq(atomic_load(&S(1, 0)->solo), 0u, "vm0 works on GPU 1");
+	/* vm0 stops using GPU 1: 50 ms later vm1 is alone there */
+	uint64_t t = 2;
+	while (!atomic_load(&S(1, 0)->solo) && t < 1000) {
+		atomic_fetch_add(&C(0, 0)->launches, 1);
+		atomic_fetch_add(&C(1, 0)->launches, 1);
+		vgpud_sched_scan(&D, ++t * MS);
+	}
+	cr_expect_geq(t, 2 + 50, "not before vm0 left GPU 1 for 50 ms");
+	cr_expect_lt(t, 1000);
+	cr_expect_eq(atomic_load(&S(0, 0)->solo), 1u, "still alone on GPU 0");
+}
