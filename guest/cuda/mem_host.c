@@ -75,8 +75,10 @@ static bool quiet(void)
 }
 
 /* Hand blocks out at the device address (P.base = P.dev) where this
- * process can map the slice there; else say why, once. */
-static void map_alias(uint8_t *slice)
+ * process can map the slice there: over our own reservation where the
+ * worker took one of our candidates (an older worker answers its own
+ * address); else say why, once. */
+static void map_alias(uint8_t *slice, bool ours)
 {
 	static bool told;
 	const struct vgpu_transport *t = &vgpu_cu.conn.t;
@@ -86,7 +88,8 @@ static void map_alias(uint8_t *slice)
 		return;
 	if (t->map && (uint8_t *)t->map <= slice && off <= t->maplen &&
 	    P.size <= t->maplen - off)
-		P.alias = vgpu_pool_alias_map(t->path, off, P.size, P.dev, &why);
+		P.alias = vgpu_pool_alias_map(t->path, off, P.size, P.dev,
+					      ours, &why);
 	if (P.alias) {
 		P.base = P.alias;
 		P.alias_len = P.size;
@@ -127,17 +130,28 @@ static CUresult open_pool(void)
 	P.conn = c;
 	vgpu_pool_alias_unmap(P.alias, P.alias_len); /* the last connection's */
 	P.alias = NULL;
+	const struct vgpu_region *reg = &vgpu_cu.conn.t.r;
 	struct vgpu_cu_args a = {{0}};
+	uint64_t *cand = &a.a[1];
+	unsigned nc = vgpu_pool_alias_reserve(reg->g.pool_per_chan, cand,
+					      VGPU_ALIAS_CANDS);
+	uint64_t sent[VGPU_ALIAS_CANDS];
+	memcpy(sent, cand, nc * sizeof(*cand));
+	a.a[0] = nc;
 	CUresult r = vgpu_cu_rpc(VGPU_CU_POOL_OPEN, &a, true, "cuMemHostAlloc");
+	bool ok = !r && a.a[1] && a.a[1] == reg->g.pool_per_chan, ours = false;
+	for (unsigned i = 0; ok && i < nc; i++)
+		ours |= a.a[0] == sent[i];
+	vgpu_pool_alias_release(sent, nc, reg->g.pool_per_chan,
+				ours ? a.a[0] : 0);
 	if (r)
 		return r;
-	const struct vgpu_region *reg = &vgpu_cu.conn.t.r;
-	if (a.a[1] != reg->g.pool_per_chan || !a.a[1])
+	if (!ok)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	P.base = vgpu_pool(reg, vgpu_cu.conn.ch.idx);
 	P.size = a.a[1];
 	P.dev = a.a[0];
-	map_alias(P.base);
+	map_alias(P.base, ours);
 	return CUDA_SUCCESS;
 }
 

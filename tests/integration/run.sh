@@ -478,5 +478,12 @@ fi
 # test needs a GPU: make llm)
 [[ $backend == sim ]] &&
 	check llm_harness bash tests/gpu/llm/selftest.sh "$build"
+# every guest process above had its pinned memory at its device address:
+# the worker maps the slice where the guest keeps room (docs/memory.md)
+pinned_fallbacks() {
+	! grep -l "pinned memory is not at its device address" \
+		"$tmp"/*.log "$tmp"/*.out "$tmp"/*/*.out 2>/dev/null
+}
+check pinned_never_falls_back pinned_fallbacks
 echo "integration: $passed passed, $failed failed"
 ((failed == 0))
