@@ -11,16 +11,21 @@
  * CUDA_ERROR_OUT_OF_MEMORY, as natively when pinned memory runs out.
  *
  * Host pointer == device pointer, as natively with unified addressing:
- * the device address of the slice is the worker's address for it (what
- * the driver gives for registered memory), and the guest maps the slice a
- * second time at exactly that address (mem_host_alias.h) and hands out
- * blocks there, so a kernel can dereference a cuMemHostAlloc pointer
- * (NCCL does) and cuMemHostGetDevicePointer returns it unchanged. Where
- * that range is taken in this process, blocks stay at the region's own
- * address (logged once, unless VGPU_LOG=quiet): copies, flags and
- * attributes still work, cuMemHostGetDevicePointer gives the other
- * address, and only kernels handed the host pointer fault
- * (docs/memory.md). The guest then reserves the alias range where free.
+ * the slice's device address is negotiated to be free in both processes.
+ * Opening the slice, the guest reserves candidate ranges in its own
+ * address space and offers them (VGPU_CU_POOL_OPEN); the worker maps the
+ * slice at the first one free in its process, registers it there and
+ * answers it (daemon/worker_alias.h); the guest maps the slice over its
+ * reservation at that address (mem_host_alias.h), releases the others and
+ * hands out blocks there, so a kernel can dereference a cuMemHostAlloc
+ * pointer (NCCL does) and cuMemHostGetDevicePointer returns it unchanged.
+ * Where the worker maps none (or is older) it answers its own address and
+ * the guest maps there if it can; where that range is taken in this
+ * process, blocks stay at the region's own address (logged once, unless
+ * VGPU_LOG=quiet): copies, flags and attributes still work,
+ * cuMemHostGetDevicePointer gives the other address, and only kernels
+ * handed the host pointer fault (docs/memory.md). The guest then reserves
+ * the alias range where free.
  *
  * cuMemHostRegister of other guest memory records the range only (the
  * worker cannot map arbitrary guest pages): copies from and to it take the
