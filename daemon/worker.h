@@ -90,6 +90,11 @@ struct vworker {
 	bool attached; /* served its one guest process already */
 	CUdeviceptr pool_dev; /* the channel's pinned pool slice as the
 			       * device sees it; 0: not registered yet */
+	uint8_t *pool_host; /* the slice where the driver has it registered:
+			     * pool_alias, else the region's own bytes */
+	uint8_t *pool_alias; /* the slice at an address the guest chose
+			      * (worker_alias.h); NULL: none */
+	const char *region_path; /* the region file; NULL: none (tests) */
 	struct vw_cb_hub *cb; /* host callbacks in flight (worker_stream_cb.c) */
 	struct vw_ghosts *ghosts; /* captured host ranges (worker_graph_host.c) */
 	_Atomic uint32_t captures; /* stream captures begun and not ended:

@@ -10,6 +10,7 @@
 #include "devinfo.h"
 #include "worker.h"
 #include "worker_bulk.h"
+#include "worker_mem.h"
 #include "worker_numa.h"
 #include "worker_sched.h"
 #include "../ring/wait.h"
@@ -345,6 +346,7 @@ static int serve(struct vworker *W, uint32_t chan)
 	 * driver's exit-time teardown that could wait on them */
 	if (vw_exec_stop_all(W))
 		_exit(0);
+	vw_mem_pool_close(W); /* no executor left to copy through it */
 	return 0;
 }
 
@@ -376,6 +378,7 @@ int main(int argc, char **argv)
 			"region's %u channels\n", o.vm, W.r.g.nchannels);
 		return 1;
 	}
+	W.region_path = o.region;
 	publish_ident(&W);
 	bind_numa(&W, o.vm);
 	register_bulk(&W, o.vm);

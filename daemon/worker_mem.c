@@ -11,6 +11,7 @@
  * waited for, memsets only enqueued, as natively.
  */
 #include "worker.h"
+#include "worker_alias.h"
 #include "worker_mem.h"
 #include "worker_bulk.h"
 #include "worker_sched.h"
@@ -227,7 +228,11 @@ static void mem_range(struct vworker *W, const struct vgpu_msg *m)
  * registered with the driver at worker start-up (worker_bulk.h; here on
  * first use if that failed), so the GPU DMAs straight from and to guest
  * memory, and zeroed at first use, so a guest process never sees
- * what the channel's previous owner left there. */
+ * what the channel's previous owner left there. Where the guest offers
+ * addresses it keeps free (worker_alias.h), the slice is mapped a second
+ * time at the first one free here too and that mapping is registered and
+ * used for every copy: its address is then the device pointer and the
+ * guest's host pointer both. */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The slice's device address: from the start-up registration, else by
@@ -245,23 +250,89 @@ static CUresult pool_register(struct vworker *W, uint8_t *p, uint64_t n,
 	return r;
 }
 
+/* The slice at one of the guest's candidates, registered: its device
+ * address is the candidate itself (unified addressing), or none. */
+static bool pool_alias(struct vworker *W, const uint64_t *cand, unsigned nc,
+		       uint64_t n, CUdeviceptr *d)
+{
+	uint8_t *a = vw_alias_map(W->region_path,
+				  (uint64_t)(vgpu_pool(&W->r, W->chan) -
+					     W->r.base),
+				  n, cand, nc);
+	if (!a)
+		return false;
+	CUresult r = W->drv.cuMemHostRegister_v2(a, n,
+						 CU_MEMHOSTREGISTER_PORTABLE |
+							 CU_MEMHOSTREGISTER_DEVICEMAP);
+	if (!r && (r = W->drv.cuMemHostGetDevicePointer_v2(d, a, 0)))
+		W->drv.cuMemHostUnregister(a);
+	if (!r && *d != (CUdeviceptr)(uintptr_t)a) { /* not one address */
+		W->drv.cuMemHostUnregister(a);
+		r = CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (r) {
+		vw_alias_unmap(a, n);
+		return false;
+	}
+	W->pool_alias = W->pool_host = a;
+	return true;
+}
+
+/* The request's candidates: none for an empty one or an older guest's
+ * zeroed arguments; false for a malformed list. */
+static bool pool_cands(const struct vgpu_msg *m, uint64_t n, uint64_t *cand,
+		       unsigned *nc)
+{
+	struct vgpu_cu_args in;
+	*nc = 0;
+	if (!m->len)
+		return true;
+	if (m->len != sizeof(in))
+		return false;
+	memcpy(&in, m->data, sizeof(in));
+	if (!vw_alias_valid(&in.a[1], in.a[0], n))
+		return false;
+	*nc = (unsigned)in.a[0];
+	memcpy(cand, &in.a[1], *nc * sizeof(*cand));
+	return true;
+}
+
 static void pool_open(struct vworker *W, const struct vgpu_msg *m)
 {
 	struct vgpu_cu_args out = {{0}};
-	uint64_t n = W->r.g.pool_per_chan;
+	uint64_t n = W->r.g.pool_per_chan, cand[VW_ALIAS_MAX];
+	unsigned nc;
 	CUresult r = n ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY; /* no pool */
+	if (!r && !pool_cands(m, n, cand, &nc))
+		r = CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&pool_mu);
 	if (!r && !W->pool_dev) {
 		uint8_t *p = vgpu_pool(&W->r, W->chan);
 		CUdeviceptr d;
 		memset(p, 0, n);
-		if (!(r = pool_register(W, p, n, &d)))
+		if (nc && pool_alias(W, cand, nc, n, &d)) {
 			W->pool_dev = d;
+		} else if (!(r = pool_register(W, p, n, &d))) {
+			W->pool_dev = d;
+			W->pool_host = p;
+		}
 	}
-	out.a[0] = W->pool_dev;
-	out.a[1] = n;
+	out.a[0] = r ? 0 : W->pool_dev;
+	out.a[1] = r ? 0 : n;
 	pthread_mutex_unlock(&pool_mu);
 	vw_reply(W, m, vw_take_async_err(W, r), &out, sizeof(out), 0);
+}
+
+void vw_mem_pool_close(struct vworker *W)
+{
+	pthread_mutex_lock(&pool_mu);
+	if (W->pool_alias) {
+		W->drv.cuMemHostUnregister(W->pool_alias);
+		vw_alias_unmap(W->pool_alias, W->r.g.pool_per_chan);
+		W->pool_alias = W->pool_host = NULL;
+		W->pool_dev = 0;
+	}
+	pthread_mutex_unlock(&pool_mu);
 }
 
 static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
@@ -272,15 +343,15 @@ static CUresult pool_copy(struct vworker *W, const struct vgpu_msg *m)
 		return CUDA_ERROR_INVALID_VALUE;
 	memcpy(&q, m->data, sizeof(q));
 	pthread_mutex_lock(&pool_mu);
-	bool open = W->pool_dev != 0;
+	uint8_t *base = W->pool_dev ? W->pool_host : NULL;
 	pthread_mutex_unlock(&pool_mu);
 	uint64_t n = W->r.g.pool_per_chan;
-	if (!open || q.off > n || q.len > n - q.off || q.htod > 1)
+	if (!base || q.off > n || q.len > n - q.off || q.htod > 1)
 		return CUDA_ERROR_INVALID_VALUE;
 	CUresult r = vw_range(W, q.dev, q.len);
 	if (r || !q.len)
 		return r;
-	uint8_t *h = vgpu_pool(&W->r, W->chan) + q.off;
+	uint8_t *h = base + q.off;
 	if (q.stream == VGPU_CU_NO_STREAM_WIRE) {
 		r = q.htod ? W->drv.cuMemcpyHtoD_v2(q.dev, h, q.len)
 			   : W->drv.cuMemcpyDtoH_v2(h, q.dev, q.len);

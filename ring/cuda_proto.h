@@ -46,7 +46,9 @@ enum vgpu_cu_op {
 	VGPU_CU_MEM_ALLOC_PITCH = 0x24, /* args: width, height, elem
 					 * -> a[0] ptr, a[1] pitch */
 	VGPU_CU_MEM_RANGE = 0x25,     /* args: ptr -> a[0] base, a[1] size */
-	VGPU_CU_POOL_OPEN = 0x26,     /* -> a[0] device address of this
+	VGPU_CU_POOL_OPEN = 0x26,     /* args (optional): a[0] n <= 7, a[1..n]
+				       * candidate addresses (docs/memory.md)
+				       * -> a[0] device address of this
 				       * channel's pool slice, a[1] its size */
 	VGPU_CU_POOL_COPY = 0x27,     /* struct vgpu_cu_poolcopy */
 	/* -- bulk (0x28-0x2F) -- */

@@ -11,16 +11,21 @@
  * CUDA_ERROR_OUT_OF_MEMORY, as natively when pinned memory runs out.
  *
  * Host pointer == device pointer, as natively with unified addressing:
- * the device address of the slice is the worker's address for it (what
- * the driver gives for registered memory), and the guest maps the slice a
- * second time at exactly that address (mem_host_alias.h) and hands out
- * blocks there, so a kernel can dereference a cuMemHostAlloc pointer
- * (NCCL does) and cuMemHostGetDevicePointer returns it unchanged. Where
- * that range is taken in this process, blocks stay at the region's own
- * address (logged once, unless VGPU_LOG=quiet): copies, flags and
- * attributes still work, cuMemHostGetDevicePointer gives the other
- * address, and only kernels handed the host pointer fault
- * (docs/memory.md). The guest then reserves the alias range where free.
+ * the slice's device address is negotiated to be free in both processes.
+ * Opening the slice, the guest reserves candidate ranges in its own
+ * address space and offers them (VGPU_CU_POOL_OPEN); the worker maps the
+ * slice at the first one free in its process, registers it there and
+ * answers it (daemon/worker_alias.h); the guest maps the slice over its
+ * reservation at that address (mem_host_alias.h), releases the others and
+ * hands out blocks there, so a kernel can dereference a cuMemHostAlloc
+ * pointer (NCCL does) and cuMemHostGetDevicePointer returns it unchanged.
+ * Where the worker maps none (or is older) it answers its own address and
+ * the guest maps there if it can; where that range is taken in this
+ * process, blocks stay at the region's own address (logged once, unless
+ * VGPU_LOG=quiet): copies, flags and attributes still work,
+ * cuMemHostGetDevicePointer gives the other address, and only kernels
+ * handed the host pointer fault (docs/memory.md). The guest then reserves
+ * the alias range where free.
  *
  * cuMemHostRegister of other guest memory records the range only (the
  * worker cannot map arbitrary guest pages): copies from and to it take the
@@ -75,8 +80,10 @@ static bool quiet(void)
 }
 
 /* Hand blocks out at the device address (P.base = P.dev) where this
- * process can map the slice there; else say why, once. */
-static void map_alias(uint8_t *slice)
+ * process can map the slice there: over our own reservation where the
+ * worker took one of our candidates (an older worker answers its own
+ * address); else say why, once. */
+static void map_alias(uint8_t *slice, bool ours)
 {
 	static bool told;
 	const struct vgpu_transport *t = &vgpu_cu.conn.t;
@@ -86,7 +93,8 @@ static void map_alias(uint8_t *slice)
 		return;
 	if (t->map && (uint8_t *)t->map <= slice && off <= t->maplen &&
 	    P.size <= t->maplen - off)
-		P.alias = vgpu_pool_alias_map(t->path, off, P.size, P.dev, &why);
+		P.alias = vgpu_pool_alias_map(t->path, off, P.size, P.dev,
+					      ours, &why);
 	if (P.alias) {
 		P.base = P.alias;
 		P.alias_len = P.size;
@@ -127,17 +135,28 @@ static CUresult open_pool(void)
 	P.conn = c;
 	vgpu_pool_alias_unmap(P.alias, P.alias_len); /* the last connection's */
 	P.alias = NULL;
+	const struct vgpu_region *reg = &vgpu_cu.conn.t.r;
 	struct vgpu_cu_args a = {{0}};
+	uint64_t *cand = &a.a[1];
+	unsigned nc = vgpu_pool_alias_reserve(reg->g.pool_per_chan, cand,
+					      VGPU_ALIAS_CANDS);
+	uint64_t sent[VGPU_ALIAS_CANDS];
+	memcpy(sent, cand, nc * sizeof(*cand));
+	a.a[0] = nc;
 	CUresult r = vgpu_cu_rpc(VGPU_CU_POOL_OPEN, &a, true, "cuMemHostAlloc");
+	bool ok = !r && a.a[1] && a.a[1] == reg->g.pool_per_chan, ours = false;
+	for (unsigned i = 0; ok && i < nc; i++)
+		ours |= a.a[0] == sent[i];
+	vgpu_pool_alias_release(sent, nc, reg->g.pool_per_chan,
+				ours ? a.a[0] : 0);
 	if (r)
 		return r;
-	const struct vgpu_region *reg = &vgpu_cu.conn.t.r;
-	if (a.a[1] != reg->g.pool_per_chan || !a.a[1])
+	if (!ok)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	P.base = vgpu_pool(reg, vgpu_cu.conn.ch.idx);
 	P.size = a.a[1];
 	P.dev = a.a[0];
-	map_alias(P.base);
+	map_alias(P.base, ours);
 	return CUDA_SUCCESS;
 }
 

@@ -5,12 +5,87 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096ull
+#define HUGE (2ull << 20)
+#define KERNEL_PLACED 3 /* then random ones */
+#define RAND_LO (1ull << 45)
+#define RAND_SPAN (1ull << 45)
+
+static void *reserve_at(void *at, uint64_t len, int fixed)
+{
+	void *m = mmap(at, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixed, -1,
+		       0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* One range where the kernel puts it, trimmed to 2 MiB alignment. */
+static uint64_t reserve_placed(uint64_t size)
+{
+	uint8_t *m = reserve_at(NULL, size + HUGE, 0);
+	if (!m)
+		return 0;
+	uint64_t a = ((uint64_t)(uintptr_t)m + HUGE - 1) & ~(HUGE - 1);
+	uint64_t head = a - (uint64_t)(uintptr_t)m;
+	if (head)
+		munmap(m, head);
+	if (HUGE - head)
+		munmap((uint8_t *)(uintptr_t)a + size, HUGE - head);
+	return a;
+}
+
+static uint64_t random64(void)
+{
+	uint64_t x;
+	if (getrandom(&x, sizeof(x), GRND_NONBLOCK) == (ssize_t)sizeof(x))
+		return x;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)getpid() ^
+	       (uint64_t)(uintptr_t)&x;
+}
+
+static uint64_t reserve_random(uint64_t size)
+{
+	if (size >= RAND_SPAN)
+		return 0;
+	uint64_t a = (RAND_LO + random64() % (RAND_SPAN - size)) & ~(HUGE - 1);
+	void *m = reserve_at((void *)(uintptr_t)a, size, MAP_FIXED_NOREPLACE);
+	if (m && m != (void *)(uintptr_t)a) { /* taken as a hint */
+		munmap(m, size);
+		m = NULL;
+	}
+	return m ? a : 0;
+}
+
+unsigned vgpu_pool_alias_reserve(uint64_t size, uint64_t *cand, unsigned max)
+{
+	unsigned n = 0;
+	if (!size || size % PAGE)
+		return 0;
+	for (unsigned i = 0; i < max; i++) {
+		uint64_t a = i < KERNEL_PLACED ? reserve_placed(size)
+					       : reserve_random(size);
+		if (a)
+			cand[n++] = a;
+	}
+	return n;
+}
+
+void vgpu_pool_alias_release(const uint64_t *cand, unsigned n, uint64_t size,
+			     uint64_t keep)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cand[i] != keep)
+			munmap((void *)(uintptr_t)cand[i], size);
+}
 
 void *vgpu_pool_alias_map(const char *path, uint64_t file_off, uint64_t size,
-			  uint64_t dev, const char **why)
+			  uint64_t dev, bool over, const char **why)
 {
 	uint64_t end;
 	if (!size || (dev | file_off | size) % PAGE ||
@@ -27,7 +102,8 @@ void *vgpu_pool_alias_map(const char *path, uint64_t file_off, uint64_t size,
 	}
 	void *want = (void *)(uintptr_t)dev;
 	void *m = mmap(want, size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_FIXED_NOREPLACE, fd, (off_t)file_off);
+		       MAP_SHARED | (over ? MAP_FIXED : MAP_FIXED_NOREPLACE),
+		       fd, (off_t)file_off);
 	int e = errno;
 	close(fd);
 	if (m == MAP_FAILED) {

@@ -10,6 +10,15 @@
  * caller then hands out the region's own addresses. The mapping is
  * MADV_DONTFORK, as the region's: a forked child opens its own slice.
  *
+ * vgpu_pool_alias_reserve() reserves up to max ranges of size bytes,
+ * 2 MiB aligned (a hugetlbfs region maps only there), PROT_NONE and
+ * unbacked, where this process has room: the first ones where the kernel
+ * places them, the rest at random addresses between 2^45 and 2^46, far
+ * from both processes' libraries; their addresses go to the worker as
+ * candidates (VGPU_CU_POOL_OPEN), and vgpu_pool_alias_release() gives
+ * back every one but keep. With over set, vgpu_pool_alias_map() maps
+ * over such a reservation of ours (MAP_FIXED) instead.
+ *
  * vgpu_pool_view: the slice as blocks are handed out, and the pure
  * address arithmetic every pinned-memory lookup goes through.
  */
@@ -55,7 +64,11 @@ static inline bool vgpu_pool_view_host(const struct vgpu_pool_view *v,
 /* Map [file_off, file_off + size) of the file at path, read-write and
  * shared, at dev. The address mapped (== dev), or NULL with *why set. */
 void *vgpu_pool_alias_map(const char *path, uint64_t file_off, uint64_t size,
-			  uint64_t dev, const char **why);
+			  uint64_t dev, bool over, const char **why);
+#define VGPU_ALIAS_CANDS 7 /* the worker's VW_ALIAS_MAX */
+unsigned vgpu_pool_alias_reserve(uint64_t size, uint64_t *cand, unsigned max);
+void vgpu_pool_alias_release(const uint64_t *cand, unsigned n, uint64_t size,
+			     uint64_t keep);
 /* Undo a mapping vgpu_pool_alias_map made. */
 void vgpu_pool_alias_unmap(void *p, uint64_t size);
 

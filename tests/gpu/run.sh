@@ -281,6 +281,10 @@ if (($(nvidia-smi -L 2>/dev/null | grep -c '^GPU') >= 2)); then
 	rc=$?
 	verdict "multigpu.sh (two GPUs)" "[[ $rc -eq 0 ]]"
 fi
+# every guest process above had its pinned memory at its device address
+# (the address is negotiated free in both processes: docs/memory.md)
+verdict "pinned memory never fell back" "! grep -rl 'pinned memory is not \
+at its device address' '$out' >'$out/pinned-fallbacks.txt'"
 echo
 echo "== bench/fairness (shares from %globaltimer) =="
 cat "$out/bench-fairness.txt"

@@ -104,7 +104,7 @@ TestSuite(pinned_alias, .init = up, .fini = down);
 Test(pinned_alias, second_mapping_shares_the_bytes)
 {
 	const char *why = NULL;
-	uint8_t *m = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, hole, &why);
+	uint8_t *m = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, hole, false, &why);
 	cr_assert_eq((uint64_t)(uintptr_t)m, hole, "why: %s", why);
 	memset(region + 2 * MB, 0xab, 4096);
 	cr_expect_eq(m[0], 0xab);
@@ -124,7 +124,7 @@ Test(pinned_alias, never_over_an_existing_mapping)
 			     -1, 0);
 	cr_assert_eq((uint64_t)(uintptr_t)mine, hole + 1 * MB);
 	mine[0] = 42;
-	cr_expect_null(vgpu_pool_alias_map(path, 0, 2 * MB, hole, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 2 * MB, hole, false, &why));
 	cr_expect_str_eq(why, "that address range is taken here");
 	cr_expect_eq(mine[0], 42, "the mapping in the way is untouched");
 	/* nor the part below it: the range is still free */
@@ -139,21 +139,21 @@ Test(pinned_alias, never_over_an_existing_mapping)
 Test(pinned_alias, refused_misaligned_or_without_the_file)
 {
 	const char *why = NULL;
-	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB, hole + 8, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB, hole + 8, false, &why));
 	cr_expect_str_eq(why, "the device address is no page-aligned user address");
-	cr_expect_null(vgpu_pool_alias_map(path, 100, 1 * MB, hole, &why));
-	cr_expect_null(vgpu_pool_alias_map(path, 0, 0, hole, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 100, 1 * MB, hole, false, &why));
+	cr_expect_null(vgpu_pool_alias_map(path, 0, 0, hole, false, &why));
 	cr_expect_null(vgpu_pool_alias_map(path, 0, 1 * MB,
-					   UINT64_MAX - 4095, &why));
+					   UINT64_MAX - 4095, false, &why));
 	cr_expect_null(vgpu_pool_alias_map("/dev/shm/vgpu-pinned-alias-none", 0, 1 * MB,
-					   hole, &why));
+					   hole, false, &why));
 	cr_expect_str_eq(why, "the region file cannot be opened again");
 }
 
 Test(pinned_alias, not_inherited_by_a_child)
 {
 	const char *why = NULL;
-	uint8_t *m = vgpu_pool_alias_map(path, 0, 1 * MB, hole, &why);
+	uint8_t *m = vgpu_pool_alias_map(path, 0, 1 * MB, hole, false, &why);
 	cr_assert_not_null(m, "why: %s", why);
 	pid_t pid = fork();
 	if (!pid) {
@@ -165,4 +165,46 @@ Test(pinned_alias, not_inherited_by_a_child)
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	vgpu_pool_alias_unmap(m, 1 * MB);
+}
+
+/* The guest's candidates (VGPU_CU_POOL_OPEN): distinct, 2 MiB aligned
+ * reservations of ours, none over another mapping; the one kept can be
+ * mapped over, the others are free again once released. */
+Test(pinned_alias, candidates_are_reserved_aligned_and_released)
+{
+	uint64_t c[VGPU_ALIAS_CANDS];
+	unsigned n = vgpu_pool_alias_reserve(1 * MB, c, VGPU_ALIAS_CANDS);
+	cr_assert_geq(n, 3u, "the kernel-placed ones at least");
+	for (unsigned i = 0; i < n; i++) {
+		cr_expect_eq(c[i] % (2 * MB), 0);
+		cr_expect_lt(c[i] + 1 * MB, 1ull << 47);
+		for (unsigned j = 0; j < i; j++)
+			cr_expect(c[i] + 1 * MB <= c[j] || c[j] + 1 * MB <= c[i],
+				  "candidates %u and %u overlap", i, j);
+		/* reserved: nobody else's mapping lands there */
+		void *m = mmap((void *)(uintptr_t)c[i], 4096, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		cr_expect_eq(m, MAP_FAILED, "candidate %u not reserved", i);
+	}
+	const char *why = NULL;
+	uint8_t *a = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, c[1], false, &why);
+	cr_expect_null(a, "never over a reservation without over");
+	a = vgpu_pool_alias_map(path, 2 * MB, 1 * MB, c[1], true, &why);
+	cr_assert_eq((uint64_t)(uintptr_t)a, c[1], "why: %s", why);
+	vgpu_pool_alias_release(c, n, 1 * MB, c[1]);
+	region[2 * MB + 7] = 0x77;
+	cr_expect_eq(a[7], 0x77, "the kept one is the alias");
+	for (unsigned i = 0; i < n; i++) {
+		if (i == 1)
+			continue;
+		void *m = mmap((void *)(uintptr_t)c[i], 1 * MB, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		cr_expect_eq((uint64_t)(uintptr_t)m, c[i], "%u released", i);
+		munmap(m, 1 * MB);
+	}
+	vgpu_pool_alias_unmap(a, 1 * MB);
+	cr_expect_eq(vgpu_pool_alias_reserve(1 * MB + 1, c, 1), 0u,
+		     "no reservation of a partial page");
 }
