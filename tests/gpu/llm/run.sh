@@ -102,12 +102,15 @@ fi
 # user's; GGML_BACKEND_PATH names the variant's libggml-cuda.so.
 runenv() { # MODE CMD...: run CMD as MODE (native|vgpu) sees it
 	local mode=$1; shift
-	local lp=$bin:$bin/cuda_v13:$cudalibs
+	local lp=$bin:$bin/cuda_v13:$cudalibs ex=
+	# started with &, runenv is a subshell: exec, so that the $! that
+	# stop() kills is the server itself, not a shell that leaves it behind
+	[[ $BASHPID != "$$" ]] && ex=exec
 	if [[ $mode == vgpu ]]; then
-		env VGPU_REGION="$region" LD_LIBRARY_PATH="$B/guest/lib:$lp" \
+		$ex env VGPU_REGION="$region" LD_LIBRARY_PATH="$B/guest/lib:$lp" \
 			GGML_BACKEND_PATH="$bin/cuda_v13/libggml-cuda.so" "$@"
 	else
-		env LD_LIBRARY_PATH="$lp" \
+		$ex env LD_LIBRARY_PATH="$lp" \
 			GGML_BACKEND_PATH="$bin/cuda_v13/libggml-cuda.so" "$@"
 	fi
 }
