@@ -99,7 +99,8 @@ Test(bulk, without_start_up_registration_the_pool_registers_at_open)
 
 static void up_nopool(void) { up_with(0); }
 
-Test(bulk, without_a_pool_the_arena_alone_is_registered, .init = up_nopool)
+Test(bulk_nopool, the_arena_alone_is_registered, .init = up_nopool,
+     .fini = vwf_down)
 {
 	uint64_t ns;
 	cr_assert_eq(vw_bulk_register(&W, &ns), CUDA_SUCCESS);
