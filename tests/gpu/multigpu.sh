@@ -15,9 +15,9 @@
 #    its GB/s alone and concurrent. MGPU_SKIP_VMS=1 skips this part.
 # 3. PyTorch on two GPUs (tests/gpu/torch/multigpu.py, where python3 has
 #    torch): natively and through vgpu, digests bit-identical; NCCL's
-#    all_reduce between two processes natively must pass, through vgpu
-#    (NCCL_TOPO_FILE with the guest's bus ids, docs/multigpu.md) its
-#    outcome is reported (nccl-vgpu.txt), not judged.
+#    all_reduce between two processes must pass natively and through vgpu
+#    (NCCL_TOPO_FILE with the guest's bus ids, docs/multigpu.md), sockets
+#    through host memory and then peer to peer (nccl-vgpu-p2p{0,1}.txt).
 # Writes logs and JSON into ${OUT:-/tmp/vgpu-multigpu}; prints a table.
 set -uo pipefail
 B=${1:-build}
@@ -167,8 +167,8 @@ PYEOF
 			NCCL_IB_DISABLE=1 NCCL_CUMEM_ENABLE=0 NCCL_NVLS_ENABLE=0 \
 			NCCL_P2P_DISABLE=$p2p timeout 200 python3 "$py" --nccl \
 			>"$out/nccl-vgpu-p2p$((1 - p2p)).txt" 2>&1
-		note "NCCL through vgpu, P2P $((1 - p2p))" \
-			"$(grep -E '^nccl (pass|FAIL)' "$out/nccl-vgpu-p2p$((1 - p2p)).txt" || echo 'no result')"
+		verdict "NCCL all_reduce through vgpu, P2P $((1 - p2p))" \
+			"grep -qx 'nccl pass' '$out/nccl-vgpu-p2p$((1 - p2p)).txt'"
 	done
 fi
 echo "multigpu.sh: $passed passed, $failed failed" | tee -a "$out/table.txt"
