@@ -154,9 +154,12 @@ void vs_vm_remove(struct vs_sched *s, uint32_t vm, uint64_t now)
 		s->vm[vm].present = false;
 }
 
-/* Another VM that had work within recent_ns is behind vm: vm queues at
- * most queue_ahead_ns. Recent, not only now: a light VM between two of
- * its kernels must find the heavy VM's queue short when it comes back. */
+/* A latency-bound VM (work within recent_ns, but never two launches
+ * queued within it) is behind vm: vm queues at most queue_ahead_ns.
+ * Recent, not only now: a light VM between two of its kernels must find
+ * the heavy VM's queue short when it comes back. A VM behind that keeps
+ * a queue of its own gains nothing from a shorter one ahead of it, and
+ * capping the VM ahead would only idle the GPU and bend the shares. */
 static bool ahead(const struct vs_sched *s, uint32_t vm)
 {
 	const struct vs_vm *v = &s->vm[vm];
@@ -166,7 +169,8 @@ static bool ahead(const struct vs_sched *s, uint32_t vm)
 	for (uint32_t i = 0; i < s->nvms; i++) {
 		const struct vs_vm *o = &s->vm[i];
 		if (i == vm || !o->present || !o->work_ns ||
-		    s->now - o->work_ns >= recent || capped(o))
+		    s->now - o->work_ns >= recent || capped(o) ||
+		    (o->deep_ns && s->now - o->deep_ns < recent))
 			continue;
 		if (vdiff(v->vtime, o->vtime) > 0)
 			return true;
@@ -189,6 +193,8 @@ static void worked(struct vs_sched *s, struct vs_vm *v, bool work)
 {
 	if (work)
 		v->work_ns = s->now ? s->now : 1;
+	if (v->queued >= 2)
+		v->deep_ns = s->now ? s->now : 1;
 }
 
 void vs_demand(struct vs_sched *s, uint32_t vm, bool waiting, uint64_t now)
@@ -224,6 +230,7 @@ bool vs_admit(struct vs_sched *s, uint32_t vm, uint64_t est_ns, uint64_t now)
 	v->queued++;
 	v->queued_ns += est_ns;
 	v->admitted++;
+	worked(s, v, true);
 	return true;
 }
 

@@ -28,8 +28,11 @@
  *    `queue` ns of estimated GPU time (a second launch always fits while
  *    one is queued, so kernels longer than `queue` still run back to
  *    back), so a heavy VM never stacks a deep queue in front of others.
- *  - Optionally (queue_ahead_ns), a VM ahead of another VM that had work
- *    recently queues less: what the one behind waits behind.
+ *  - Optionally (queue_ahead_ns), a VM ahead of a latency-bound VM (one
+ *    that had work recently, never two launches queued) queues less:
+ *    what the one behind waits behind. VMs that all keep queues of
+ *    their own are left their whole queue (shares, not latency, are
+ *    what they get).
  *  - Kernels are not preemptible: a kernel admitted runs to its end. What
  *    it runs beyond its estimate or beyond the VM's share is still
  *    measured and charged (vtime ahead, bucket below zero): a debt the VM
@@ -51,10 +54,11 @@ struct vs_params {
 	uint64_t max_lag_ns;   /* most credit an idle VM keeps (4 ms) */
 	uint64_t queue_ns;     /* queued GPU time per VM (4 ms) */
 	uint64_t cap_burst_ns; /* cap bucket depth (10 ms of GPU time) */
-	/* The queue of a VM ahead of another that had work within
-	 * recent_ns (0: no such rule, the default): at most this much, and
-	 * no second launch beyond it, so that the VM behind (a light one
-	 * between its kernels, too) waits behind one kernel at most. */
+	/* The queue of a VM ahead of a latency-bound one, which had work
+	 * within recent_ns but not two launches queued (0: no such rule,
+	 * the default): at most this much, and no second launch beyond it,
+	 * so that the VM behind (between its kernels, too) waits behind one
+	 * kernel at most. */
 	uint64_t queue_ahead_ns;
 	uint64_t recent_ns;    /* 0: 50 ms */
 };
@@ -74,6 +78,7 @@ struct vs_vm {
 	bool held;           /* its last admission was refused by share/cap */
 	uint64_t throttled_ns; /* wall time held back by its share or cap */
 	uint64_t work_ns;    /* the last time it had work (0: never) */
+	uint64_t deep_ns;    /* ... two launches or more queued (0: never) */
 };
 
 struct vs_sched {

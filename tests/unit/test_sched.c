@@ -469,6 +469,21 @@ Test(sched_policy, queue_ahead_caps_the_vm_ahead_while_another_is_recent)
 	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 15 * MS), 500 * US);
 	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 25 * MS), 2 * MS,
 		     "alone lately: the whole queue");
+	/* a VM behind that keeps a queue of its own (two launches queued
+	 * lately: throughput-bound, as in the weighted case) does not cap
+	 * the VM ahead: a shorter queue would only idle the GPU */
+	vs_tokens(&S, 1, true, 2, 2 * MS, 30 * MS);
+	vs_charge(&S, 0, 500 * US, 31 * MS);
+	cr_expect_gt(S.vm[0].vtime, S.vm[1].vtime, "vm0 is ahead");
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 31 * MS), 2 * MS,
+		     "the VM behind is not latency-bound");
+	/* it drains to one launch at a time: latency-bound once its last
+	 * deep queue is recent_ns old */
+	vs_tokens(&S, 1, true, 1, 1 * MS, 40 * MS);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 45 * MS), 2 * MS);
+	vs_tokens(&S, 1, true, 1, 1 * MS, 55 * MS);
+	cr_expect_eq(vs_tokens(&S, 0, true, 0, 0, 55 * MS), 500 * US,
+		     "one launch at a time for 20 ms: latency-bound");
 	/* without queue_ahead (the default) nothing changes */
 	vs_init(&S, NULL, 0);
 	vm(0, 1, 0);
