@@ -395,8 +395,8 @@ static int set_sched_queue(void *o, const char *v, const char **why)
 			   &((struct vgpud_config *)o)->sched_queue_us);
 }
 
-/* sched_queue_ahead = off | 500us: the queue of a VM ahead of another
- * that had work lately (docs/scheduler.md, "Light VMs"). */
+/* sched_queue_ahead = off | 500us: the queue of a VM ahead of a
+ * latency-bound one (docs/scheduler.md, "The light VM"). */
 static int set_sched_queue_ahead(void *o, const char *v, const char **why)
 {
 	*why = "expected off or a duration from 100us to 100ms, such as 500us";
