@@ -367,6 +367,8 @@ GPU_CHECKS += $(BUILD)/tests/gpu/contexts
 GPU_CHECKS += $(BUILD)/tests/gpu/multigpu
 # pinned_uva.c: pinned memory's host pointer is its device pointer
 GPU_CHECKS += $(BUILD)/tests/gpu/pinned_uva
+# nvrtc_cache.c: NVRTC's compute cache, table da9151d3 (area nvrtc)
+GPU_CHECKS += $(BUILD)/tests/gpu/nvrtc_cache
 $(GPU_CHECKS): $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/gpu/check.h \
 		tests/gpu/file.h $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)

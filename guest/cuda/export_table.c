@@ -23,6 +23,7 @@ static const struct vgpu_export_table *const tables[] = {
 	&vgpu_export_tools_tls,  &vgpu_export_cls,
 	&vgpu_export_ctx_checks, &vgpu_export_integrity,
 	&vgpu_export_cublas,     &vgpu_export_cublaslt,
+	&vgpu_export_nvrtc_cache,
 };
 
 const struct vgpu_export_table *vgpu_export_find(const uint8_t guid[16])
@@ -76,16 +77,16 @@ static void log_refusal(const uint8_t g[16])
 }
 
 /* (table, slot) pairs already reported: a bitmap per table position. */
-static _Atomic uint64_t told[8][2];
+static _Atomic uint64_t told[16][2];
 
 int vgpu_export_unknown(const char *name, int slot)
 {
 	size_t t = 0;
-	while (t < 8 && t < sizeof(tables) / sizeof(tables[0]) &&
+	while (t < 16 && t < sizeof(tables) / sizeof(tables[0]) &&
 	       strcmp(tables[t]->name, name))
 		t++;
 	uint64_t bit = 1ull << (slot & 63);
-	bool first = t >= 8 || slot < 0 || slot >= 128 ||
+	bool first = t >= 16 || slot < 0 || slot >= 128 ||
 		     !(atomic_fetch_or(&told[t][slot >> 6], bit) & bit);
 	if (first && !log_is("quiet")) {
 		char line[160];

@@ -35,7 +35,7 @@ struct vgpu_export_table {
 extern const struct vgpu_export_table vgpu_export_cudart,
 	vgpu_export_tools_hooks, vgpu_export_tools_tls, vgpu_export_cls,
 	vgpu_export_ctx_checks, vgpu_export_integrity, vgpu_export_cublas,
-	vgpu_export_cublaslt;
+	vgpu_export_cublaslt, vgpu_export_nvrtc_cache;
 
 /* The table for guid, or NULL. */
 const struct vgpu_export_table *vgpu_export_find(const uint8_t guid[16]);

@@ -349,6 +349,8 @@ check vgpu_smi qguest tests/integration/vgpu_smi_check.sh \
 check tools_tls guest "$build/tests/gpu/tools_tls"
 # export table 1734dc26 entry 4 (cuBLASLt's SM layout) through the worker
 check cublas_layout guest "$build/tests/gpu/cublas_layout"
+# table da9151d3: NVRTC's compute cache, stored in the guest (area nvrtc)
+check nvrtc_cache guest "$build/tests/gpu/nvrtc_cache"
 # non-primary contexts: create, work, threads, destroy, stale handles
 check contexts guest "$build/tests/gpu/contexts" "$kernels" --vgpu
 

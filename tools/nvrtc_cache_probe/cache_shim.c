@@ -10,6 +10,8 @@
  *   real   the real driver's table (NVRTC_PROBE_REAL = path of the real
  *          libcuda.so.1), each used slot wrapped to log its arguments and
  *          what the driver answers (needs a GPU machine).
+ * NVRTC_PROBE_FAIL=<slot> makes that slot answer 801 (NOT_SUPPORTED)
+ * without running it, to see what NVRTC does when the guest refuses it.
  * Every call is logged on stderr. Slot 1 takes nine arguments, two on
  * the stack: a wrapper must pass all nine (a six-argument one, like the
  * call counter's PROBE_TRACE, hands the driver stack garbage).
@@ -143,6 +145,12 @@ static int double_free(void *data)
 }
 
 /* -- logging wrappers, over the double or the real driver -- */
+static int failing(int slot)
+{
+	const char *f = getenv("NVRTC_PROBE_FAIL");
+	return f && atoi(f) == slot ? 801 : 0;
+}
+
 static const void *impl(int slot)
 {
 	static const void *dbl[SLOTS] = {
@@ -158,7 +166,9 @@ static int w_key(void **key, int kind, const void *in, uint32_t len,
 		 const char *opts, const char *host, const char *date, int sm,
 		 int flag)
 {
-	int r = ((key_fn)(uintptr_t)impl(S_KEY))(key, kind, in, len, opts,
+	int r = failing(S_KEY);
+	if (!r)
+		r = ((key_fn)(uintptr_t)impl(S_KEY))(key, kind, in, len, opts,
 						  host, date, sm, flag);
 	fprintf(stderr,
 		"slot1 key(kind %d, len %u, opts \"%s\", \"%s\", \"%s\", sm %d, "
@@ -171,7 +181,9 @@ static int w_key(void **key, int kind, const void *in, uint32_t len,
 
 static int w_drop(void *key)
 {
-	int r = ((drop_fn)(uintptr_t)impl(S_DROP))(key);
+	int r = failing(S_DROP);
+	if (!r)
+		r = ((drop_fn)(uintptr_t)impl(S_DROP))(key);
 	fprintf(stderr, "slot2 drop(%p) -> %d\n", key, r);
 	return r;
 }
@@ -180,7 +192,9 @@ static int w_get(void *key, int zero, void **data, uint32_t *size)
 {
 	void *d = NULL;
 	uint32_t n = 0;
-	int r = ((get_fn)(uintptr_t)impl(S_GET))(key, zero, &d, &n);
+	int r = failing(S_GET);
+	if (!r)
+		r = ((get_fn)(uintptr_t)impl(S_GET))(key, zero, &d, &n);
 	fprintf(stderr, "slot3 get(%p, %d) -> %d data %p size %u\n", key, zero,
 		r, d, n);
 	if (!r)
@@ -192,7 +206,9 @@ static int w_get(void *key, int zero, void **data, uint32_t *size)
 
 static int w_put(void *key, int zero, const void *data, uint32_t size)
 {
-	int r = ((put_fn)(uintptr_t)impl(S_PUT))(key, zero, data, size);
+	int r = failing(S_PUT);
+	if (!r)
+		r = ((put_fn)(uintptr_t)impl(S_PUT))(key, zero, data, size);
 	fprintf(stderr, "slot4 put(%p, %d, size %u) -> %d\n", key, zero, size,
 		r);
 	hexdump("data", data, size);
@@ -201,7 +217,9 @@ static int w_put(void *key, int zero, const void *data, uint32_t size)
 
 static int w_free(void *data)
 {
-	int r = ((free_fn)(uintptr_t)impl(S_FREE))(data);
+	int r = failing(S_FREE);
+	if (!r)
+		r = ((free_fn)(uintptr_t)impl(S_FREE))(data);
 	fprintf(stderr, "slot6 free(%p) -> %d\n", data, r);
 	return r;
 }
