@@ -15,6 +15,22 @@
 #define RAND_LO (1ull << 45)
 #define RAND_SPAN (1ull << 45)
 
+/* Under ThreadSanitizer [2^45, 2^46) is not the program's memory: TSan's
+ * mmap turns such an address into 0 and keeps MAP_FIXED_NOREPLACE, so
+ * the "reservation" lands at address 0 and TSan dies ("mmap at bad
+ * address ... res=0"). A TSan build offers the kernel-placed candidates
+ * alone. */
+#if defined(__SANITIZE_THREAD__)
+#define RANDOM_CANDIDATES 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RANDOM_CANDIDATES 0
+#endif
+#endif
+#ifndef RANDOM_CANDIDATES
+#define RANDOM_CANDIDATES 1
+#endif
+
 static void *reserve_at(void *at, uint64_t len, int fixed)
 {
 	void *m = mmap(at, len, PROT_NONE,
@@ -51,7 +67,7 @@ static uint64_t random64(void)
 
 static uint64_t reserve_random(uint64_t size)
 {
-	if (size >= RAND_SPAN)
+	if (!RANDOM_CANDIDATES || size >= RAND_SPAN)
 		return 0;
 	uint64_t a = (RAND_LO + random64() % (RAND_SPAN - size)) & ~(HUGE - 1);
 	void *m = reserve_at((void *)(uintptr_t)a, size, MAP_FIXED_NOREPLACE);
