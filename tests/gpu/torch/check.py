@@ -34,19 +34,9 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 SAVE = os.environ.get("TORCH_CHECK_SAVE")
-passed = failed = 0
-
-
-def check(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"check {name} pass", flush=True)
-    else:
-        failed += 1
-        print(f"check {name} FAIL {why}".replace("\n", " ")[:400], flush=True)
 
 
 def skip(name, why):
@@ -427,5 +417,4 @@ for s in (device, matmul, conv, softmax, streams_events, pinned, graph, triton_k
           compiled_graphs):
     section(s)
 torch.cuda.synchronize()
-print(f"summary {passed} passed, {failed} failed", flush=True)
-sys.exit(1 if failed else 0)
+finish()

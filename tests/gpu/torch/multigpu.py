@@ -26,17 +26,8 @@ import sys
 
 import torch
 
-passed = failed = 0
-
-
-def check(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"check {name} pass", flush=True)
-    else:
-        failed += 1
-        print(f"check {name} FAIL {why}".replace("\n", " ")[:400], flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 
 def digest(name, t):
@@ -153,5 +144,4 @@ if __name__ == "__main__":
         section(fn)
     if "--nccl" in sys.argv:
         nccl()
-    print(f"summary {passed} passed, {failed} failed", flush=True)
-    sys.exit(1 if failed else 0)
+    finish()
