@@ -206,11 +206,12 @@ $(BUILD)/tests/unit/test_exports: $(CUDA_SO) guest/cuda/exports.txt \
 # test_nvml dlopens the guest NVML and reads its export list.
 $(BUILD)/tests/unit/test_nvml: $(NVML_SO) guest/nvml/exports.txt
 
-# The worker fixture and the scratch configuration directories need the
-# daemon's library or Criterion: unit tests only; the ring programs and
-# benches link the rest of tests/support.
+# The worker and scheduler fixtures and the scratch configuration
+# directories need the daemon's library or Criterion: unit tests only; the
+# ring programs and benches link the rest of tests/support.
 RING_SUPPORT := $(filter-out tests/support/worker_fixture.c \
-	tests/support/confdir.c,$(wildcard tests/support/*.c))
+	tests/support/sched_fixture.c tests/support/confdir.c, \
+	$(wildcard tests/support/*.c))
 $(BUILD)/tests/%: tests/%.c $(RING_SUPPORT) tests/support/*.h $(LIBRING)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(RING_SUPPORT) $(LIBRING) -o $@ $(LDLIBS)

@@ -11,6 +11,7 @@
 #include "../../daemon/worker.h"
 #include "../../daemon/worker_sched.h"
 #include "../../ring/host.h"
+#include "../support/sched_fixture.h"
 #include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -240,37 +241,19 @@ static void *led[2];
 /* vm0: gpus 0,1 (host list); vm1: gpu 1 */
 static void sup_up(void)
 {
-	memset(&D, 0, sizeof(D));
-	D.cfg.nvms = 2;
-	D.cfg.sched_on = true;
+	schedfix_init(&D, led, 1);
 	D.cfg.ngpu_specs = 2;
 	D.cfg.sched_queue_us = 2000;
-	D.vms = calloc(2, sizeof(*D.vms));
-	cr_assert(D.vms);
 	for (int i = 0; i < 2; i++) {
 		struct vgpud_vm *v = &D.cfg.vms[i];
-		snprintf(v->name, sizeof(v->name), "vm%d", i);
-		v->channels = 1;
-		v->compute_weight = 100;
 		v->ngpus = i ? 1 : 2;
 		v->gpus[0] = (uint8_t)i;
 		v->gpus[1] = 1;
-		led[i] = calloc(1, VGPUD_LEDGER_SIZE(1));
-		cr_assert(led[i]);
-		D.vms[i].cfg = v;
-		D.vms[i].ledger = led[i];
-		D.vms[i].vml = vgpud_ledger_vm(led[i], 1);
 	}
 	cr_assert_eq(vgpud_sched_open(&D, 1 * MS), 0);
 }
 
-static void sup_down(void)
-{
-	vgpud_sched_close(&D);
-	free(D.vms);
-	free(led[0]);
-	free(led[1]);
-}
+static void sup_down(void) { schedfix_fini(&D, led); }
 
 static struct vgpud_sched_vm *S(int vm, int slot)
 {

@@ -11,6 +11,7 @@
 #include "../../ring/host.h"
 #include "../../ring/wait.h"
 #include "../../scheduler/sched.h"
+#include "../support/sched_fixture.h"
 #include "../support/worker_fixture.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -28,31 +29,11 @@ static void *led[2];
 
 static void sup_up(void)
 {
-	memset(&D, 0, sizeof(D));
-	D.cfg.nvms = 2;
-	D.cfg.sched_on = true;
-	D.vms = calloc(2, sizeof(*D.vms));
-	cr_assert(D.vms);
-	for (int i = 0; i < 2; i++) {
-		snprintf(D.cfg.vms[i].name, sizeof(D.cfg.vms[i].name), "vm%d", i);
-		D.cfg.vms[i].channels = 2;
-		D.cfg.vms[i].compute_weight = 100;
-		led[i] = calloc(1, VGPUD_LEDGER_SIZE(2));
-		cr_assert(led[i]);
-		D.vms[i].cfg = &D.cfg.vms[i];
-		D.vms[i].ledger = led[i];
-		D.vms[i].vml = vgpud_ledger_vm(led[i], 2);
-	}
+	schedfix_init(&D, led, 2);
 	cr_assert_eq(vgpud_sched_open(&D, 1 * MS), 0);
 }
 
-static void sup_down(void)
-{
-	vgpud_sched_close(&D);
-	free(D.vms);
-	free(led[0]);
-	free(led[1]);
-}
+static void sup_down(void) { schedfix_fini(&D, led); }
 
 static struct vgpud_sched_vm *S(int vm)
 {

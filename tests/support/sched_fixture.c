@@ -1,0 +1,34 @@
+/* tests/support/sched_fixture.c - see sched_fixture.h. */
+#include "sched_fixture.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void schedfix_init(struct vgpud *d, void *led[2], uint32_t channels)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg.nvms = 2;
+	d->cfg.sched_on = true;
+	d->vms = calloc(2, sizeof(*d->vms));
+	cr_assert(d->vms);
+	for (int i = 0; i < 2; i++) {
+		struct vgpud_vm *v = &d->cfg.vms[i];
+		snprintf(v->name, sizeof(v->name), "vm%d", i);
+		v->channels = channels;
+		v->compute_weight = 100;
+		led[i] = calloc(1, VGPUD_LEDGER_SIZE(channels));
+		cr_assert(led[i]);
+		d->vms[i].cfg = v;
+		d->vms[i].ledger = led[i];
+		d->vms[i].vml = vgpud_ledger_vm(led[i], channels);
+	}
+}
+
+void schedfix_fini(struct vgpud *d, void *led[2])
+{
+	vgpud_sched_close(d);
+	free(d->vms);
+	free(led[0]);
+	free(led[1]);
+}
