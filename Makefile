@@ -183,8 +183,10 @@ $(BUILD)/tests/gpu/kernels_multi.fatbin: tests/gpu/kernels.cu
 # MINI_CRITERION=1 compiles the tests against tests/support/mini (the TSan
 # build: Criterion itself cannot start under ThreadSanitizer).
 ifeq ($(MINI_CRITERION),1)
-TEST_RUNNER := -Itests/support/mini tests/support/mini/mini_criterion.c
+TEST_RUNNER_INC := -Itests/support/mini
+TEST_RUNNER := $(TEST_RUNNER_INC) tests/support/mini/mini_criterion.c
 else
+TEST_RUNNER_INC :=
 TEST_RUNNER := -lcriterion
 endif
 # VGPU_BUILD_DIR / VGPU_SRC_DIR: where a test finds built libraries and
@@ -192,8 +194,11 @@ endif
 # test_sim loads the test kernels nvcc made (VGPU_BUILD_DIR/tests/gpu).
 $(BUILD)/tests/unit/test_sim $(BUILD)/tests/unit/test_image \
 	$(BUILD)/tests/unit/test_lib_fatbin: $(KERNEL_IMAGES)
+# Each test's own includes (headers, and the guest .c files some tests
+# include whole) are its prerequisites too: test.d, from a -MM pass.
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/support/*.c tests/support/*.h $(LIBVGPUD) $(LIBSCHED) $(LIBRING)
 	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS) $(CUDA_INC) $(TEST_RUNNER_INC) -MM -MP -MT $@ -MF $@.d $<
 	$(CC) $(CFLAGS) $(CUDA_INC) $(LDFLAGS) \
 		-DVGPU_BUILD_DIR=\"$(abspath $(BUILD))\" -DVGPU_SRC_DIR=\"$(CURDIR)\" \
 		$< tests/support/*.c $(LIBVGPUD) \
