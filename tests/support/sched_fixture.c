@@ -32,3 +32,19 @@ void schedfix_fini(struct vgpud *d, void *led[2])
 	free(led[0]);
 	free(led[1]);
 }
+
+void schedfix_busy(struct vgpud_sched_chan *c, bool busy, uint64_t t)
+{
+	uint64_t s = atomic_load(&c->busy_seq);
+	if ((s & 1) != busy) {
+		atomic_store(&c->changed_ns, t);
+		atomic_store(&c->busy_seq, s + 1);
+	}
+}
+
+uint64_t schedfix_tokens(struct vgpud_sched_vm *s)
+{
+	uint64_t a = atomic_load(&s->admitted_ns),
+		 l = atomic_load(&s->limit_ns);
+	return l > a ? l - a : 0;
+}

@@ -267,19 +267,12 @@ static struct vgpud_sched_chan *C(int vm, int slot)
 
 static void busy(int vm, int slot, bool b, uint64_t t)
 {
-	struct vgpud_sched_chan *c = C(vm, slot);
-	uint64_t s = atomic_load(&c->busy_seq);
-	if ((s & 1) != b) {
-		atomic_store(&c->changed_ns, t);
-		atomic_store(&c->busy_seq, s + 1);
-	}
+	schedfix_busy(C(vm, slot), b, t);
 }
 
 static uint64_t tokens(int vm, int slot)
 {
-	uint64_t a = atomic_load(&S(vm, slot)->admitted_ns),
-		 l = atomic_load(&S(vm, slot)->limit_ns);
-	return l > a ? l - a : 0;
+	return schedfix_tokens(S(vm, slot));
 }
 
 TestSuite(mgpu_sched, .init = sup_up, .fini = sup_down);

@@ -48,20 +48,10 @@ static struct vgpud_sched_chan *C(int vm, int ch)
 /* What a worker writes: busy/idle at t, and its queue. */
 static void busy(int vm, int ch, bool b, uint64_t t)
 {
-	struct vgpud_sched_chan *c = C(vm, ch);
-	uint64_t s = atomic_load(&c->busy_seq);
-	if ((s & 1) != b) {
-		atomic_store(&c->changed_ns, t);
-		atomic_store(&c->busy_seq, s + 1);
-	}
+	schedfix_busy(C(vm, ch), b, t);
 }
 
-static uint64_t tokens(int vm)
-{
-	uint64_t a = atomic_load(&S(vm)->admitted_ns),
-		 l = atomic_load(&S(vm)->limit_ns);
-	return l > a ? l - a : 0;
-}
+static uint64_t tokens(int vm) { return schedfix_tokens(S(vm)); }
 
 TestSuite(sched_scan, .init = sup_up, .fini = sup_down);
 
