@@ -343,6 +343,11 @@ $(VGPU_SMI): $(wildcard guest/tools/*.c) guest/tools/smi.h guest/nvml/*.h \
 		-lnvidia-ml -o $@
 
 # A driver-API program that checks itself, linked like any CUDA program.
+# The digest every GPU test program prints (native vs vgpu) is one header.
+$(addprefix $(BUILD)/tests/gpu/,drvapi memops graphs vmm streams multigpu \
+	bulk cublas cudnn cublas_layout lib_cudart_static lib_cudart_shared \
+	lib_cudart_rdc multigpu_cudart_static multigpu_cudart_shared): \
+	tests/gpu/digest.h
 $(BUILD)/tests/gpu/drvapi: tests/gpu/drvapi.c $(GUEST_LIB)/libcuda.so.1
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -isystem $(CUDA_INCDIR) $< \

@@ -15,6 +15,8 @@
  * kernels); cuDNN's fused attention is not covered here (PyTorch's SDPA
  * is tests/gpu/torch's).
  */
+#define DIGEST_START FNV_START_SHORT /* digest.h */
+#include "digest.h"
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <stdint.h>
@@ -23,15 +25,6 @@
 #include <string.h>
 
 static int failed;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t h = 1469598103934665603ull;
-	while (n--)
-		h = (h ^ *b++) * 1099511628211ull;
-	return h;
-}
 
 /* n elements of esz bytes: vals[(i * mul) % 11 % nv] (encodings). */
 static void *upload(size_t n, size_t esz, const void *vals, int nv, int mul)

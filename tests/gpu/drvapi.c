@@ -10,6 +10,7 @@
  * can be compared line by line. The last line is "drvapi: N passed, N
  * failed"; the exit status is 0 only if nothing failed.
  */
+#include "digest.h"
 #include "file.h"
 #include <cuda.h>
 #include <math.h>
@@ -44,20 +45,6 @@ static void result(const char *name, int ok, const char *why)
 			return;                                               \
 		}                                                             \
 	} while (0)
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static void digest(const char *name, const void *p, size_t n)
-{
-	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
-}
 
 static CUmodule mod;
 static CUdevice dev;

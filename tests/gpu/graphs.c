@@ -42,6 +42,7 @@
  * and the outcomes of calls whose native answer this program does not
  * assert. The last line is "graphs: N passed, N failed".
  */
+#include "digest.h"
 #include "check.h"
 #include "file.h"
 #include <pthread.h>
@@ -55,20 +56,6 @@ enum { N = 4096, REPLAYS = 20 };
 static CUmodule mod;
 static CUfunction f_fill, f_add, f_saxpy;
 static CUdeviceptr dx, dy, dz, dw;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static void digest(const char *name, const void *p, size_t n)
-{
-	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
-}
 
 static void digest_rc(const char *name, CUresult r)
 {

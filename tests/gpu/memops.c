@@ -13,6 +13,7 @@
  * line is "memops: N passed, N failed".
  */
 #define _GNU_SOURCE
+#include "digest.h"
 #include "check.h"
 #include <dlfcn.h>
 #include <cuda.h>
@@ -27,20 +28,6 @@
 
 static CUcontext ctx;
 static CUstream s1, s2;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static void digest(const char *name, const void *p, size_t n)
-{
-	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
-}
 
 /* A deterministic pattern: splitmix64 of (seed, index). */
 static void pattern(void *p, size_t n, uint64_t seed)

@@ -29,6 +29,7 @@
  * tests/gpu/multigpu.sh compares two VMs alone and at once with it.
  * Last line "multigpu: N passed, N failed"; exit 0 only if none failed.
  */
+#include "digest.h"
 #include "check.h"
 #include "file.h"
 #include <stdint.h>
@@ -36,15 +37,6 @@
 #include <time.h>
 
 #define N (1u << 20) /* words per buffer */
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
 
 static void uuid_str(const CUuuid *u, char out[48])
 {

@@ -48,6 +48,7 @@
  * for an answer the real driver writes without checking live in
  * --vgpu-hostile (vgpu only: natively they crash).
  */
+#include "digest.h"
 #include "check.h"
 #include "file.h"
 #include <cudaTypedefs.h>
@@ -61,20 +62,6 @@
 static CUmodule mod;
 static CUcontext ctx;
 static CUfunction f_fill, f_sum;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static void digest(const char *name, const void *p, size_t n)
-{
-	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
-}
 
 static void sleep_ms(int ms)
 {

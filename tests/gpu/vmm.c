@@ -39,6 +39,7 @@
  * owner's mapping must still work afterwards.
  */
 #define _GNU_SOURCE
+#include "digest.h"
 #include "check.h"
 #include "file.h"
 #include <stdint.h>
@@ -49,20 +50,6 @@
 static CUdevice dev;
 static CUfunction f_fill, f_sum, f_sleep;
 static size_t gran;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static void digest(const char *name, const void *p, size_t n)
-{
-	printf("digest %s %016llx\n", name, (unsigned long long)fnv(p, n));
-}
 
 static CUmemAllocationProp prop(void)
 {
